@@ -1,0 +1,47 @@
+# Two commands on a fresh machine with Python 3.11+ and make:
+#   make demo   install into .venv/ and run the pipeline offline on the project's recordings
+#   make test   install into .venv/ and run the test suite
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+# a Python >= 3.11 already on the machine (uv never downloads one here)
+PYTHON ?= $(shell for p in python3.11 python3.12 python3.13 python3; do \
+	command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null \
+	&& { echo $$p; break; }; done)
+# uv: the one on PATH, else a private copy installed with pip into .tools/
+UV ?= $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
+export UV_PYTHON_DOWNLOADS := never
+export UV_PROJECT_ENVIRONMENT := $(CURDIR)/.venv
+
+.PHONY: help install demo test lint bench airflow clean-venv
+
+help:
+	@echo "make demo   - install everything into .venv/ and run the pipeline in demo mode (offline recordings)"
+	@echo "make test   - install everything into .venv/ and run the tests"
+	@echo "make lint   - ruff + dbt parse"
+
+.tools/bin/uv:
+	@test -n "$(PYTHON)" || { echo "error: Python >= 3.11 is required (python3.11, python3.12 or python3.13 on PATH)" >&2; exit 1; }
+	$(PYTHON) -m venv .tools
+	.tools/bin/python -m pip install --quiet --disable-pip-version-check uv
+
+.venv/.synced: pyproject.toml uv.lock | $(UV)
+	@test -n "$(PYTHON)" || { echo "error: Python >= 3.11 is required" >&2; exit 1; }
+	$(UV) sync --frozen --python $(PYTHON)
+	@touch $@
+
+install: .venv/.synced
+
+demo: install
+	OBSERVATOIRE_MODE=demo .venv/bin/observatoire run
+
+test: install
+	.venv/bin/python -m pytest
+
+lint: install
+	.venv/bin/ruff check observatoire extract expectations dags tests
+	cd dbt_project && OBSERVATOIRE_BUILD_DB=/tmp/observatoire-lint.duckdb DBT_TARGET_PATH=/tmp/observatoire-lint-target \
+		DBT_PROFILES_DIR=. ../.venv/bin/dbt parse --quiet
+
+clean-venv:
+	rm -rf .venv .tools

@@ -1,0 +1,16 @@
+select
+    indicateur,
+    defi,
+    categorie,
+    libelle,
+    unite,
+    type_source,
+    famille_source,
+    source,
+    sens,
+    valeur_min,
+    valeur_max,
+    agregation,
+    seuil_secret,
+    motif_indisponibilite
+from {{ ref('ref_indicateur') }}

@@ -1,0 +1,203 @@
+"""Evaluate a :class:`~expectations.suites.Suite` on a pandas DataFrame with Great Expectations 1.x.
+
+The DataFrame route is deliberate: GX's SQL route through duckdb-engine accepts a DuckDB connection and then
+reports every expectation as failed with an empty result. We read the table with DuckDB and validate the
+DataFrame (``add_pandas`` → ``add_dataframe_asset`` → whole-dataframe batch).
+
+An expectation that raised inside GX is reported as an *error of the check* (status ``error``), never as
+passed and never as a data failure. Each failure carries a sample of the offending rows with their
+identifying columns (QPV code, line of the published file, indicator…).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from expectations.suites import Check, Suite
+
+SAMPLE = 10
+
+
+@cache
+def _gx():
+    logging.getLogger("great_expectations").setLevel(logging.WARNING)
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
+    import great_expectations as gx
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+
+    context = gx.get_context(mode="ephemeral")
+    try:
+        context.variables.progress_bars = ProgressBarsConfig(globally=False)
+    except Exception:  # noqa: BLE001 - cosmetic only
+        pass
+    source = context.data_sources.add_pandas("observatoire")
+    return gx, context, source
+
+
+def _class_name(expectation_type: str) -> str:
+    return "".join(part.capitalize() for part in expectation_type.split("_"))
+
+
+def _build(gx, check: Check, id_columns: list[str]):
+    cls = getattr(gx.expectations, _class_name(check.type))
+    kwargs = dict(check.kwargs)
+    if check.row_condition is not None:
+        from great_expectations.expectations.row_conditions import Column as ConditionColumn
+
+        col, value = check.row_condition
+        kwargs["row_condition"] = ConditionColumn(col) == value
+    return cls(**kwargs)
+
+
+def _result_format(check: Check, id_columns: list[str]):
+    if "column" in check.kwargs or "column_list" in check.kwargs:
+        return {
+            "result_format": "COMPLETE",
+            "unexpected_index_column_names": id_columns,
+            "partial_unexpected_count": SAMPLE,
+            "include_unexpected_rows": False,
+        }
+    return "SUMMARY"
+
+
+def _exception(result) -> str | None:
+    info = result.exception_info or {}
+    if "raised_exception" in info:
+        return info.get("exception_message") if info.get("raised_exception") else None
+    for value in info.values():  # keyed by metric id
+        if isinstance(value, dict) and value.get("raised_exception"):
+            return value.get("exception_message") or "exception while computing a metric"
+    return None
+
+
+def _sample(check: Check, res: dict[str, Any], id_columns: list[str]) -> list[dict]:
+    col = check.kwargs.get("column")
+    rows = res.get("unexpected_index_list") or []
+    out = []
+    for item in rows[:SAMPLE]:
+        if isinstance(item, dict):
+            ordered = {k: _plain(item[k]) for k in id_columns if k in item}
+            ordered.update({k: _plain(v) for k, v in item.items() if k not in ordered})
+            out.append(ordered)
+        else:
+            out.append({"index": _plain(item)})
+    if not out and res.get("partial_unexpected_list"):
+        out = [{col or "value": _plain(v)} for v in res["partial_unexpected_list"][:SAMPLE]]
+    return out
+
+
+def _plain(v):
+    if hasattr(v, "item"):
+        try:
+            return v.item()
+        except (ValueError, AttributeError):
+            pass
+    if isinstance(v, float) and v != v:
+        return None
+    return v
+
+
+def run_suite(suite: Suite, df, *, details_path: Path | None = None) -> dict:
+    """Evaluate ``suite`` on ``df``; returns a JSON-serialisable summary (and writes the full result)."""
+    gx, context, source = _gx()
+    id_columns = [c for c in suite.id_columns if c in df.columns]
+    asset_name = re.sub(r"\W", "_", suite.name)
+    try:
+        asset = source.get_asset(asset_name)
+    except (LookupError, Exception):  # noqa: BLE001 - GX raises its own LookupError subclass
+        asset = source.add_dataframe_asset(asset_name)
+    try:
+        batch_def = asset.get_batch_definition("all")
+    except (KeyError, Exception):  # noqa: BLE001
+        batch_def = asset.add_batch_definition_whole_dataframe("all")
+    batch = batch_def.get_batch(batch_parameters={"dataframe": df})
+
+    checks_out: list[dict] = []
+    for check in suite.checks:
+        entry: dict[str, Any] = {
+            "check": check.description,
+            "expectation": check.type,
+            "column": check.column,
+            "severity": check.severity,
+            "row_condition": list(check.row_condition) if check.row_condition else None,
+        }
+        try:
+            expectation = _build(gx, check, id_columns)
+            result = batch.validate(expectation, result_format=_result_format(check, id_columns))
+            exc = _exception(result)
+            res = result.result or {}
+        except Exception as err:  # noqa: BLE001 - an error of the check, never a pass
+            exc, res, result = f"{err.__class__.__name__}: {err}", {}, None
+        if exc:
+            entry.update(status="error", success=False, exception=exc)
+        else:
+            ok = bool(result.success)
+            entry["success"] = ok
+            entry["status"] = "passed" if ok else ("warning" if check.severity == "warning" else "failed")
+            if not ok:
+                entry["unexpected_count"] = res.get("unexpected_count")
+                entry["sample"] = _sample(check, res, id_columns)
+                observed = res.get("observed_value")
+                if res.get("partial_missing_list"):
+                    entry["missing"] = sorted(map(str, res["partial_missing_list"]))[:50]
+                    entry["unexpected_count"] = res.get("missing_count")
+                elif check.type == "expect_column_distinct_values_to_equal_set" and observed is not None:
+                    entry["missing"] = sorted(set(check.kwargs["value_set"]) - set(observed))[:50]
+                    entry["unexpected"] = sorted(set(observed) - set(check.kwargs["value_set"]))[:50]
+                elif observed is not None:
+                    entry["observed"] = _plain(observed) if not isinstance(observed, list) else observed[:50]
+        checks_out.append(entry)
+
+    failed = [c for c in checks_out if c["status"] == "failed"]
+    errors = [c for c in checks_out if c["status"] == "error"]
+    summary = {
+        "suite": suite.name,
+        "target": suite.target,
+        "rows": int(len(df)),
+        "success": not failed and not errors,
+        "evaluated": len(checks_out),
+        "failed": len(failed),
+        "errors": len(errors),
+        "warnings": sum(1 for c in checks_out if c["status"] == "warning"),
+        "checks": checks_out,
+    }
+    if details_path is not None:
+        details_path.parent.mkdir(parents=True, exist_ok=True)
+        details_path.write_text(json.dumps({"suite": suite.as_dict(), "summary": summary},
+                                           ensure_ascii=False, indent=2, default=str), encoding="utf-8")
+    return summary
+
+
+def format_failures(summary: dict, limit: int = 5) -> str:
+    """A readable account of what failed: which suite, which check, which column, which rows."""
+    lines = []
+    for c in summary["checks"]:
+        if c["status"] not in ("failed", "error"):
+            continue
+        head = f"{summary['suite']} ({summary['target']}): {c['status'].upper()} {c['expectation']}"
+        if c.get("column"):
+            head += f" on column {c['column']!r}"
+        if c.get("row_condition"):
+            head += f" where {c['row_condition'][0]} = {c['row_condition'][1]!r}"
+        lines.append(head)
+        lines.append(f"    check: {c['check']}")
+        if c["status"] == "error":
+            lines.append(f"    the check could not be evaluated (error of the check, not a pass): {c.get('exception')}")
+            continue
+        if c.get("unexpected_count") is not None:
+            lines.append(f"    offending rows: {c['unexpected_count']}")
+        for row in (c.get("sample") or [])[:limit]:
+            lines.append("      - " + ", ".join(f"{k}={v!r}" for k, v in row.items()))
+        if c.get("missing"):
+            lines.append(f"    missing: {', '.join(map(str, c['missing'][:limit * 2]))}")
+        if c.get("unexpected"):
+            lines.append(f"    unexpected: {', '.join(map(str, c['unexpected'][:limit * 2]))}")
+        if "observed" in c:
+            lines.append(f"    observed: {c['observed']!r}")
+    return "\n".join(lines)

@@ -1,0 +1,208 @@
+"""The expectation suites, as code: deterministic (no generated ids), reviewed in git, built from the
+same facts the rest of the project uses (the parsers' column specs, the indicator catalogue, the
+perimeter's QPV list).
+
+A suite is a list of :class:`Check`; :mod:`expectations.runner` turns each into a Great Expectations 1.x
+expectation and evaluates it on a DataFrame. Nothing here imports great_expectations (it is slow to
+import), so suites can be listed, printed and tested cheaply.
+
+Raw suites (one per source, evaluated on the parsed table of each newly landed file, before dbt):
+    columns and types · QPV codes in the 2024 format, never a 2015 ``QP…`` code · every QPV of the
+    perimeter present · no duplicate keys · values within the catalogue's plausible range (counts ≥ 0,
+    rates in [0, 100], a QPV population > 0) · secret cells NULL, not 0 · millésime as expected ·
+    volume guard (no drop of more than 40 % of rows against the last successful load).
+Mart suites (evaluated on the marts in build.duckdb, before publish): keys unique, every QPV of the
+perimeter × indicator × millésime, statut in the allowed set, values within the catalogue's range.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+QPV_2024_REGEX = r"^QN(\d{3}|02A|02B)\d{2}[NMI]$"
+QPV_2015_REGEX = r"^QP\d{6}$"
+STATUTS = ("disponible", "secret_statistique", "non_publie", "attendu_partenaire", "non_calculable")
+VOLUME_DROP_MAX = 0.40
+
+
+@dataclass(frozen=True)
+class Check:
+    type: str  # the GX expectation, snake_case (expect_column_values_to_be_between, ...)
+    kwargs: dict[str, Any]
+    description: str  # what the check means, for people reading a failure
+    severity: str = "error"  # error = fails the gate; warning = reported only
+    row_condition: tuple[str, Any] | None = None  # (column, value): evaluate on rows where column == value
+
+    @property
+    def column(self) -> str | None:
+        return self.kwargs.get("column") or (
+            ",".join(self.kwargs["column_list"]) if "column_list" in self.kwargs else None
+        )
+
+
+@dataclass
+class Suite:
+    name: str
+    target: str  # "raw:<source>" or "mart:<model>"
+    checks: list[Check] = field(default_factory=list)
+    id_columns: tuple[str, ...] = ("code_qpv",)  # shown beside each offending value
+
+    def add(self, *checks: Check) -> Suite:
+        self.checks.extend(checks)
+        return self
+
+    def as_dict(self) -> dict:
+        return {
+            "name": self.name,
+            "target": self.target,
+            "checks": [
+                {"type": c.type, "kwargs": c.kwargs, "description": c.description, "severity": c.severity,
+                 "row_condition": list(c.row_condition) if c.row_condition else None}
+                for c in self.checks
+            ],
+        }
+
+
+def _range_for(column, catalogue: dict[str, dict]) -> tuple[float | None, float | None]:
+    """Plausible range of a raw value column: the catalogue's range for its indicator, else by kind."""
+    lo = hi = None
+    if column.indicateur and column.indicateur in catalogue:
+        ind = catalogue[column.indicateur]
+        lo, hi = ind.get("valeur_min"), ind.get("valeur_max")
+    if column.kind == "count":
+        lo = 0 if lo is None else max(lo, 0)
+    elif column.kind == "rate":
+        lo = 0 if lo is None else max(lo, 0)
+        hi = 100 if hi is None else min(hi, 100)
+    return lo, hi
+
+
+def raw_suite(
+    source_id: str,
+    spec,
+    *,
+    millesime: int,
+    perimeter_qpv: list[str],
+    catalogue: dict[str, dict],
+    previous_rows: int | None = None,
+    covers_perimeter: bool = True,
+) -> Suite:
+    """The gate for one newly landed file of ``source_id`` (its parsed table)."""
+    suite = Suite(name=f"raw_{source_id}", target=f"raw:{source_id}", id_columns=("code_qpv", "_line"))
+    columns = [c.name for c in spec.columns] + ["millesime", "_line", "_secret"]
+    suite.add(
+        Check("expect_table_columns_to_match_set", {"column_set": columns, "exact_match": True},
+              "the parsed table has exactly the expected columns"),
+        Check("expect_table_row_count_to_be_between", {"min_value": 1},
+              "the file holds at least one data row"),
+        Check("expect_column_values_to_be_in_set", {"column": "millesime", "value_set": [millesime]},
+              f"every row is of millésime {millesime}"),
+    )
+    for col in spec.columns:
+        if col.type in ("number", "integer"):
+            suite.add(Check("expect_column_values_to_be_of_type",
+                            {"column": col.name, "type_": "float64" if col.type == "number" else "int64"},
+                            f"{col.name} is numeric"))
+    key = spec.key[0] if spec.key else None
+    if key == "code_qpv":
+        suite.add(
+            Check("expect_column_values_to_not_be_null", {"column": "code_qpv"}, "every row has a QPV code"),
+            Check("expect_column_values_to_not_match_regex", {"column": "code_qpv", "regex": QPV_2015_REGEX},
+                  "no QPV 2015 code (QP + 6 digits) in a source on the 2024 geography"),
+            Check("expect_column_values_to_match_regex", {"column": "code_qpv", "regex": QPV_2024_REGEX},
+                  "QPV codes follow the 2024 format QN + département (3 characters) + 2 digits + N/M/I"),
+        )
+        if covers_perimeter and perimeter_qpv:
+            suite.add(Check("expect_column_distinct_values_to_contain_set",
+                            {"column": "code_qpv", "value_set": sorted(perimeter_qpv)},
+                            f"every QPV of the perimeter ({len(perimeter_qpv)}) is present"))
+    if spec.key:
+        if len(spec.key) == 1:
+            suite.add(Check("expect_column_values_to_be_unique", {"column": spec.key[0]},
+                            f"no duplicate {spec.key[0]}"))
+        else:
+            suite.add(Check("expect_compound_columns_to_be_unique", {"column_list": list(spec.key)},
+                            f"no duplicate key ({', '.join(spec.key)})"))
+    for col in spec.value_columns:
+        lo, hi = _range_for(col, catalogue)
+        if lo is not None or hi is not None:
+            kw = {"column": col.name}
+            if lo is not None:
+                kw["min_value"] = lo
+            if hi is not None:
+                kw["max_value"] = hi
+            what = col.indicateur or col.kind or "value"
+            suite.add(Check("expect_column_values_to_be_between", kw,
+                            f"{col.name} within the plausible range for {what} [{lo}, {hi}]"))
+        if not col.secret_allowed:
+            suite.add(Check("expect_column_values_to_not_be_null", {"column": col.name},
+                            f"{col.name} is published for every row (never secret)"))
+        if col.zero_is_suspect:
+            suite.add(Check("expect_column_values_to_not_be_in_set", {"column": col.name, "value_set": [0]},
+                            f"{col.name} is never exactly 0: a withheld (secret) cell must be blank/NULL, not 0"))
+    if previous_rows:
+        floor = math.ceil(previous_rows * (1 - VOLUME_DROP_MAX))
+        suite.add(
+            Check("expect_table_row_count_to_be_between", {"min_value": floor},
+                  f"volume guard: at most a {int(VOLUME_DROP_MAX * 100)} % drop against the last successful "
+                  f"load ({previous_rows} rows, so at least {floor})"),
+            Check("expect_table_row_count_to_be_between", {"max_value": previous_rows},
+                  f"more rows than the last successful load ({previous_rows}): check the source",
+                  severity="warning"),
+        )
+    return suite
+
+
+def mart_suites(*, perimeter_qpv: list[str], catalogue: dict[str, dict], millesimes: dict[str, list[int]]) -> list[Suite]:
+    """The gates on the marts. ``millesimes`` maps each indicator to the millésimes it must cover."""
+    n_qpv = len(perimeter_qpv)
+    dim_qpv = Suite(name="mart_dim_qpv", target="mart:dim_qpv").add(
+        Check("expect_table_row_count_to_equal", {"value": n_qpv}, f"one row per QPV of the perimeter ({n_qpv})"),
+        Check("expect_column_values_to_be_unique", {"column": "code_qpv"}, "no duplicate code_qpv"),
+        Check("expect_column_values_to_match_regex", {"column": "code_qpv", "regex": QPV_2024_REGEX},
+              "QPV codes in the 2024 format"),
+        Check("expect_column_distinct_values_to_equal_set", {"column": "code_qpv", "value_set": sorted(perimeter_qpv)},
+              "exactly the QPV of the perimeter"),
+    )
+    dim_indicateur = Suite(name="mart_dim_indicateur", target="mart:dim_indicateur", id_columns=("indicateur",)).add(
+        Check("expect_table_row_count_to_equal", {"value": len(catalogue)},
+              f"the whole indicator catalogue ({len(catalogue)} indicators)"),
+        Check("expect_column_values_to_be_unique", {"column": "indicateur"}, "no duplicate indicateur"),
+    )
+    fct = Suite(name="mart_fct_indicateur_qpv", target="mart:fct_indicateur_qpv",
+                id_columns=("code_qpv", "indicateur", "millesime"))
+    expected_rows = sum(len(v) for v in millesimes.values()) * n_qpv
+    fct.add(
+        Check("expect_compound_columns_to_be_unique", {"column_list": ["code_qpv", "indicateur", "millesime"]},
+              "one row per QPV × indicateur × millésime"),
+        Check("expect_table_row_count_to_equal", {"value": expected_rows},
+              f"every QPV of the perimeter ({n_qpv}) × every indicator × each of its millésimes "
+              f"({expected_rows} rows)"),
+        Check("expect_column_values_to_be_in_set", {"column": "statut", "value_set": list(STATUTS)},
+              "statut is one of " + ", ".join(STATUTS)),
+        Check("expect_column_values_to_be_in_set", {"column": "code_qpv", "value_set": sorted(perimeter_qpv)},
+              "only QPV of the perimeter"),
+        Check("expect_column_values_to_be_in_set", {"column": "indicateur", "value_set": sorted(catalogue)},
+              "only indicators of the catalogue"),
+    )
+    for ind, info in sorted(catalogue.items()):
+        lo, hi = info.get("valeur_min"), info.get("valeur_max")
+        kw = {"column": "valeur"}
+        if lo is not None:
+            kw["min_value"] = lo
+        if hi is not None:
+            kw["max_value"] = hi
+        if len(kw) > 1:
+            fct.add(Check("expect_column_values_to_be_between", kw,
+                          f"{ind}: valeur within the catalogue's range [{lo}, {hi}]",
+                          row_condition=("indicateur", ind)))
+    # a value is present exactly when the statut says it is available
+    fct.add(Check("expect_column_values_to_not_be_null", {"column": "valeur"},
+                  "a row with statut 'disponible' has a value", row_condition=("statut", "disponible")))
+    for statut in STATUTS[1:]:
+        fct.add(Check("expect_column_values_to_be_null", {"column": "valeur"},
+                      f"a row with statut '{statut}' has no value (NULL, never 0)",
+                      row_condition=("statut", statut)))
+    return [dim_qpv, dim_indicateur, fct]

@@ -1,0 +1,117 @@
+"""``observatoire``: the command line of the observatory's pipeline.
+
+    observatoire run [--source ID]... [--millesime YEAR] [--force]
+    observatoire sources list [--json]
+    observatoire status [--limit N] [--json]
+
+Settings come from the environment: OBSERVATOIRE_DATA_DIR (default ./data), OBSERVATOIRE_MODE (live or
+demo, default live), OBSERVATOIRE_URL_<ID> (override one source's URL), OBSERVATOIRE_PERIMETRE.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+
+from observatoire.config import ConfigError, load_settings
+
+
+def _settings():
+    try:
+        return load_settings()
+    except ConfigError as err:
+        raise click.UsageError(str(err)) from None
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
+@click.version_option(package_name="observatoire-quartiers")
+def main() -> None:
+    """Observatoire des quartiers du Contrat de ville métropolitain Aix-Marseille-Provence 2024-2030.
+
+    Extracts the open data of the baromètres, lands it with its provenance, builds the per-QPV marts with
+    dbt, validates every load with Great Expectations and only then publishes the warehouse analysts read
+    ($OBSERVATOIRE_DATA_DIR/warehouse/observatoire.duckdb).
+    """
+
+
+@main.command()
+@click.option("--source", "sources", multiple=True, metavar="ID",
+              help="Only this source (repeatable). Default: every source of the registry.")
+@click.option("--millesime", type=int, metavar="YEAR",
+              help="Load this millésime (backfill) instead of the latest; OBSERVATOIRE_URL_<ID> then applies to it.")
+@click.option("--force", is_flag=True, help="Ignore the unchanged checks (HTTP validators, sha256, fingerprint).")
+def run(sources: tuple[str, ...], millesime: int | None, force: bool) -> None:
+    """Run the pipeline: extract, validate, build, validate, publish.
+
+    Publishes only if every check passed and something changed; otherwise the published warehouse is left
+    untouched. Exit status: 0 published or unchanged, 1 failed (the message says where and why), 2 usage.
+    """
+    from observatoire.pipeline import PipelineError
+    from observatoire.pipeline import run as run_pipeline
+
+    settings = _settings()
+    click.echo(f"observatoire run — mode {settings.mode}, data directory {settings.data_dir}", err=True)
+    try:
+        result = run_pipeline(settings, sources=list(sources) or None, millesime=millesime, force=force)
+    except PipelineError as err:
+        click.echo(f"\nRUN FAILED at stage {err.stage} (run {err.run_id})\n{err}", err=True)
+        if err.details_path:
+            click.echo(f"\ndetails: {err.details_path}\nthe published warehouse was not modified; see "
+                       "`observatoire status`", err=True)
+        sys.exit(1)
+    for r in result.sources:
+        line = f"  {r['source_id']:<28} {r['millesime']}  {r['status']:<10}"
+        if r.get("rows") is not None:
+            line += f" {r['rows']} rows"
+        click.echo(line, err=True)
+    click.echo(f"run {result.run_id}: {result.status} — {result.message}")
+
+
+@main.group()
+def sources() -> None:
+    """The source registry (extract/sources.yml)."""
+
+
+@sources.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON array (id, family, publisher, licence, format, millesimes).")
+def sources_list(as_json: bool) -> None:
+    """List the sources of the registry and the URL of each millésime.
+
+    The URL of the latest millésime shows the OBSERVATOIRE_URL_<ID> override when one is set.
+    """
+    import os
+
+    from extract.registry import load_registry
+
+    registry = load_registry()
+    out = []
+    for src in registry.values():
+        item = src.as_public_dict()
+        override = os.environ.get(src.env_override_name)
+        if override and src.latest_millesime is not None:
+            item["millesimes"][str(src.latest_millesime)] = override
+        out.append(item)
+    if as_json:
+        click.echo(json.dumps(out, ensure_ascii=False, indent=2))
+        return
+    for item in out:
+        click.echo(f"{item['id']}  [{item['family']}] {item['publisher']} — {item['format']}, {item['licence']}")
+        for year, url in item["millesimes"].items():
+            click.echo(f"    {year}  {url}")
+
+
+@main.command()
+@click.option("--limit", default=10, show_default=True, help="Number of runs shown.")
+@click.option("--json", "as_json", is_flag=True, help="Print the runs as JSON.")
+def status(limit: int, as_json: bool) -> None:
+    """Show the last runs and, for a failed one, what failed and where the details are."""
+    from observatoire.status import render_status
+
+    settings = _settings()
+    click.echo(render_status(settings, limit=limit, as_json=as_json))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,91 @@
+"""Settings read from the environment, in one place.
+
+Every path the pipeline writes lives under ``OBSERVATOIRE_DATA_DIR`` (default ``./data``)::
+
+    raw/<source>/<millesime>/<sha256>.<ext>   landed source files (immutable)
+    warehouse/build.duckdb                    private build warehouse (pipeline only)
+    warehouse/observatoire.duckdb             published warehouse (analysts, read-only)
+    warehouse/parquet/<version>/              Parquet exports of the published marts
+    meta/                                     run history, manifest, validation results, locks
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+MODES = ("demo", "live")
+DEFAULT_MODE = "live"
+DEFAULT_PERIMETRE = "epci:200054807"
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
+REGISTRY_PATH = PROJECT_ROOT / "extract" / "sources.yml"
+RECORDINGS_DIR = PROJECT_ROOT / "extract" / "recordings"
+
+
+class ConfigError(ValueError):
+    """A setting read from the environment is invalid."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path
+    mode: str
+    perimetre: str = DEFAULT_PERIMETRE
+
+    # -- derived paths -------------------------------------------------------------------------
+    @property
+    def raw_dir(self) -> Path:
+        return self.data_dir / "raw"
+
+    @property
+    def warehouse_dir(self) -> Path:
+        return self.data_dir / "warehouse"
+
+    @property
+    def build_db(self) -> Path:
+        return self.warehouse_dir / "build.duckdb"
+
+    @property
+    def published_db(self) -> Path:
+        return self.warehouse_dir / "observatoire.duckdb"
+
+    @property
+    def parquet_dir(self) -> Path:
+        return self.warehouse_dir / "parquet"
+
+    @property
+    def meta_dir(self) -> Path:
+        return self.data_dir / "meta"
+
+    @property
+    def history_db(self) -> Path:
+        return self.meta_dir / "history.sqlite"
+
+    @property
+    def lock_path(self) -> Path:
+        return self.meta_dir / "writer.lock"
+
+    @property
+    def tmp_dir(self) -> Path:
+        return self.data_dir / "tmp"
+
+    def ensure_dirs(self) -> None:
+        for d in (self.raw_dir, self.warehouse_dir, self.meta_dir, self.tmp_dir):
+            d.mkdir(parents=True, exist_ok=True)
+
+
+def load_settings(environ: dict[str, str] | None = None) -> Settings:
+    """Read the settings from ``environ`` (default: the process environment)."""
+    env = os.environ if environ is None else environ
+    data_dir = Path(env.get("OBSERVATOIRE_DATA_DIR") or "data").expanduser().resolve()
+    mode = (env.get("OBSERVATOIRE_MODE") or DEFAULT_MODE).strip().lower()
+    if mode not in MODES:
+        raise ConfigError(
+            f"OBSERVATOIRE_MODE={mode!r} is not a valid mode: expected one of {', '.join(MODES)} "
+            "(demo = the project's offline recordings, live = the publishers' URLs)"
+        )
+    perimetre = (env.get("OBSERVATOIRE_PERIMETRE") or DEFAULT_PERIMETRE).strip()
+    return Settings(data_dir=data_dir, mode=mode, perimetre=perimetre)

@@ -1,0 +1,93 @@
+"""Run dbt on the build warehouse, in a subprocess.
+
+A subprocess rather than dbt's in-process runner: dbt-duckdb keeps its own connection to build.duckdb
+for the life of the process (DuckDB refuses a second connection with another configuration in the same
+process), a killed dbt leaves nothing behind in the caller, and the same call works from the CLI and from
+an Airflow task. dbt's target and logs go under ``meta/dbt/`` of the data directory, never into the repo.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from observatoire.config import DBT_PROJECT_DIR, Settings
+
+
+class DbtError(RuntimeError):
+    def __init__(self, message: str, log_path: Path | None = None) -> None:
+        super().__init__(message)
+        self.log_path = log_path
+
+
+@dataclass
+class DbtResult:
+    command: list[str]
+    returncode: int
+    log_path: Path
+    results: list[dict]
+
+
+def dbt_executable() -> str:
+    local = Path(sys.executable).parent / "dbt"
+    if local.exists():
+        return str(local)
+    found = shutil.which("dbt")
+    if not found:
+        raise DbtError("dbt is not installed in this environment (expected next to the Python interpreter)")
+    return found
+
+
+def dbt_env(settings: Settings) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        OBSERVATOIRE_BUILD_DB=str(settings.build_db),
+        DBT_PROFILES_DIR=str(DBT_PROJECT_DIR),
+        DBT_TARGET_PATH=str(settings.meta_dir / "dbt" / "target"),
+        DBT_LOG_PATH=str(settings.meta_dir / "dbt" / "logs"),
+        DBT_SEND_ANONYMOUS_USAGE_STATS="False",
+        DO_NOT_TRACK="1",
+    )
+    return env
+
+
+def run_dbt(settings: Settings, args: list[str], *, log_path: Path, vars: dict | None = None) -> DbtResult:
+    """Run ``dbt <args>`` on the project; raises :class:`DbtError` with the failing nodes on failure."""
+    cmd = [dbt_executable(), *args, "--project-dir", str(DBT_PROJECT_DIR)]
+    if vars:
+        cmd += ["--vars", json.dumps(vars, sort_keys=True)]
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    (settings.meta_dir / "dbt" / "target" / "run_results.json").unlink(missing_ok=True)
+    with open(log_path, "w", encoding="utf-8") as log:
+        proc = subprocess.run(cmd, cwd=DBT_PROJECT_DIR, env=dbt_env(settings), stdout=log,
+                              stderr=subprocess.STDOUT, text=True, check=False)
+    results = _read_results(settings)
+    if proc.returncode != 0:
+        failing = [r for r in results if r.get("status") in ("error", "fail", "runtime error")]
+        lines = [f"dbt {' '.join(args)} failed (exit {proc.returncode}); log: {log_path}"]
+        for r in failing[:15]:
+            msg = (r.get("message") or "").strip().splitlines()
+            lines.append(f"  - {r.get('unique_id')}: {r.get('status')}: {msg[0] if msg else ''}")
+        if not failing:
+            tail = log_path.read_text(encoding="utf-8", errors="replace").strip().splitlines()[-15:]
+            lines += ["  " + t for t in tail]
+        raise DbtError("\n".join(lines), log_path)
+    return DbtResult(command=cmd, returncode=proc.returncode, log_path=log_path, results=results)
+
+
+def _read_results(settings: Settings) -> list[dict]:
+    path = settings.meta_dir / "dbt" / "target" / "run_results.json"
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return []
+    return [
+        {"unique_id": r.get("unique_id"), "status": r.get("status"), "message": r.get("message"),
+         "failures": r.get("failures"), "execution_time": r.get("execution_time")}
+        for r in data.get("results", [])
+    ]

@@ -1,0 +1,471 @@
+"""The run: extract → raw gate → load → dbt → mart gate → publish. One code path for the CLI and Airflow.
+
+Each step is a function of the data directory's state (settings + history), so the CLI can call them in
+sequence under one writer lock, and the Airflow DAG can call the same functions from separate tasks.
+
+Which millésimes a run fetches: for every selected source, its latest millésime (the nightly refresh: an
+unchanged file is detected by HTTP validators or sha256 and skipped), plus any older millésime of the
+registry never loaded successfully (so a fresh data directory is backfilled). ``millesime=`` fetches that
+millésime only. ``force=True`` ignores the unchanged checks.
+
+Gates: a landed file that fails its raw suite is quarantined (kept on disk, marked in the manifest with its
+validation result) and the run stops before dbt; a failed mart suite stops before publish. Either way the
+published warehouse is untouched and the run is recorded as failed with a readable report.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import traceback
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from extract.errors import ExtractError
+from extract.http import FetchPolicy, fetch, redact
+from extract.landing import land_file, landed_extension, parsed_path_for, write_parsed
+from extract.parsers import ParseContext, code_fingerprint, get_parser
+from extract.registry import Source, load_registry, resolve_url
+from observatoire import referentiel
+from observatoire.config import DBT_PROJECT_DIR, PROJECT_ROOT, Settings, load_settings
+from observatoire.history import History
+from observatoire.locking import writer_lock
+
+log = logging.getLogger("observatoire")
+
+STAGES = ("extract", "raw_gate", "load", "dbt", "mart_gate", "publish")
+
+
+class PipelineError(RuntimeError):
+    """A run stopped: ``stage`` says where, the message says what and where the details are."""
+
+    def __init__(self, stage: str, message: str, *, run_id: str | None = None, details_path: Path | None = None):
+        self.stage = stage
+        self.run_id = run_id
+        self.details_path = details_path
+        super().__init__(message)
+
+
+@dataclass
+class RunResult:
+    run_id: str
+    status: str  # published | unchanged | failed
+    sources: list[dict] = field(default_factory=list)
+    published: dict | None = None
+    message: str = ""
+
+
+@dataclass
+class Context:
+    settings: Settings
+    history: History
+    registry: dict[str, Source]
+
+    @classmethod
+    def create(cls, settings: Settings | None = None) -> Context:
+        settings = settings or load_settings()
+        settings.ensure_dirs()
+        return cls(settings=settings, history=History(settings.history_db), registry=load_registry())
+
+    def run_dir(self, run_id: str) -> Path:
+        d = self.settings.meta_dir / "runs" / run_id
+        d.mkdir(parents=True, exist_ok=True)
+        return d
+
+
+# -- planning ----------------------------------------------------------------------------------------
+
+def plan(ctx: Context, *, sources: list[str] | None = None, millesime: int | None = None) -> list[dict]:
+    """The (source, millésime) pairs a run fetches, each with the millésime being loaded (``target``)."""
+    unknown = [s for s in (sources or []) if s not in ctx.registry]
+    if unknown:
+        raise PipelineError("extract", f"unknown source(s): {', '.join(unknown)}; known: "
+                            f"{', '.join(ctx.registry)}")
+    selected = [ctx.registry[s] for s in sources] if sources else list(ctx.registry.values())
+    current = {(r["source_id"], r["millesime"]) for r in ctx.history.current_landings()}
+    items = []
+    for src in selected:
+        if not src.millesimes:
+            continue
+        if millesime is not None:
+            if millesime in src.millesimes:
+                items.append({"source_id": src.id, "millesime": millesime, "target": millesime})
+            continue
+        latest = src.latest_millesime
+        for year in sorted(src.millesimes):
+            if year == latest or (src.id, year) not in current:
+                items.append({"source_id": src.id, "millesime": year, "target": latest})
+    if millesime is not None and not items:
+        raise PipelineError("extract", f"no selected source has millésime {millesime}")
+    return items
+
+
+# -- extract: fetch → parse → land ---------------------------------------------------------------------
+
+def _parse_to_parquet(src: Source, raw_path: Path, millesime: int, url: str, shown: str) -> tuple[Path, int]:
+    parser = get_parser(src.parser)
+    dest = parsed_path_for(raw_path, code_fingerprint())
+    batches = parser.parse(raw_path, ParseContext(src.id, millesime, redact(url), shown))
+    rows = write_parsed(batches, parser.spec.arrow_schema(), dest)
+    return dest, rows
+
+
+def ensure_parsed(ctx: Context, landing: dict) -> dict:
+    """The landing with an up-to-date parsed Parquet (re-parsed if the extract code changed)."""
+    raw_path = Path(landing["raw_path"])
+    wanted = parsed_path_for(raw_path, code_fingerprint())
+    if landing.get("parsed_path") == str(wanted) and wanted.exists():
+        return landing
+    src = ctx.registry[landing["source_id"]]
+    shown = Path(landing["url"]).name or raw_path.name
+    dest, rows = _parse_to_parquet(src, raw_path, landing["millesime"], landing["url"], shown)
+    return ctx.history.record_landing({**landing, "parsed_path": str(dest), "rows_parsed": rows},
+                                      landing.get("last_run_id") or "reparse")
+
+
+def extract_source(ctx: Context, run_id: str, source_id: str, millesime: int, *,
+                   target: int | None = None, force: bool = False) -> dict:
+    """Fetch, parse and land one millésime of one source. Never raises for a source problem: returns a
+    result with ``status`` = new | unchanged | failed (and ``error`` for the latter)."""
+    src = ctx.registry[source_id]
+    result: dict = {"source_id": source_id, "millesime": millesime, "status": "failed"}
+    h = ctx.history
+    h.step(run_id, "extract", f"{source_id}/{millesime}", "running")
+    try:
+        url, origin = resolve_url(src, millesime, ctx.settings.mode, target_millesime=target)
+        result.update(url=redact(url), origin=origin)
+        current = h.current_landing(source_id, millesime)
+        validators = None
+        if current and not force and current["url"] == url:
+            validators = h.http_validators(url)
+        policy = FetchPolicy()
+        if src.max_bytes:
+            policy.max_bytes = src.max_bytes
+        fetched = fetch(url, ctx.settings.tmp_dir, source_id=source_id, validators=validators, policy=policy,
+                        api_key_env=src.api_key_env)
+        if fetched.status == "not_modified" and current:
+            h.touch_landing(source_id, millesime, current["sha256"], run_id)
+            result.update(status="unchanged", sha256=current["sha256"], rows=current["rows_parsed"],
+                          reason="HTTP 304 Not Modified")
+            h.step(run_id, "extract", f"{source_id}/{millesime}", "unchanged", "HTTP 304")
+            return result
+        if fetched.status == "not_modified":  # validators without a current landing: fetch in full
+            fetched = fetch(url, ctx.settings.tmp_dir, source_id=source_id, policy=policy,
+                            api_key_env=src.api_key_env)
+        sha = fetched.sha256
+        result.update(sha256=sha, bytes=fetched.bytes)
+        existing = h.find_landing(source_id, millesime, sha)
+        if existing and existing["status"] == "accepted" and not force:
+            fetched.path.unlink(missing_ok=True)
+            h.touch_landing(source_id, millesime, sha, run_id)
+            h.save_http_validators(url, fetched.etag, fetched.last_modified, sha)
+            result.update(status="unchanged", rows=existing["rows_parsed"], reason="same sha256 as the loaded file")
+            h.step(run_id, "extract", f"{source_id}/{millesime}", "unchanged", "same sha256")
+            return result
+        ext = landed_extension(fetched.path, fetched.filename)
+        raw_path = land_file(fetched.path, ctx.settings.raw_dir, source_id, millesime, sha, ext)
+        row = {"source_id": source_id, "millesime": millesime, "sha256": sha, "url": url, "url_origin": origin,
+               "bytes": fetched.bytes, "etag": fetched.etag, "last_modified": fetched.last_modified,
+               "content_type": fetched.content_type, "raw_path": str(raw_path), "parsed_path": None,
+               "rows_parsed": None}
+        try:
+            parsed, rows = _parse_to_parquet(src, raw_path, millesime, url, fetched.filename)
+        except ExtractError as err:
+            h.record_landing(row, run_id)
+            h.set_landing_status(source_id, millesime, sha, "quarantined", {"parse_error": err.as_dict()})
+            raise
+        landing = h.record_landing({**row, "parsed_path": str(parsed), "rows_parsed": rows}, run_id)
+        result.update(status="new", rows=rows, raw_path=str(raw_path), parsed_path=str(parsed),
+                      fetched_at=landing["fetched_at"], etag=fetched.etag, last_modified=fetched.last_modified)
+        h.step(run_id, "extract", f"{source_id}/{millesime}", "landed", f"{rows} rows, sha256 {sha[:12]}")
+        return result
+    except ExtractError as err:
+        result["error"] = err.as_dict()
+        h.step(run_id, "extract", f"{source_id}/{millesime}", "failed", str(err))
+        return result
+    except Exception as err:  # noqa: BLE001 - reported as this source's failure, the others go on
+        result["error"] = {"kind": "internal", "source_id": source_id, "message":
+                           f"[{source_id}] unexpected error: {err.__class__.__name__}: {err}",
+                           "traceback": traceback.format_exc()}
+        h.step(run_id, "extract", f"{source_id}/{millesime}", "failed", result["error"]["message"])
+        return result
+
+
+# -- raw gate ----------------------------------------------------------------------------------------
+
+def validate_landing(ctx: Context, run_id: str, result: dict) -> dict:
+    """Run the raw suite on a newly landed file; accept or quarantine it. Returns the summary."""
+    import pandas as pd  # noqa: F401 - pulled in by pyarrow's to_pandas
+    import pyarrow.parquet as pq
+
+    from expectations.runner import run_suite
+    from expectations.suites import raw_suite
+
+    source_id, millesime, sha = result["source_id"], result["millesime"], result["sha256"]
+    src = ctx.registry[source_id]
+    parser = get_parser(src.parser)
+    previous = ctx.history.previous_accepted(source_id, exclude_sha256=sha)
+    suite = raw_suite(
+        source_id,
+        parser.spec,
+        millesime=millesime,
+        perimeter_qpv=referentiel.perimeter_qpv_codes(ctx.settings.perimetre),
+        catalogue=referentiel.catalogue(),
+        previous_rows=previous["rows_parsed"] if previous else None,
+    )
+    df = pq.read_table(result["parsed_path"]).to_pandas()
+    details = ctx.run_dir(run_id) / "validations" / f"raw_{source_id}_{millesime}.json"
+    summary = run_suite(suite, df, details_path=details)
+    summary.update(source_id=source_id, millesime=millesime, sha256=sha, url=result.get("url"))
+    ctx.history.record_validation(run_id, f"raw_{source_id}_{millesime}", f"raw:{source_id}", summary, str(details))
+    status = "accepted" if summary["success"] else "quarantined"
+    compact = {k: summary[k] for k in ("success", "evaluated", "failed", "errors", "warnings")}
+    compact["details_path"] = str(details)
+    ctx.history.set_landing_status(source_id, millesime, sha, status, compact)
+    if summary["success"]:
+        ctx.history.save_http_validators(_full_url(ctx, result), result.get("etag"), result.get("last_modified"),
+                                         sha)
+    ctx.history.step(run_id, "raw_gate", f"{source_id}/{millesime}", "passed" if summary["success"] else "failed",
+                     None if summary["success"] else f"{summary['failed']} failed, {summary['errors']} errors")
+    return summary
+
+
+def _full_url(ctx: Context, result: dict) -> str:
+    row = ctx.history.find_landing(result["source_id"], result["millesime"], result["sha256"])
+    return row["url"] if row else result.get("url", "")
+
+
+# -- fingerprint of what a publication is made of -------------------------------------------------------
+
+def _code_fingerprint() -> str:
+    h = hashlib.sha256()
+    roots = [DBT_PROJECT_DIR / "models", DBT_PROJECT_DIR / "seeds", DBT_PROJECT_DIR / "macros",
+             DBT_PROJECT_DIR / "tests", PROJECT_ROOT / "expectations", PROJECT_ROOT / "observatoire",
+             PROJECT_ROOT / "extract"]
+    files = [DBT_PROJECT_DIR / "dbt_project.yml"]
+    for root in roots:
+        files += [p for p in root.rglob("*") if p.is_file() and p.suffix in (".sql", ".yml", ".csv", ".py")
+                  and "recordings" not in p.parts and "__pycache__" not in p.parts]
+    for p in sorted(files):
+        h.update(str(p.relative_to(PROJECT_ROOT)).encode())
+        h.update(p.read_bytes())
+    return h.hexdigest()
+
+
+def fingerprint(ctx: Context) -> str:
+    inputs = [(r["source_id"], r["millesime"], r["sha256"]) for r in ctx.history.current_landings()]
+    doc = {"inputs": inputs, "code": _code_fingerprint(), "mode": ctx.settings.mode,
+           "perimetre": ctx.settings.perimetre, "year": datetime.now(UTC).year}
+    return hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()
+
+
+def is_unchanged(ctx: Context, fp: str) -> bool:
+    last = ctx.history.last_published_run()
+    return bool(last and last["fingerprint"] == fp and ctx.settings.published_db.exists())
+
+
+# -- load + dbt --------------------------------------------------------------------------------------
+
+def dbt_vars(ctx: Context) -> dict:
+    return {"perimetre": ctx.settings.perimetre}
+
+
+def load(ctx: Context, run_id: str) -> dict[str, int]:
+    from observatoire.warehouse import load_raw
+
+    by_source: dict[str, list[dict]] = {}
+    for landing in ctx.history.current_landings():
+        if landing["source_id"] in ctx.registry:
+            by_source.setdefault(landing["source_id"], []).append(ensure_parsed(ctx, landing))
+    schemas = {sid: get_parser(src.parser).spec.arrow_schema() for sid, src in ctx.registry.items()}
+    counts = load_raw(ctx.settings, by_source, schemas)
+    ctx.history.step(run_id, "load", "raw", "done", json.dumps(counts))
+    return counts
+
+
+def build(ctx: Context, run_id: str) -> None:
+    from observatoire.dbt_runner import DbtError, run_dbt
+
+    ctx.history.step(run_id, "dbt", "build", "running")
+    log_path = ctx.run_dir(run_id) / "dbt_build.log"
+    try:
+        run_dbt(ctx.settings, ["build"], log_path=log_path, vars=dbt_vars(ctx))
+    except DbtError as err:
+        ctx.history.step(run_id, "dbt", "build", "failed", str(err))
+        raise PipelineError("dbt", str(err), run_id=run_id, details_path=log_path) from None
+    ctx.history.step(run_id, "dbt", "build", "done")
+
+
+# -- mart gate ---------------------------------------------------------------------------------------
+
+def validate_marts(ctx: Context, run_id: str) -> list[dict]:
+    from expectations.runner import format_failures, run_suite
+    from expectations.suites import mart_suites
+    from observatoire.warehouse import read_table
+
+    millesimes: dict[str, list[int]] = {}
+    for row in read_table(ctx.settings, "intermediate", "int_indicateur_millesimes").itertuples():
+        millesimes.setdefault(row.indicateur, []).append(int(row.millesime))
+    suites = mart_suites(perimeter_qpv=referentiel.perimeter_qpv_codes(ctx.settings.perimetre),
+                         catalogue=referentiel.catalogue(), millesimes=millesimes)
+    summaries = []
+    for suite in suites:
+        table = suite.target.split(":", 1)[1]
+        df = read_table(ctx.settings, "marts", table)
+        details = ctx.run_dir(run_id) / "validations" / f"{suite.name}.json"
+        summary = run_suite(suite, df, details_path=details)
+        ctx.history.record_validation(run_id, suite.name, suite.target, summary, str(details))
+        summaries.append(summary)
+    failed = [s for s in summaries if not s["success"]]
+    ctx.history.step(run_id, "mart_gate", "marts", "failed" if failed else "passed")
+    if failed:
+        text = "\n".join(format_failures(s) for s in failed)
+        report = ctx.run_dir(run_id) / "report.txt"
+        report.write_text(text + "\n", encoding="utf-8")
+        raise PipelineError("mart_gate", "the marts failed their gate; nothing was published\n" + text,
+                            run_id=run_id, details_path=report)
+    return summaries
+
+
+# -- publish -----------------------------------------------------------------------------------------
+
+def publish(ctx: Context, run_id: str, fp: str) -> dict:
+    from observatoire.warehouse import publish as publish_files
+
+    ctx.history.step(run_id, "publish", "warehouse", "running")
+    run = ctx.history.get_run(run_id) or {}
+    publication = {
+        "run_id": run_id,
+        "mode": ctx.settings.mode,
+        "donnees_synthetiques": ctx.settings.mode == "demo",
+        "perimetre": ctx.settings.perimetre,
+        "fingerprint": fp,
+        "started_at": run.get("started_at"),
+        "git_commit": git_commit(),
+    }
+    meta = ctx.history.export_tables()
+    # the run publishing is recorded as it will end: published
+    for r in meta["runs"]:
+        if r["run_id"] == run_id:
+            r.update(status="success", published=1, fingerprint=fp)
+    out = publish_files(ctx.settings, version=run_id, publication=publication, meta_tables=meta)
+    ctx.history.step(run_id, "publish", "warehouse", "done", out["path"])
+    return out
+
+
+def git_commit() -> str | None:
+    head = PROJECT_ROOT / ".git" / "HEAD"
+    try:
+        ref = head.read_text().strip()
+        if ref.startswith("ref: "):
+            ref_path = PROJECT_ROOT / ".git" / ref[5:]
+            if ref_path.exists():
+                return ref_path.read_text().strip()
+            packed = PROJECT_ROOT / ".git" / "packed-refs"
+            for line in packed.read_text().splitlines() if packed.exists() else []:
+                if line.endswith(ref[5:]):
+                    return line.split()[0]
+            return None
+        return ref
+    except OSError:
+        return None
+
+
+# -- the whole run -----------------------------------------------------------------------------------
+
+def _failure_report(ctx: Context, run_id: str, stage: str, text: str) -> Path:
+    report = ctx.run_dir(run_id) / "report.txt"
+    report.write_text(f"stage: {stage}\n\n{text}\n", encoding="utf-8")
+    return report
+
+
+def extract_and_gate(ctx: Context, run_id: str, items: list[dict], *, force: bool = False) -> list[dict]:
+    """Extract every planned item, gate the new landings; raise if any source failed (after all ran)."""
+    from expectations.runner import format_failures
+
+    results = [extract_source(ctx, run_id, it["source_id"], it["millesime"], target=it["target"], force=force)
+               for it in items]
+    failed = [r for r in results if r["status"] == "failed"]
+    gate_failures = []
+    for r in results:
+        if r["status"] == "new":
+            summary = validate_landing(ctx, run_id, r)
+            r["validation"] = {k: summary[k] for k in ("success", "failed", "errors", "warnings")}
+            if not summary["success"]:
+                r["status"] = "quarantined"
+                gate_failures.append(summary)
+    if failed or gate_failures:
+        parts = []
+        for r in failed:
+            parts.append(r["error"]["message"])
+        for s in gate_failures:
+            parts.append(f"[{s['source_id']}] millésime {s['millesime']} failed its raw gate and was quarantined "
+                         f"(file {s['sha256'][:12]}…, URL {s.get('url')}):\n" + format_failures(s))
+        stage = "raw_gate" if gate_failures else "extract"
+        text = "\n\n".join(parts)
+        report = _failure_report(ctx, run_id, stage, text)
+        raise PipelineError(stage, f"{len(failed) + len(gate_failures)} source load(s) failed; nothing was "
+                            f"published\n{text}", run_id=run_id, details_path=report)
+    return results
+
+
+def run(
+    settings: Settings | None = None,
+    *,
+    sources: list[str] | None = None,
+    millesime: int | None = None,
+    force: bool = False,
+    trigger: str = "cli",
+) -> RunResult:
+    """One full run under the writer lock. Raises :class:`PipelineError` (after recording the failure)."""
+    ctx = Context.create(settings)
+    with writer_lock(ctx.settings.lock_path, "observatoire run"):
+        from observatoire.warehouse import recover
+
+        ctx.history.abandon_stale_runs()
+        recover(ctx.settings)
+        params = {"sources": sources, "millesime": millesime, "force": force}
+        run_id = ctx.history.start_run(mode=ctx.settings.mode, perimetre=ctx.settings.perimetre,
+                                       trigger=trigger, params=params)
+        results: list[dict] = []
+        try:
+            items = plan(ctx, sources=sources, millesime=millesime)
+            results = extract_and_gate(ctx, run_id, items, force=force)
+            fp = fingerprint(ctx)
+            if not force and is_unchanged(ctx, fp):
+                summary = _summary(results, None)
+                ctx.history.finish_run(run_id, "unchanged", summary=summary, fingerprint=fp)
+                return RunResult(run_id, "unchanged", results, None,
+                                 "inputs and code unchanged since the last publication: nothing new to publish")
+            counts = load(ctx, run_id)
+            build(ctx, run_id)
+            validate_marts(ctx, run_id)
+            published = publish(ctx, run_id, fp)
+            summary = _summary(results, published, counts)
+            ctx.history.finish_run(run_id, "success", summary=summary, fingerprint=fp, published=True)
+            return RunResult(run_id, "published", results, published,
+                             f"published {published['path']} ({len(published['tables'])} tables)")
+        except PipelineError as err:
+            err.run_id = run_id
+            details = err.details_path or _failure_report(ctx, run_id, err.stage, str(err))
+            err.details_path = details
+            ctx.history.finish_run(run_id, "failed", summary=_summary(results, None) | {"stage": err.stage},
+                                   error=str(err), details_path=str(details))
+            raise
+        except BaseException as err:
+            text = f"{err.__class__.__name__}: {err}\n\n{traceback.format_exc()}"
+            details = _failure_report(ctx, run_id, "internal", text)
+            ctx.history.finish_run(run_id, "failed", summary=_summary(results, None) | {"stage": "internal"},
+                                   error=f"{err.__class__.__name__}: {err}", details_path=str(details))
+            raise
+
+
+def _summary(results: list[dict], published: dict | None, counts: dict | None = None) -> dict:
+    return {
+        "sources": [{k: r.get(k) for k in ("source_id", "millesime", "status", "sha256", "rows", "origin")}
+                    for r in results],
+        "raw_rows": counts,
+        "published": published,
+    }

@@ -1,0 +1,55 @@
+"""The référentiel the project owns (dbt seeds), read from Python for the gates and the CLI."""
+
+from __future__ import annotations
+
+import csv
+from functools import cache
+from pathlib import Path
+
+from observatoire.config import DBT_PROJECT_DIR
+
+SEEDS_DIR = DBT_PROJECT_DIR / "seeds" / "referentiel"
+
+
+def _read(name: str) -> list[dict[str, str]]:
+    with open(SEEDS_DIR / f"{name}.csv", encoding="utf-8", newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def _num(v: str) -> float | int | None:
+    if v is None or v == "":
+        return None
+    f = float(v)
+    return int(f) if f.is_integer() else f
+
+
+@cache
+def catalogue() -> dict[str, dict]:
+    """The indicator catalogue by id (``ref_indicateur.csv``), with numbers typed."""
+    out = {}
+    for row in _read("ref_indicateur"):
+        row = dict(row)
+        for k in ("valeur_min", "valeur_max", "seuil_secret"):
+            row[k] = _num(row[k])
+        out[row["indicateur"]] = row
+    return out
+
+
+@cache
+def qpv() -> list[dict[str, str]]:
+    return _read("ref_qpv")
+
+
+def perimeter_qpv_codes(perimetre: str = "epci:200054807") -> list[str]:
+    """Codes of the QPV of the perimeter. Only the default perimeter is known to the seeds."""
+    kind, _, code = perimetre.partition(":")
+    rows = qpv()
+    if kind == "epci":
+        return sorted(r["code_qpv"] for r in rows if r["code_epci"] == code)
+    if kind == "departement":
+        return sorted(r["code_qpv"] for r in rows if r["code_departement"] == code)
+    raise ValueError(f"unsupported perimeter {perimetre!r}")
+
+
+def seeds_dir() -> Path:
+    return SEEDS_DIR

@@ -1,0 +1,53 @@
+"""``observatoire status``: what the last runs did, and for a failed one what failed and where to look."""
+
+from __future__ import annotations
+
+import json
+
+from observatoire.config import Settings
+from observatoire.history import History
+
+
+def render_status(settings: Settings, *, limit: int = 10, as_json: bool = False) -> str:
+    if not settings.history_db.exists():
+        return f"no run yet in {settings.data_dir}"
+    history = History(settings.history_db)
+    runs = history.last_runs(limit)
+    if as_json:
+        for r in runs:
+            r["steps"] = history.steps(r["run_id"])
+            r["validations"] = [{k: v for k, v in x.items() if k != "summary"} for x in history.validations(r["run_id"])]
+        return json.dumps(runs, ensure_ascii=False, indent=2, default=str)
+    lines = [f"data directory: {settings.data_dir}",
+             f"published warehouse: {settings.published_db}"
+             + ("" if settings.published_db.exists() else " (not published yet)"), ""]
+    last_pub = history.last_published_run()
+    if last_pub:
+        lines.append(f"last publication: run {last_pub['run_id']} at {last_pub['ended_at']} ({last_pub['mode']} mode)")
+        lines.append("")
+    lines.append(f"{'run':<26} {'status':<12} {'mode':<5} {'started':<26} {'ended':<26}")
+    for r in runs:
+        lines.append(f"{r['run_id']:<26} {r['status']:<12} {r['mode']:<5} {r['started_at']:<26} "
+                     f"{(r['ended_at'] or '-'):<26}")
+    failed = next((r for r in runs if r["status"] in ("failed", "interrupted")), None)
+    if failed and runs and failed["run_id"] == runs[0]["run_id"]:
+        lines += ["", f"last run {failed['run_id']} {failed['status'].upper()}"]
+        summary = json.loads(failed["summary"] or "{}")
+        if summary.get("stage"):
+            lines.append(f"  stage: {summary['stage']}")
+        for s in history.steps(failed["run_id"]):
+            if s["status"] in ("failed",):
+                lines.append(f"  step {s['step']} {s['target']}: {s['status']}")
+                for msg_line in (s["message"] or "").splitlines()[:6]:
+                    lines.append(f"      {msg_line}")
+        for v in history.validations(failed["run_id"]):
+            if not v["success"]:
+                lines.append(f"  validation {v['suite']} ({v['target']}): {v['failed']} failed, {v['errors']} errors"
+                             f" — {v['details_path']}")
+        if failed["error"]:
+            lines.append("  error:")
+            for msg_line in failed["error"].splitlines()[:25]:
+                lines.append(f"    {msg_line}")
+        if failed["details_path"]:
+            lines.append(f"  details: {failed['details_path']}")
+    return "\n".join(lines)

@@ -1,0 +1,257 @@
+"""The two warehouse files: ``build.duckdb`` (private, written by the pipeline) and ``observatoire.duckdb``
+(published, read by analysts).
+
+* :func:`load_raw` (re)builds the ``raw`` schema of the build warehouse from the accepted landed files
+  (their parsed Parquet), with provenance columns, in one transaction.
+* :func:`publish` writes a **new** file holding the marts and the run history, readable by DuckDB 1.4+
+  clients (``STORAGE_VERSION 'v1.4.0'``), then ``os.replace`` s it onto ``observatoire.duckdb``; a reader
+  holding the old file keeps reading the old inode, a new reader opens the new one, and a crash leaves
+  either the old or the new file, never a mix. Parquet exports of every mart go to a new versioned directory
+  under ``warehouse/parquet/`` and the ``current`` link is switched atomically. The pipeline never opens the
+  published file for writing.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+
+from observatoire.config import Settings
+
+PUBLISHED_SCHEMAS = ("marts",)
+STORAGE_VERSION = "v1.4.0"
+KEEP_PARQUET_VERSIONS = 3
+
+
+def _q(identifier: str) -> str:
+    return '"' + identifier.replace('"', '""') + '"'
+
+
+def _run(con: duckdb.DuckDBPyConnection, sql: str, params: list | None = None) -> list:
+    """Execute and consume the result (DuckDB 2 refuses new work while a result is pending)."""
+    return con.execute(sql, params or []).fetchall()
+
+
+def _lit(value: str) -> str:
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def load_raw(
+    settings: Settings, landings_by_source: dict[str, list[dict]], empty_schemas: dict[str, pa.Schema]
+) -> dict[str, int]:
+    """Rebuild ``raw.<source>`` for every source: the union of its current accepted landings (one per
+    millésime), or an empty table with the parser's schema when nothing was accepted yet.
+    Returns the row count per source. All or nothing (one transaction)."""
+    settings.warehouse_dir.mkdir(parents=True, exist_ok=True)
+    counts: dict[str, int] = {}
+    con = duckdb.connect(str(settings.build_db))
+    try:
+        _run(con, "BEGIN TRANSACTION")
+        _run(con, "CREATE SCHEMA IF NOT EXISTS raw")
+        for source_id, schema in empty_schemas.items():
+            landings = landings_by_source.get(source_id) or []
+            table = f"raw.{_q(source_id)}"
+            if landings:
+                selects = [
+                    f"SELECT p.*, {_lit(source_id)} AS _source_id, {_lit(land['sha256'])} AS _sha256, "
+                    f"{_lit(land['url'])} AS _url, CAST({_lit(land['fetched_at'])} AS TIMESTAMPTZ) AS _fetched_at "
+                    f"FROM read_parquet({_lit(land['parsed_path'])}) AS p"
+                    for land in landings
+                ]
+                _run(con, f"CREATE OR REPLACE TABLE {table} AS " + " UNION ALL BY NAME ".join(selects))
+            else:
+                empty = schema.empty_table()
+                con.register("_empty_raw", empty)
+                _run(
+                    con,
+                    f"CREATE OR REPLACE TABLE {table} AS SELECT *, CAST(NULL AS VARCHAR) AS _source_id, "
+                    "CAST(NULL AS VARCHAR) AS _sha256, CAST(NULL AS VARCHAR) AS _url, "
+                    "CAST(NULL AS TIMESTAMPTZ) AS _fetched_at FROM _empty_raw",
+                )
+                con.unregister("_empty_raw")
+            counts[source_id] = con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
+        _run(con, "COMMIT")
+    except BaseException:
+        try:
+            _run(con, "ROLLBACK")
+        except duckdb.Error:
+            pass
+        raise
+    finally:
+        con.close()
+    return counts
+
+
+def list_tables(con: duckdb.DuckDBPyConnection, schema: str, catalog: str | None = None) -> list[str]:
+    sql = "SELECT table_name FROM information_schema.tables WHERE table_schema = ?"
+    params: list = [schema]
+    if catalog:
+        sql += " AND table_catalog = ?"
+        params.append(catalog)
+    return [r[0] for r in con.execute(sql + " ORDER BY table_name", params).fetchall()]
+
+
+def read_table(settings: Settings, schema: str, table: str):
+    """A table of the build warehouse as a pandas DataFrame (for the mart gate)."""
+    con = duckdb.connect(str(settings.build_db), read_only=True)
+    try:
+        return con.execute(f"SELECT * FROM {_q(schema)}.{_q(table)}").df()
+    finally:
+        con.close()
+
+
+def _fsync_path(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def publish(
+    settings: Settings,
+    *,
+    version: str,
+    publication: dict,
+    meta_tables: dict[str, list[dict]],
+    before_replace: Callable[[Path], None] | None = None,
+) -> dict:
+    """Publish the marts of the build warehouse. Returns what was published."""
+    wh = settings.warehouse_dir
+    tmp = wh / f".observatoire.{version}.duckdb.tmp"
+    tmp.unlink(missing_ok=True)
+    Path(str(tmp) + ".wal").unlink(missing_ok=True)
+    parquet_tmp = settings.parquet_dir / f".{version}.tmp"
+    parquet_final = settings.parquet_dir / version
+    shutil.rmtree(parquet_tmp, ignore_errors=True)
+    parquet_tmp.mkdir(parents=True)
+    tables: dict[str, int] = {}
+    con = duckdb.connect(str(settings.build_db))
+    try:
+        _run(con, f"ATTACH {_lit(str(tmp))} AS pub (STORAGE_VERSION {_lit(STORAGE_VERSION)})")
+        _run(con, "CREATE SCHEMA IF NOT EXISTS pub.meta")
+        for schema in PUBLISHED_SCHEMAS:
+            for table in list_tables(con, schema, catalog="build"):
+                _run(
+                    con, f"CREATE TABLE pub.main.{_q(table)} AS SELECT * FROM build.{_q(schema)}.{_q(table)}"
+                )
+                _run(
+                    con,
+                    f"COPY (SELECT * FROM pub.main.{_q(table)}) TO "
+                    f"{_lit(str(parquet_tmp / (table + '.parquet')))} (FORMAT parquet, COMPRESSION zstd)",
+                )
+                tables[table] = con.execute(f"SELECT count(*) FROM pub.main.{_q(table)}").fetchall()[0][0]
+        for name, rows in meta_tables.items():
+            _write_rows(con, f"pub.meta.{_q(name)}", rows)
+        pub_row = {
+            **publication,
+            "version": version,
+            "tables": json.dumps(tables),
+            "published_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        }
+        _write_rows(con, "pub.meta.publication", [pub_row])
+        _run(con, "DETACH pub")
+    finally:
+        con.close()
+    (parquet_tmp / "_publication.json").write_text(json.dumps(pub_row, indent=2, ensure_ascii=False), "utf-8")
+    _fsync_path(tmp)
+    # the Parquet version directory is complete before anything points at it
+    os.replace(parquet_tmp, parquet_final)
+    if before_replace is not None:
+        before_replace(tmp)
+    os.replace(tmp, settings.published_db)
+    _fsync_path(wh)
+    _switch_current(settings.parquet_dir, version)
+    _prune_parquet(settings.parquet_dir, keep=KEEP_PARQUET_VERSIONS)
+    return {
+        "version": version,
+        "tables": tables,
+        "path": str(settings.published_db),
+        "parquet": str(parquet_final),
+    }
+
+
+def _write_rows(con: duckdb.DuckDBPyConnection, target: str, rows: list[dict]) -> None:
+    if not rows:
+        _run(con, f"CREATE TABLE {target} (empty BOOLEAN)")
+        return
+    columns = list(rows[0].keys())
+    for row in rows[1:]:
+        for k in row:
+            if k not in columns:
+                columns.append(k)
+    data = {
+        c: [
+            None if r.get(c) is None else str(r.get(c)) if isinstance(r.get(c), (dict, list)) else r.get(c)
+            for r in rows
+        ]
+        for c in columns
+    }
+    table = pa.table({c: pa.array(v) for c, v in data.items()})
+    con.register("_meta_rows", table)
+    try:
+        _run(con, f"CREATE TABLE {target} AS SELECT * FROM _meta_rows")
+    finally:
+        con.unregister("_meta_rows")
+
+
+def _switch_current(parquet_dir: Path, version: str) -> None:
+    link = parquet_dir / "current"
+    tmp_link = parquet_dir / f".current.{os.getpid()}.tmp"
+    tmp_link.unlink(missing_ok=True)
+    os.symlink(version, tmp_link)
+    os.replace(tmp_link, link)
+    _fsync_path(parquet_dir)
+
+
+def _prune_parquet(parquet_dir: Path, keep: int) -> None:
+    current = os.readlink(parquet_dir / "current") if (parquet_dir / "current").is_symlink() else None
+    versions = sorted(
+        p for p in parquet_dir.iterdir() if p.is_dir() and not p.is_symlink() and not p.name.startswith(".")
+    )
+    for old in versions[:-keep]:
+        if old.name != current:
+            shutil.rmtree(old, ignore_errors=True)
+    for stale in parquet_dir.glob(".*.tmp"):
+        shutil.rmtree(stale, ignore_errors=True) if stale.is_dir() else stale.unlink(missing_ok=True)
+
+
+def published_version(settings: Settings) -> str | None:
+    """The version recorded in the published file (read-only open), or None."""
+    if not settings.published_db.exists():
+        return None
+    con = duckdb.connect(str(settings.published_db), read_only=True)
+    try:
+        return con.execute("SELECT version FROM meta.publication").fetchall()[0][0]
+    except duckdb.Error:
+        return None
+    finally:
+        con.close()
+
+
+def recover(settings: Settings) -> list[str]:
+    """After a crash: drop temporary files and make the Parquet ``current`` link agree with the published
+    file. Called under the writer lock at the start of every writing command."""
+    actions = []
+    wh = settings.warehouse_dir
+    if wh.exists():
+        for stale in list(wh.glob(".observatoire.*.tmp")) + list(wh.glob(".observatoire.*.tmp.wal")):
+            stale.unlink(missing_ok=True)
+            actions.append(f"removed unfinished publication {stale.name}")
+    if settings.parquet_dir.exists():
+        version = published_version(settings)
+        link = settings.parquet_dir / "current"
+        current = os.readlink(link) if link.is_symlink() else None
+        if version and current != version and (settings.parquet_dir / version).is_dir():
+            _switch_current(settings.parquet_dir, version)
+            actions.append(f"parquet/current switched to {version} to match the published file")
+        for stale in settings.parquet_dir.glob(".*.tmp"):
+            shutil.rmtree(stale, ignore_errors=True) if stale.is_dir() else stale.unlink(missing_ok=True)
+    return actions

@@ -21,7 +21,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-QPV_2024_REGEX = r"^QN(\d{3}|02A|02B)\d{2}[NMI]$"
+QPV_2024_REGEX = r"^QN(?:\d{3}|02A|02B)\d{2}[NMI]$"
 QPV_2015_REGEX = r"^QP\d{6}$"
 STATUTS = ("disponible", "secret_statistique", "non_publie", "attendu_partenaire", "non_calculable")
 VOLUME_DROP_MAX = 0.40

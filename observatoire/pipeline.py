@@ -114,15 +114,21 @@ def _parse_to_parquet(src: Source, raw_path: Path, millesime: int, url: str, sho
 
 def ensure_parsed(ctx: Context, landing: dict) -> dict:
     """The landing with an up-to-date parsed Parquet (re-parsed if the extract code changed)."""
-    raw_path = Path(landing["raw_path"])
+    data = ctx.settings.data_dir
+    raw_path = data / landing["raw_path"]
     wanted = parsed_path_for(raw_path, code_fingerprint())
-    if landing.get("parsed_path") == str(wanted) and wanted.exists():
+    if landing.get("parsed_path") == _rel(ctx, wanted) and wanted.exists():
         return landing
     src = ctx.registry[landing["source_id"]]
     shown = Path(landing["url"]).name or raw_path.name
     dest, rows = _parse_to_parquet(src, raw_path, landing["millesime"], landing["url"], shown)
-    return ctx.history.record_landing({**landing, "parsed_path": str(dest), "rows_parsed": rows},
+    return ctx.history.record_landing({**landing, "parsed_path": _rel(ctx, dest), "rows_parsed": rows},
                                       landing.get("last_run_id") or "reparse")
+
+
+def _rel(ctx: Context, path: Path) -> str:
+    """Paths in the manifest are relative to the data directory, so the directory can move."""
+    return str(path.relative_to(ctx.settings.data_dir))
 
 
 def extract_source(ctx: Context, run_id: str, source_id: str, millesime: int, *,
@@ -168,7 +174,7 @@ def extract_source(ctx: Context, run_id: str, source_id: str, millesime: int, *,
         raw_path = land_file(fetched.path, ctx.settings.raw_dir, source_id, millesime, sha, ext)
         row = {"source_id": source_id, "millesime": millesime, "sha256": sha, "url": url, "url_origin": origin,
                "bytes": fetched.bytes, "etag": fetched.etag, "last_modified": fetched.last_modified,
-               "content_type": fetched.content_type, "raw_path": str(raw_path), "parsed_path": None,
+               "content_type": fetched.content_type, "raw_path": _rel(ctx, raw_path), "parsed_path": None,
                "rows_parsed": None}
         try:
             parsed, rows = _parse_to_parquet(src, raw_path, millesime, url, fetched.filename)
@@ -176,7 +182,7 @@ def extract_source(ctx: Context, run_id: str, source_id: str, millesime: int, *,
             h.record_landing(row, run_id)
             h.set_landing_status(source_id, millesime, sha, "quarantined", {"parse_error": err.as_dict()})
             raise
-        landing = h.record_landing({**row, "parsed_path": str(parsed), "rows_parsed": rows}, run_id)
+        landing = h.record_landing({**row, "parsed_path": _rel(ctx, parsed), "rows_parsed": rows}, run_id)
         result.update(status="new", rows=rows, raw_path=str(raw_path), parsed_path=str(parsed),
                       fetched_at=landing["fetched_at"], etag=fetched.etag, last_modified=fetched.last_modified)
         h.step(run_id, "extract", f"{source_id}/{millesime}", "landed", f"{rows} rows, sha256 {sha[:12]}")
@@ -278,7 +284,9 @@ def load(ctx: Context, run_id: str) -> dict[str, int]:
     by_source: dict[str, list[dict]] = {}
     for landing in ctx.history.current_landings():
         if landing["source_id"] in ctx.registry:
-            by_source.setdefault(landing["source_id"], []).append(ensure_parsed(ctx, landing))
+            landing = ensure_parsed(ctx, landing)
+            by_source.setdefault(landing["source_id"], []).append(
+                {**landing, "parsed_path": str(ctx.settings.data_dir / landing["parsed_path"])})
     schemas = {sid: get_parser(src.parser).spec.arrow_schema() for sid, src in ctx.registry.items()}
     counts = load_raw(ctx.settings, by_source, schemas)
     ctx.history.step(run_id, "load", "raw", "done", json.dumps(counts))

@@ -1,0 +1,132 @@
+"""
+### observatoire_nightly — the nightly refresh of the observatory
+
+Every night (Europe/Paris) the DAG brings the published warehouse up to date with the source registry
+(`extract/sources.yml`):
+
+1. **start** records the run in the run history (`$OBSERVATOIRE_DATA_DIR/meta/`);
+2. **plan** lists the (source, millésime) pairs to load: the latest millésime of every source, plus any
+   millésime never loaded; the `millesime` param backfills one year, `sources` restricts the run;
+3. **load_source** (one mapped task per source and millésime) fetches, parses and lands the file, then
+   runs its Great Expectations raw gate. An unchanged source is skipped cheaply (HTTP validators, sha256);
+   a source that fails fails its own task, the other sources still run and report;
+4. **build** loads the raw schema of the private build warehouse and runs `dbt build` (skipped when nothing
+   changed since the last publication: `force` overrides);
+5. **validate_marts** runs the mart gate; **publish** atomically replaces
+   `warehouse/observatoire.duckdb` and the Parquet exports. Publish runs only if every upstream task
+   succeeded; analysts are never blocked (they read the published file, never the build);
+6. **finish** records how the run ended (and fails the DAG run if anything failed).
+
+Tasks writing the warehouse run in the 1-slot pool `observatoire_warehouse`, shared by all the project's
+DAGs, and also hold the data directory's writer lock. Settings come from the environment:
+`OBSERVATOIRE_MODE` (`live` by default, `demo` replays the recordings), `OBSERVATOIRE_DATA_DIR`.
+Runbook: `docs/runbook.md`.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import timedelta
+
+import pendulum
+from airflow.sdk import Param, dag, task, task_group
+
+POOL = "observatoire_warehouse"
+
+# retries with exponential backoff; OBSERVATOIRE_TASK_RETRIES / OBSERVATOIRE_RETRY_DELAY_SECONDS tune them
+# (the tests set them low; reading the environment at parse time is cheap and does no I/O)
+default_args = {
+    "owner": "observatoire",
+    "retries": int(os.environ.get("OBSERVATOIRE_TASK_RETRIES", "2")),
+    "retry_delay": timedelta(seconds=int(os.environ.get("OBSERVATOIRE_RETRY_DELAY_SECONDS", "120"))),
+    "retry_exponential_backoff": True,
+    "max_retry_delay": timedelta(minutes=30),
+}
+
+
+@dag(
+    dag_id="observatoire_nightly",
+    dag_display_name="Observatoire des quartiers — rafraîchissement nocturne",
+    schedule="30 2 * * *",
+    start_date=pendulum.datetime(2026, 1, 1, tz="Europe/Paris"),
+    catchup=False,
+    max_active_runs=1,
+    default_args=default_args,
+    doc_md=__doc__,
+    tags=["observatoire", "contrat-de-ville"],
+    params={
+        "millesime": Param(None, type=["null", "integer"], description="Backfill this millésime (year)"),
+        "sources": Param([], type="array", description="Only these source ids (default: all)"),
+        "force": Param(False, type="boolean", description="Ignore the unchanged checks"),
+    },
+)
+def observatoire_nightly():
+    @task(retries=0)
+    def start(**context) -> str:
+        from observatoire import tasks
+
+        params = context["params"]
+        return tasks.start(
+            {"millesime": params.get("millesime"), "sources": params.get("sources") or [],
+             "force": bool(params.get("force"))},
+            external_id=context["run_id"],
+        )
+
+    @task(retries=0)
+    def plan(observatoire_run: str) -> list[dict]:
+        from observatoire import tasks
+
+        return tasks.plan(observatoire_run)
+
+    @task_group(group_id="sources")
+    def per_source(item: dict):
+        @task(map_index_template="{{ source_millesime }}")
+        def load_source(item: dict) -> dict:
+            from airflow.sdk import get_current_context
+
+            from observatoire import tasks
+
+            get_current_context()["source_millesime"] = f"{item['source_id']}/{item['millesime']}"
+            return tasks.load_source(item)
+
+        return load_source(item)
+
+    @task(pool=POOL)
+    def build(observatoire_run: str) -> dict:
+        from observatoire import tasks
+
+        out = tasks.build(observatoire_run)
+        if out["status"] == "unchanged":
+            from airflow.sdk.exceptions import AirflowSkipException
+
+            raise AirflowSkipException("inputs and code unchanged since the last publication: nothing to publish")
+        return out
+
+    @task(pool=POOL)
+    def validate_marts(observatoire_run: str) -> dict:
+        from observatoire import tasks
+
+        return tasks.validate_marts(observatoire_run)
+
+    @task(pool=POOL, retries=0)
+    def publish(observatoire_run: str) -> dict:
+        from observatoire import tasks
+
+        return tasks.publish(observatoire_run)
+
+    @task(trigger_rule="all_done", retries=0)
+    def finish(observatoire_run: str) -> dict:
+        from observatoire import tasks
+
+        return tasks.finish(observatoire_run)
+
+    observatoire_run = start()
+    items = plan(observatoire_run)
+    loaded = per_source.expand(item=items)
+    built = build(observatoire_run)
+    marts_ok = validate_marts(observatoire_run)
+    published = publish(observatoire_run)
+    loaded >> built >> marts_ok >> published >> finish(observatoire_run)
+
+
+observatoire_nightly()

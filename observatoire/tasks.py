@@ -1,0 +1,145 @@
+"""The pipeline's steps as separate calls, for an orchestrator (the Airflow DAGs call these and nothing else).
+
+Same functions as ``observatoire run`` (see :mod:`observatoire.pipeline`), split so that each Airflow task
+does one thing and a failure shows on the task that failed. Everything passed between tasks is small and
+JSON-serialisable (run id, source results). Steps that write the warehouse take the data directory's
+writer lock themselves, on top of the Airflow pool.
+"""
+
+from __future__ import annotations
+
+import json
+import traceback
+
+from observatoire import pipeline
+from observatoire.locking import writer_lock
+from observatoire.pipeline import Context, PipelineError
+
+BUILD_OWNER = "build_owner.json"
+
+
+def _ctx() -> Context:
+    return Context.create()
+
+
+def start(params: dict | None = None, *, trigger: str = "airflow", external_id: str | None = None) -> str:
+    """Record a new run; returns its id."""
+    ctx = _ctx()
+    params = dict(params or {})
+    if external_id:
+        params["external_id"] = external_id
+    return ctx.history.start_run(mode=ctx.settings.mode, perimetre=ctx.settings.perimetre, trigger=trigger,
+                                 params=params)
+
+
+def _params(ctx: Context, run_id: str) -> dict:
+    run = ctx.history.get_run(run_id)
+    return json.loads(run["params"] or "{}") if run else {}
+
+
+def plan(run_id: str) -> list[dict]:
+    """The (source, millésime) items of the run, from its params (``sources``, ``millesime``)."""
+    ctx = _ctx()
+    p = _params(ctx, run_id)
+    items = pipeline.plan(ctx, sources=p.get("sources") or None, millesime=p.get("millesime"))
+    return [{**it, "run_id": run_id, "force": bool(p.get("force"))} for it in items]
+
+
+def load_source(item: dict) -> dict:
+    """Extract one (source, millésime), then gate it if it is new. Raises if either failed, so the
+    orchestrator marks this source's task failed while the other sources go on."""
+    ctx = _ctx()
+    run_id = item["run_id"]
+    result = pipeline.extract_source(ctx, run_id, item["source_id"], item["millesime"], target=item.get("target"),
+                                     force=bool(item.get("force")))
+    if result["status"] == "failed":
+        raise PipelineError("extract", result["error"]["message"], run_id=run_id)
+    if result["status"] == "new":
+        from expectations.runner import format_failures
+
+        summary = pipeline.validate_landing(ctx, run_id, result)
+        result["validation"] = {k: summary[k] for k in ("success", "failed", "errors", "warnings")}
+        if not summary["success"]:
+            raise PipelineError("raw_gate", f"[{item['source_id']}] millésime {item['millesime']} failed its raw "
+                                f"gate and was quarantined:\n{format_failures(summary)}", run_id=run_id)
+    return {k: result.get(k) for k in ("source_id", "millesime", "status", "sha256", "rows", "origin")}
+
+
+def build(run_id: str) -> dict:
+    """Load the raw schema and run dbt, unless nothing changed since the last publication
+    (returns ``{"status": "unchanged"}`` then, and the orchestrator skips the rest)."""
+    ctx = _ctx()
+    with writer_lock(ctx.settings.lock_path, f"build {run_id}"):
+        from observatoire.warehouse import recover
+
+        recover(ctx.settings)
+        fp = pipeline.fingerprint(ctx)
+        force = bool(_params(ctx, run_id).get("force"))
+        if not force and pipeline.is_unchanged(ctx, fp):
+            ctx.history.step(run_id, "dbt", "build", "skipped", "inputs and code unchanged")
+            return {"status": "unchanged", "fingerprint": fp}
+        counts = pipeline.load(ctx, run_id)
+        pipeline.build(ctx, run_id)
+        (ctx.settings.meta_dir / BUILD_OWNER).write_text(json.dumps({"run_id": run_id, "fingerprint": fp}))
+        return {"status": "built", "fingerprint": fp, "raw_rows": counts}
+
+
+def _check_owner(ctx: Context, run_id: str) -> str:
+    try:
+        owner = json.loads((ctx.settings.meta_dir / BUILD_OWNER).read_text())
+    except (OSError, ValueError):
+        owner = {}
+    if owner.get("run_id") != run_id:
+        raise PipelineError("publish", f"the build warehouse was rebuilt by run {owner.get('run_id')} after run "
+                            f"{run_id} built it; re-run instead of publishing someone else's build", run_id=run_id)
+    return owner["fingerprint"]
+
+
+def validate_marts(run_id: str) -> dict:
+    ctx = _ctx()
+    with writer_lock(ctx.settings.lock_path, f"validate marts {run_id}"):
+        _check_owner(ctx, run_id)
+        summaries = pipeline.validate_marts(ctx, run_id)
+    return {s["suite"]: s["success"] for s in summaries}
+
+
+def publish(run_id: str) -> dict:
+    ctx = _ctx()
+    with writer_lock(ctx.settings.lock_path, f"publish {run_id}"):
+        fp = _check_owner(ctx, run_id)
+        out = pipeline.publish(ctx, run_id, fp)
+        ctx.history.finish_run(run_id, "success", summary={"published": out}, fingerprint=fp, published=True)
+    return out
+
+
+def finish(run_id: str) -> dict:
+    """Record how the run ended, from its steps; raises if it failed (so the orchestrator's run fails too)."""
+    ctx = _ctx()
+    run = ctx.history.get_run(run_id) or {}
+    steps = ctx.history.steps(run_id)
+    if run.get("status") == "success":
+        return {"run_id": run_id, "status": "success"}
+    failed = [s for s in steps if s["status"] == "failed"]
+    if not failed and any(s["step"] == "dbt" and s["status"] == "skipped" for s in steps):
+        ctx.history.finish_run(run_id, "unchanged", summary={"steps": len(steps)})
+        return {"run_id": run_id, "status": "unchanged"}
+    if not failed:
+        failed = [{"step": "run", "target": "", "message": "a task failed or was skipped before publish"}]
+    text = "\n".join(f"{s['step']} {s['target']}: {s.get('message') or ''}" for s in failed)
+    stage = failed[0]["step"]
+    report = ctx.run_dir(run_id) / "report.txt"
+    if not report.exists():
+        report.write_text(f"stage: {stage}\n\n{text}\n", encoding="utf-8")
+    ctx.history.finish_run(run_id, "failed", summary={"stage": stage}, error=text, details_path=str(report))
+    raise PipelineError(stage, f"run {run_id} failed; nothing was published\n{text}\ndetails: {report}",
+                        run_id=run_id, details_path=report)
+
+
+def record_failure(run_id: str | None, task_id: str, error: BaseException) -> None:
+    """Called by the orchestrator's failure callback: note the failing task in the run history."""
+    if not run_id:
+        return
+    ctx = _ctx()
+    msg = f"{error.__class__.__name__}: {error}" if error else "task failed"
+    ctx.history.step(run_id, "task", task_id, "failed", msg + "\n" + "".join(traceback.format_exception(error))[-2000:]
+                     if isinstance(error, BaseException) else msg)

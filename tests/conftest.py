@@ -1,0 +1,61 @@
+"""Shared fixtures. Tests never touch the internet: sources come from the project's recordings
+(file:// URLs) or from a local HTTP server on 127.0.0.1."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+RECORDINGS = ROOT / "extract" / "recordings"
+VENV_BIN = Path(sys.executable).parent
+
+
+def sha256_of(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@pytest.fixture(autouse=True)
+def _isolated_env(monkeypatch, tmp_path):
+    """No test inherits the developer's settings; the default data dir is a temp dir."""
+    for key in list(os.environ):
+        if key.startswith("OBSERVATOIRE_"):
+            monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("OBSERVATOIRE_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("OBSERVATOIRE_HTTP_BACKOFF", "0.05")
+    monkeypatch.setenv("OBSERVATOIRE_LOCK_TIMEOUT", "30")
+
+
+def run_cli(*args: str, env: dict | None = None, timeout: int = 600) -> subprocess.CompletedProcess:
+    full_env = {k: v for k, v in os.environ.items()}
+    full_env.update(env or {})
+    return subprocess.run([str(VENV_BIN / "observatoire"), *args], env=full_env, capture_output=True, text=True,
+                          timeout=timeout, cwd=ROOT)
+
+
+@pytest.fixture(scope="session")
+def published_demo(tmp_path_factory) -> Path:
+    """A data directory where `observatoire run` (demo mode) has published once. Copy it before changing it."""
+    data = tmp_path_factory.mktemp("demo") / "data"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OBSERVATOIRE_")}
+    env.update(OBSERVATOIRE_DATA_DIR=str(data), OBSERVATOIRE_MODE="demo")
+    proc = subprocess.run([str(VENV_BIN / "observatoire"), "run"], env=env, capture_output=True, text=True,
+                          timeout=900, cwd=ROOT)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return data
+
+
+@pytest.fixture
+def demo_copy(published_demo, tmp_path, monkeypatch) -> Path:
+    """A private copy of the published demo data directory, set as OBSERVATOIRE_DATA_DIR (demo mode)."""
+    data = tmp_path / "demo-data"
+    shutil.copytree(published_demo, data, symlinks=True)
+    monkeypatch.setenv("OBSERVATOIRE_DATA_DIR", str(data))
+    monkeypatch.setenv("OBSERVATOIRE_MODE", "demo")
+    return data

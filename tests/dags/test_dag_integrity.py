@@ -1,0 +1,84 @@
+"""DagBag integrity and structure: no import errors, nothing heavy imported at parse time, publish
+downstream of every validation, writers in the pool, retries set."""
+
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+
+from tests.dags.airflow_env import DAGS, airflow_env, run_python
+
+HEAVY = ("dbt", "great_expectations", "pandas")
+
+
+@pytest.fixture(scope="module")
+def dagbag_report(airflow_home):
+    code = textwrap.dedent(f"""
+        import json, sys
+        from airflow.dag_processing.dagbag import DagBag
+        bag = DagBag(dag_folder={str(DAGS)!r})
+        out = {{"errors": {{k: str(v) for k, v in bag.import_errors.items()}}, "dags": {{}}}}
+        for dag_id, dag in bag.dags.items():
+            tasks = {{}}
+            for t in dag.tasks:
+                tasks[t.task_id] = {{
+                    "upstream": sorted(t.upstream_task_ids), "downstream": sorted(t.downstream_task_ids),
+                    "trigger_rule": getattr(t.trigger_rule, "value", str(t.trigger_rule)), "pool": t.pool, "retries": t.retries,
+                    "retry_exponential_backoff": bool(t.retry_exponential_backoff),
+                }}
+            out["dags"][dag_id] = {{"tasks": tasks, "catchup": dag.catchup, "max_active_runs": dag.max_active_runs,
+                                   "schedule": str(getattr(dag.timetable, "description", "")), "doc_md": bool(dag.doc_md),
+                                   "tz": str(dag.timezone), "params": sorted(dag.params.keys())}}
+        print("RESULT=" + json.dumps(out))
+    """)
+    return run_python(code, airflow_env(airflow_home))
+
+
+def test_no_import_errors(dagbag_report):
+    assert dagbag_report["errors"] == {}
+    assert "observatoire_nightly" in dagbag_report["dags"]
+
+
+@pytest.mark.parametrize("dag_file", sorted(p.name for p in DAGS.glob("*.py")))
+def test_importing_a_dag_file_imports_nothing_heavy(airflow_home, dag_file):
+    code = textwrap.dedent(f"""
+        import json, runpy, sys
+        runpy.run_path({str(DAGS / dag_file)!r})
+        heavy = sorted(m for m in sys.modules if m.split(".")[0] in {HEAVY!r})
+        print("RESULT=" + json.dumps(heavy))
+    """)
+    assert run_python(code, airflow_env(airflow_home)) == []
+
+
+def ancestors(tasks: dict, name: str) -> set[str]:
+    seen: set[str] = set()
+    todo = list(tasks[name]["upstream"])
+    while todo:
+        n = todo.pop()
+        if n not in seen:
+            seen.add(n)
+            todo.extend(tasks[n]["upstream"])
+    return seen
+
+
+def test_nightly_structure(dagbag_report):
+    dag = dagbag_report["dags"]["observatoire_nightly"]
+    t = dag["tasks"]
+    assert dag["catchup"] is False and dag["max_active_runs"] == 1 and dag["doc_md"]
+    assert "Europe/Paris" in dag["tz"]
+    assert {"millesime", "sources", "force"} <= set(dag["params"])
+    # publish only after the mart validation, itself after the build, itself after every source's gate,
+    # each edge with all_success: a failed or skipped gate never lets publish run
+    assert "validate_marts" in t["publish"]["upstream"]
+    assert "build" in t["validate_marts"]["upstream"]
+    assert "sources.load_source" in t["build"]["upstream"]
+    assert {"validate_marts", "build", "sources.load_source"} <= ancestors(t, "publish")
+    for name in ("publish", "validate_marts", "build"):
+        assert t[name]["trigger_rule"] == "all_success", name
+    # warehouse writers share the 1-slot pool
+    for name in ("build", "validate_marts", "publish"):
+        assert t[name]["pool"] == "observatoire_warehouse"
+    # retries with exponential backoff where a retry makes sense
+    assert t["sources.load_source"]["retry_exponential_backoff"]
+    assert t["finish"]["trigger_rule"] == "all_done"

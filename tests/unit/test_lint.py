@@ -1,0 +1,24 @@
+"""Static checks run with the tests: ruff on the code, dbt parse on the project."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+
+
+def test_ruff_clean():
+    proc = subprocess.run([str(BIN / "ruff"), "check", "observatoire", "extract", "expectations", "dags", "tests"],
+                          cwd=ROOT, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_dbt_parse(tmp_path):
+    env = {**os.environ, "OBSERVATOIRE_BUILD_DB": str(tmp_path / "b.duckdb"), "DBT_TARGET_PATH": str(tmp_path / "t"),
+           "DBT_LOG_PATH": str(tmp_path / "l"), "DBT_PROFILES_DIR": str(ROOT / "dbt_project"),
+           "DBT_SEND_ANONYMOUS_USAGE_STATS": "False"}
+    proc = subprocess.run([str(BIN / "dbt"), "parse", "--project-dir", str(ROOT / "dbt_project")], cwd=ROOT / "dbt_project",
+                          env=env, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]

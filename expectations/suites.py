@@ -90,7 +90,8 @@ def raw_suite(
     covers_perimeter: bool = True,
 ) -> Suite:
     """The gate for one newly landed file of ``source_id`` (its parsed table)."""
-    suite = Suite(name=f"raw_{source_id}", target=f"raw:{source_id}", id_columns=("code_qpv", "_line"))
+    ids = tuple(dict.fromkeys([c for c in (spec.qpv_column, *spec.key) if c] + ["_line"]))
+    suite = Suite(name=f"raw_{source_id}", target=f"raw:{source_id}", id_columns=ids)
     columns = [c.name for c in spec.columns] + ["millesime", "_line", "_secret"]
     suite.add(
         Check("expect_table_columns_to_match_set", {"column_set": columns, "exact_match": True},
@@ -105,18 +106,19 @@ def raw_suite(
             suite.add(Check("expect_column_values_to_be_of_type",
                             {"column": col.name, "type_": "float64" if col.type == "number" else "int64"},
                             f"{col.name} is numeric"))
-    key = spec.key[0] if spec.key else None
-    if key == "code_qpv":
+    qpv = spec.qpv_column
+    if qpv:
+        if spec.qpv_required:
+            suite.add(Check("expect_column_values_to_not_be_null", {"column": qpv}, "every row has a QPV code"))
         suite.add(
-            Check("expect_column_values_to_not_be_null", {"column": "code_qpv"}, "every row has a QPV code"),
-            Check("expect_column_values_to_not_match_regex", {"column": "code_qpv", "regex": QPV_2015_REGEX},
+            Check("expect_column_values_to_not_match_regex", {"column": qpv, "regex": QPV_2015_REGEX},
                   "no QPV 2015 code (QP + 6 digits) in a source on the 2024 geography"),
-            Check("expect_column_values_to_match_regex", {"column": "code_qpv", "regex": QPV_2024_REGEX},
+            Check("expect_column_values_to_match_regex", {"column": qpv, "regex": QPV_2024_REGEX},
                   "QPV codes follow the 2024 format QN + département (3 characters) + 2 digits + N/M/I"),
         )
-        if covers_perimeter and perimeter_qpv:
+        if covers_perimeter and spec.covers_all_qpv and perimeter_qpv:
             suite.add(Check("expect_column_distinct_values_to_contain_set",
-                            {"column": "code_qpv", "value_set": sorted(perimeter_qpv)},
+                            {"column": qpv, "value_set": sorted(perimeter_qpv)},
                             f"every QPV of the perimeter ({len(perimeter_qpv)}) is present"))
     if spec.key:
         if len(spec.key) == 1:

@@ -257,6 +257,8 @@ def fetch(
                                  url=safe_url) from exc
             except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as exc:
                 last_problem = f"{exc.__class__.__name__}: {_short(exc)}"
+            except requests.exceptions.RequestException as exc:  # invalid URL, replay miss…: not retried
+                raise FetchError(source_id, f"request failed: {_short(exc)}", url=safe_url) from exc
             else:
                 with resp:
                     if resp.status_code == 304:

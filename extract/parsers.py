@@ -31,10 +31,22 @@ class Parser:
 
 @cache
 def parsers() -> dict[str, Parser]:
-    from extract import insee
+    """Every parser declared by a module of the ``extract`` package (a module-level ``PARSERS`` list)."""
+    import importlib
+    import pkgutil
 
-    found = [*insee.PARSERS]
-    return {p.name: p for p in found}
+    import extract
+
+    found: dict[str, Parser] = {}
+    for info in pkgutil.iter_modules(extract.__path__):
+        if info.ispkg or info.name.startswith("_"):
+            continue
+        module = importlib.import_module(f"extract.{info.name}")
+        for parser in getattr(module, "PARSERS", []):
+            if parser.name in found:
+                raise ValueError(f"parser {parser.name!r} declared twice")
+            found[parser.name] = parser
+    return found
 
 
 def get_parser(name: str) -> Parser:

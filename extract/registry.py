@@ -26,7 +26,9 @@ REGISTRY_PATH = Path(__file__).resolve().parent / "sources.yml"
 RECORDINGS_DIR = Path(__file__).resolve().parent / "recordings"
 
 _ID_RE = re.compile(r"^[a-z][a-z0-9_]*$")
-_REQUIRED = ("id", "family", "publisher", "licence", "format", "parser")
+_REQUIRED = ("id", "family", "publisher", "licence", "format")
+KINDS = ("file", "api")
+STATUSES = ("publie", "non_publie")
 
 
 class RegistryError(ValueError):
@@ -48,7 +50,12 @@ class Source:
     publisher: str
     licence: str
     format: str
-    parser: str
+    parser: str | None = None
+    kind: str = "file"  # file: one URL, one file | api: paged JSON (see extract/apis.py)
+    paginator: str | None = None
+    rate_limit_per_minute: float | None = None
+    status: str = "publie"  # non_publie: not published yet for the 2024 geography (see reason, next_release)
+    reason: str | None = None
     title: str = ""
     landing_page: str | None = None
     geography: str | None = None
@@ -92,6 +99,18 @@ def _parse_source(raw: dict[str, Any], path: Path) -> Source:
             f"{path}: source id {sid!r} must be ASCII snake_case and must not contain a year "
             "(the year is the millésime)"
         )
+    kind = str(raw.get("kind", "file"))
+    status = str(raw.get("status", "publie"))
+    if kind not in KINDS:
+        raise RegistryError(f"{path}: source {sid!r}: kind {kind!r} is not one of {', '.join(KINDS)}")
+    if status not in STATUSES:
+        raise RegistryError(f"{path}: source {sid!r}: status {status!r} is not one of {', '.join(STATUSES)}")
+    if status == "publie" and not raw.get("parser"):
+        raise RegistryError(f"{path}: source {sid!r} lacks parser")
+    if status == "non_publie" and not (raw.get("reason") and raw.get("next_release")):
+        raise RegistryError(f"{path}: source {sid!r} is non_publie: give its reason and next_release")
+    if kind == "api" and not raw.get("paginator"):
+        raise RegistryError(f"{path}: source {sid!r} is an API source: give its paginator")
     millesimes: dict[int, Millesime] = {}
     for key, val in (raw.get("millesimes") or {}).items():
         try:
@@ -111,7 +130,12 @@ def _parse_source(raw: dict[str, Any], path: Path) -> Source:
         publisher=str(raw["publisher"]),
         licence=str(raw["licence"]),
         format=str(raw["format"]),
-        parser=str(raw["parser"]),
+        parser=str(raw["parser"]) if raw.get("parser") else None,
+        kind=kind,
+        paginator=raw.get("paginator"),
+        rate_limit_per_minute=float(raw["rate_limit_per_minute"]) if raw.get("rate_limit_per_minute") else None,
+        status=status,
+        reason=raw.get("reason"),
         title=str(raw.get("title", "")),
         landing_page=raw.get("landing_page"),
         geography=raw.get("geography"),
@@ -147,7 +171,8 @@ def resolve_url(
 ) -> tuple[str, str]:
     """The URL to fetch for ``source`` / ``millesime`` and where it came from.
 
-    Returns ``(url, origin)`` with origin one of ``override``, ``recording``, ``registry``.
+    Returns ``(url, origin)`` with origin one of ``override``, ``recording``, ``registry``. For an API source
+    replayed in demo mode the URL is the publisher's (the cassette answers it, see :func:`recording_path`).
     ``target_millesime`` is the millésime being loaded (default: the latest); only that one takes the
     ``OBSERVATOIRE_URL_<ID>`` override.
     """
@@ -167,5 +192,15 @@ def resolve_url(
                 f"no recording for millésime {millesime}: demo mode cannot replay this source",
                 expected=f"a 'recording' entry in {REGISTRY_PATH.name}",
             )
+        if source.kind == "api":
+            return entry.url, "recording"
         return (RECORDINGS_DIR / entry.recording).resolve().as_uri(), "recording"
     return entry.url, "registry"
+
+
+def recording_path(source: Source, millesime: int) -> Path:
+    """The recording of a millésime: a file, or for an API source a cassette directory."""
+    entry = source.millesimes[millesime]
+    if not entry.recording:
+        raise ExtractError(source.id, f"no recording for millésime {millesime}")
+    return RECORDINGS_DIR / entry.recording

@@ -33,14 +33,14 @@ _TRANCHE_RE = re.compile(r"^(\[|\])?\s*\d[\d\s]*\s*[;\-–à]\s*\d[\d\s]*\s*(\[|
 _SPACES_RE = re.compile(r"[\s\u00a0\u202f]")
 _NUMBER_RE = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
 
-ARROW_TYPES = {"text": pa.string(), "number": pa.float64(), "integer": pa.int64()}
+ARROW_TYPES = {"text": pa.string(), "number": pa.float64(), "integer": pa.int64(), "binary": pa.binary()}
 
 
 @dataclass(frozen=True)
 class Column:
     name: str
     aliases: tuple[str, ...] = ()
-    type: str = "text"  # text | number | integer
+    type: str = "text"  # text | number | integer | binary
     required: bool = True
     kind: str | None = None  # count | rate | amount | index  (drives the raw checks)
     indicateur: str | None = None  # catalogue indicator whose plausible range applies
@@ -63,6 +63,9 @@ class TableSpec:
     note_column: str | None = None  # canonical name of a row-level secrecy flag (0 = published)
     skip_codes: tuple[str, ...] = ()  # aggregate rows to drop, matched on the first key column
     geography: str = "qpv2024"
+    qpv_column: str | None = "code_qpv"  # column holding a QPV 2024 code (format checked, never a 2015 code)
+    qpv_required: bool = True  # every row has a QPV code (False: e.g. equipments outside any QPV)
+    covers_all_qpv: bool = True  # a per-QPV file: every QPV of the perimeter must be present
     extra: dict = field(default_factory=dict)
 
     def column(self, name: str) -> Column:

@@ -23,11 +23,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from extract.apis import fetch_paged
 from extract.errors import ExtractError
 from extract.http import FetchPolicy, fetch, redact
 from extract.landing import land_file, landed_extension, parsed_path_for, write_parsed
 from extract.parsers import ParseContext, code_fingerprint, get_parser
-from extract.registry import Source, load_registry, resolve_url
+from extract.registry import Source, load_registry, recording_path, resolve_url
 from observatoire import referentiel
 from observatoire.config import DBT_PROJECT_DIR, PROJECT_ROOT, Settings, load_settings
 from observatoire.history import History
@@ -87,7 +88,7 @@ def plan(ctx: Context, *, sources: list[str] | None = None, millesime: int | Non
     current = {(r["source_id"], r["millesime"]) for r in ctx.history.current_landings()}
     items = []
     for src in selected:
-        if not src.millesimes:
+        if src.status != "publie" or not src.millesimes:
             continue
         if millesime is not None:
             if millesime in src.millesimes:
@@ -149,8 +150,18 @@ def extract_source(ctx: Context, run_id: str, source_id: str, millesime: int, *,
         policy = FetchPolicy()
         if src.max_bytes:
             policy.max_bytes = src.max_bytes
-        fetched = fetch(url, ctx.settings.tmp_dir, source_id=source_id, validators=validators, policy=policy,
-                        api_key_env=src.api_key_env)
+        if src.kind == "api":
+            session = None
+            if origin == "recording":  # demo: the cassette answers the publisher's URLs
+                from extract.replay import replay_session
+
+                session = replay_session(recording_path(src, millesime))
+            fetched = fetch_paged(url, ctx.settings.tmp_dir, source_id=source_id, paginator=src.paginator,
+                                  policy=policy, session=session, api_key_env=src.api_key_env,
+                                  rate_limit_per_minute=None if session else src.rate_limit_per_minute)
+        else:
+            fetched = fetch(url, ctx.settings.tmp_dir, source_id=source_id, validators=validators, policy=policy,
+                            api_key_env=src.api_key_env)
         if fetched.status == "not_modified" and current:
             h.touch_landing(source_id, millesime, current["sha256"], run_id)
             result.update(status="unchanged", sha256=current["sha256"], rows=current["rows_parsed"],
@@ -287,7 +298,8 @@ def load(ctx: Context, run_id: str) -> dict[str, int]:
             landing = ensure_parsed(ctx, landing)
             by_source.setdefault(landing["source_id"], []).append(
                 {**landing, "parsed_path": str(ctx.settings.data_dir / landing["parsed_path"])})
-    schemas = {sid: get_parser(src.parser).spec.arrow_schema() for sid, src in ctx.registry.items()}
+    schemas = {sid: get_parser(src.parser).spec.arrow_schema() for sid, src in ctx.registry.items()
+               if src.parser}
     counts = load_raw(ctx.settings, by_source, schemas)
     ctx.history.step(run_id, "load", "raw", "done", json.dumps(counts))
     return counts

@@ -62,11 +62,30 @@ def write_pop_qpv(millesime: int, *, epci_col: str, bom: bool, newline: str) -> 
     return dest
 
 
-def main() -> None:
-    written = [
+def write_all() -> list[Path]:
+    """This module's recordings (INSEE population)."""
+    return [
         write_pop_qpv(2020, epci_col="listeEpci2022", bom=True, newline="\r\n"),
         write_pop_qpv(2021, epci_col="listeEpci2023", bom=False, newline="\n"),
     ]
+
+
+def generator_modules() -> list:
+    """Every ``gen_*.py`` module next to this one (one per source family), each with a ``write_all()``."""
+    import importlib
+    import pkgutil
+
+    mods = []
+    for info in sorted(pkgutil.iter_modules([str(Path(__file__).parent)]), key=lambda i: i.name):
+        if info.name.startswith("gen_"):
+            mods.append(importlib.import_module(f"extract.recordings.{info.name}"))
+    return mods
+
+
+def main() -> None:
+    written = write_all()
+    for module in generator_modules():
+        written += module.write_all()
     for p in written:
         print(p.relative_to(HERE))
 

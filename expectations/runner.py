@@ -25,45 +25,56 @@ SAMPLE = 10
 
 
 @cache
-def _gx():
+def _gx_module():
     logging.getLogger("great_expectations").setLevel(logging.WARNING)
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
     import great_expectations as gx
+
+    return gx
+
+
+@cache
+def _context(root: str | None):
+    """A GX context: file-backed under ``root`` (suites, results and Data Docs live in the data directory,
+    never in git), or ephemeral when ``root`` is None."""
+    gx = _gx_module()
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
-    context = gx.get_context(mode="ephemeral")
+    if root:
+        Path(root).mkdir(parents=True, exist_ok=True)
+        context = gx.get_context(mode="file", project_root_dir=root)
+    else:
+        context = gx.get_context(mode="ephemeral")
     try:
         context.variables.progress_bars = ProgressBarsConfig(globally=False)
     except Exception:  # noqa: BLE001 - cosmetic only
         pass
-    source = context.data_sources.add_pandas("observatoire")
-    return gx, context, source
+    try:
+        source = context.data_sources.get("observatoire")
+    except Exception:  # noqa: BLE001 - not created yet
+        source = context.data_sources.add_pandas("observatoire")
+    return context, source
+
+
+def docs_index(root: Path) -> Path:
+    """Where the Data Docs of a GX root are written."""
+    return root / "gx" / "uncommitted" / "data_docs" / "local_site" / "index.html"
 
 
 def _class_name(expectation_type: str) -> str:
     return "".join(part.capitalize() for part in expectation_type.split("_"))
 
 
-def _build(gx, check: Check, id_columns: list[str]):
+def _build(gx, check: Check, index: int):
     cls = getattr(gx.expectations, _class_name(check.type))
     kwargs = dict(check.kwargs)
+    kwargs["meta"] = {"check_index": index, "check": check.description, "severity": check.severity}
     if check.row_condition is not None:
         from great_expectations.expectations.row_conditions import Column as ConditionColumn
 
         col, value = check.row_condition
         kwargs["row_condition"] = ConditionColumn(col) == value
     return cls(**kwargs)
-
-
-def _result_format(check: Check, id_columns: list[str]):
-    if "column" in check.kwargs or "column_list" in check.kwargs:
-        return {
-            "result_format": "COMPLETE",
-            "unexpected_index_column_names": id_columns,
-            "partial_unexpected_count": SAMPLE,
-            "include_unexpected_rows": False,
-        }
-    return "SUMMARY"
 
 
 def _exception(result) -> str | None:
@@ -103,23 +114,29 @@ def _plain(v):
     return v
 
 
-def run_suite(suite: Suite, df, *, details_path: Path | None = None) -> dict:
-    """Evaluate ``suite`` on ``df``; returns a JSON-serialisable summary (and writes the full result)."""
-    gx, context, source = _gx()
+def run_suite(suite: Suite, df, *, details_path: Path | None = None, gx_root: Path | None = None) -> dict:
+    """Evaluate ``suite`` on ``df``; returns a JSON-serialisable summary (and writes the full result).
+
+    With ``gx_root`` the suite, its validation definition and checkpoint are stored in a file-backed GX
+    project there and the Data Docs are updated (``docs_index(gx_root)``)."""
+    gx = _gx_module()
+    from great_expectations.checkpoint import UpdateDataDocsAction
+
+    context, source = _context(str(gx_root) if gx_root else None)
     id_columns = [c for c in suite.id_columns if c in df.columns]
-    asset_name = re.sub(r"\W", "_", suite.name)
+    name = re.sub(r"\W", "_", suite.name)
     try:
-        asset = source.get_asset(asset_name)
-    except (LookupError, Exception):  # noqa: BLE001 - GX raises its own LookupError subclass
-        asset = source.add_dataframe_asset(asset_name)
+        asset = source.get_asset(name)
+    except Exception:  # noqa: BLE001 - GX raises its own LookupError subclasses
+        asset = source.add_dataframe_asset(name)
     try:
         batch_def = asset.get_batch_definition("all")
-    except (KeyError, Exception):  # noqa: BLE001
+    except Exception:  # noqa: BLE001
         batch_def = asset.add_batch_definition_whole_dataframe("all")
-    batch = batch_def.get_batch(batch_parameters={"dataframe": df})
 
     checks_out: list[dict] = []
-    for check in suite.checks:
+    expectations = []
+    for i, check in enumerate(suite.checks):
         entry: dict[str, Any] = {
             "check": check.description,
             "expectation": check.type,
@@ -127,32 +144,58 @@ def run_suite(suite: Suite, df, *, details_path: Path | None = None) -> dict:
             "severity": check.severity,
             "row_condition": list(check.row_condition) if check.row_condition else None,
         }
+        checks_out.append(entry)
         try:
-            expectation = _build(gx, check, id_columns)
-            result = batch.validate(expectation, result_format=_result_format(check, id_columns))
-            exc = _exception(result)
-            res = result.result or {}
-        except Exception as err:  # noqa: BLE001 - an error of the check, never a pass
-            exc, res, result = f"{err.__class__.__name__}: {err}", {}, None
+            expectations.append(_build(gx, check, i))
+        except Exception as err:  # noqa: BLE001 - a check that cannot even be built is an error, not a pass
+            entry.update(status="error", success=False, exception=f"{err.__class__.__name__}: {err}")
+
+    gx_suite = context.suites.add_or_update(gx.ExpectationSuite(name=name, expectations=expectations))
+    vd = context.validation_definitions.add_or_update(
+        gx.ValidationDefinition(name=name, data=batch_def, suite=gx_suite))
+    actions = [UpdateDataDocsAction(name="data_docs")] if gx_root else []
+    checkpoint = context.checkpoints.add_or_update(gx.Checkpoint(
+        name=name, validation_definitions=[vd], actions=actions,
+        result_format={"result_format": "COMPLETE", "unexpected_index_column_names": id_columns,
+                       "partial_unexpected_count": SAMPLE}))
+    try:
+        run = checkpoint.run(batch_parameters={"dataframe": df})
+        results = [r for vr in run.run_results.values() for r in vr.results]
+        run_error = None
+    except Exception as err:  # noqa: BLE001 - the whole validation could not run: every check is an error
+        results, run_error = [], f"{err.__class__.__name__}: {err}"
+
+    seen = set()
+    for result in results:
+        idx = (result.expectation_config.meta or {}).get("check_index")
+        if idx is None or idx >= len(checks_out):
+            continue
+        seen.add(idx)
+        check, entry = suite.checks[idx], checks_out[idx]
+        exc = _exception(result)
+        res = result.result or {}
         if exc:
             entry.update(status="error", success=False, exception=exc)
-        else:
-            ok = bool(result.success)
-            entry["success"] = ok
-            entry["status"] = "passed" if ok else ("warning" if check.severity == "warning" else "failed")
-            if not ok:
-                entry["unexpected_count"] = res.get("unexpected_count")
-                entry["sample"] = _sample(check, res, id_columns)
-                observed = res.get("observed_value")
-                if res.get("partial_missing_list"):
-                    entry["missing"] = sorted(map(str, res["partial_missing_list"]))[:50]
-                    entry["unexpected_count"] = res.get("missing_count")
-                elif check.type == "expect_column_distinct_values_to_equal_set" and observed is not None:
-                    entry["missing"] = sorted(set(check.kwargs["value_set"]) - set(observed))[:50]
-                    entry["unexpected"] = sorted(set(observed) - set(check.kwargs["value_set"]))[:50]
-                elif observed is not None:
-                    entry["observed"] = _plain(observed) if not isinstance(observed, list) else observed[:50]
-        checks_out.append(entry)
+            continue
+        ok = bool(result.success)
+        entry["success"] = ok
+        entry["status"] = "passed" if ok else ("warning" if check.severity == "warning" else "failed")
+        if not ok:
+            entry["unexpected_count"] = res.get("unexpected_count")
+            entry["sample"] = _sample(check, res, id_columns)
+            observed = res.get("observed_value")
+            if res.get("partial_missing_list"):
+                entry["missing"] = sorted(map(str, res["partial_missing_list"]))[:50]
+                entry["unexpected_count"] = res.get("missing_count")
+            elif check.type == "expect_column_distinct_values_to_equal_set" and observed is not None:
+                entry["missing"] = sorted(set(check.kwargs["value_set"]) - set(observed))[:50]
+                entry["unexpected"] = sorted(set(observed) - set(check.kwargs["value_set"]))[:50]
+            elif observed is not None:
+                entry["observed"] = _plain(observed) if not isinstance(observed, list) else observed[:50]
+    for entry in checks_out:
+        if "status" not in entry:  # never evaluated: an error of the check, never a pass
+            entry.update(status="error", success=False,
+                         exception=run_error or "the expectation produced no result")
 
     failed = [c for c in checks_out if c["status"] == "failed"]
     errors = [c for c in checks_out if c["status"] == "error"]

@@ -48,6 +48,7 @@ def run(sources: tuple[str, ...], millesime: int | None, force: bool) -> None:
     Publishes only if every check passed and something changed; otherwise the published warehouse is left
     untouched. Exit status: 0 published or unchanged, 1 failed (the message says where and why), 2 usage.
     """
+    from observatoire.locking import LockTimeout
     from observatoire.pipeline import PipelineError
     from observatoire.pipeline import run as run_pipeline
 
@@ -60,6 +61,9 @@ def run(sources: tuple[str, ...], millesime: int | None, force: bool) -> None:
         if err.details_path:
             click.echo(f"\ndetails: {err.details_path}\nthe published warehouse was not modified; see "
                        "`observatoire status`", err=True)
+        sys.exit(1)
+    except LockTimeout as err:
+        click.echo(f"RUN NOT STARTED: {err}", err=True)
         sys.exit(1)
     for r in result.sources:
         line = f"  {r['source_id']:<28} {r['millesime']}  {r['status']:<10}"
@@ -111,6 +115,21 @@ def status(limit: int, as_json: bool) -> None:
 
     settings = _settings()
     click.echo(render_status(settings, limit=limit, as_json=as_json))
+
+
+@main.command()
+def docs() -> None:
+    """Print the path of the Great Expectations Data Docs (validation results of every run)."""
+    from expectations.runner import docs_index
+    from observatoire.pipeline import gx_root
+
+    settings = _settings()
+    index = docs_index(gx_root(settings))
+    if not index.exists():
+        click.echo(f"no Data Docs yet in {settings.data_dir} (they are written by the first run's validations)",
+                   err=True)
+        sys.exit(1)
+    click.echo(str(index))
 
 
 if __name__ == "__main__":

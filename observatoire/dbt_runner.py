@@ -33,6 +33,19 @@ class DbtResult:
     results: list[dict]
 
 
+def _die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
+    """Linux: have the kernel kill dbt if the pipeline process dies (even on SIGKILL), so an interrupted run
+    never leaves a dbt process holding the build warehouse's lock."""
+    try:
+        import ctypes
+        import signal
+
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except Exception:  # noqa: BLE001 - best effort outside Linux
+        pass
+
+
 def dbt_executable() -> str:
     local = Path(sys.executable).parent / "dbt"
     if local.exists():
@@ -65,7 +78,8 @@ def run_dbt(settings: Settings, args: list[str], *, log_path: Path, vars: dict |
     (settings.meta_dir / "dbt" / "target" / "run_results.json").unlink(missing_ok=True)
     with open(log_path, "w", encoding="utf-8") as log:
         proc = subprocess.run(cmd, cwd=DBT_PROJECT_DIR, env=dbt_env(settings), stdout=log,
-                              stderr=subprocess.STDOUT, text=True, check=False)
+                              stderr=subprocess.STDOUT, text=True, check=False,
+                              preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None)
     results = _read_results(settings)
     if proc.returncode != 0:
         failing = [r for r in results if r.get("status") in ("error", "fail", "runtime error")]

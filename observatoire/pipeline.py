@@ -212,6 +212,11 @@ def extract_source(ctx: Context, run_id: str, source_id: str, millesime: int, *,
 
 # -- raw gate ----------------------------------------------------------------------------------------
 
+def gx_root(settings: Settings) -> Path:
+    """The Great Expectations project of a data directory (stores and Data Docs; never in git)."""
+    return settings.meta_dir / "gx"
+
+
 def validate_landing(ctx: Context, run_id: str, result: dict) -> dict:
     """Run the raw suite on a newly landed file; accept or quarantine it. Returns the summary."""
     import pandas as pd  # noqa: F401 - pulled in by pyarrow's to_pandas
@@ -234,7 +239,7 @@ def validate_landing(ctx: Context, run_id: str, result: dict) -> dict:
     )
     df = pq.read_table(result["parsed_path"]).to_pandas()
     details = ctx.run_dir(run_id) / "validations" / f"raw_{source_id}_{millesime}.json"
-    summary = run_suite(suite, df, details_path=details)
+    summary = run_suite(suite, df, details_path=details, gx_root=gx_root(ctx.settings))
     summary.update(source_id=source_id, millesime=millesime, sha256=sha, url=result.get("url"))
     ctx.history.record_validation(run_id, f"raw_{source_id}_{millesime}", f"raw:{source_id}", summary, str(details))
     status = "accepted" if summary["success"] else "quarantined"
@@ -335,7 +340,7 @@ def validate_marts(ctx: Context, run_id: str) -> list[dict]:
         table = suite.target.split(":", 1)[1]
         df = read_table(ctx.settings, "marts", table)
         details = ctx.run_dir(run_id) / "validations" / f"{suite.name}.json"
-        summary = run_suite(suite, df, details_path=details)
+        summary = run_suite(suite, df, details_path=details, gx_root=gx_root(ctx.settings))
         ctx.history.record_validation(run_id, suite.name, suite.target, summary, str(details))
         summaries.append(summary)
     failed = [s for s in summaries if not s["success"]]
@@ -350,6 +355,20 @@ def validate_marts(ctx: Context, run_id: str) -> list[dict]:
 
 
 # -- publish -----------------------------------------------------------------------------------------
+
+def pause_point(name: str) -> None:
+    """Fault injection for operators and tests: ``OBSERVATOIRE_PAUSE_AT=<name>:<seconds>`` makes the run sleep
+    at that point (``publish`` = the new file is written, just before it replaces the published one), so a
+    crash there can be rehearsed. Does nothing otherwise."""
+    import os
+    import time
+
+    spec = os.environ.get("OBSERVATOIRE_PAUSE_AT", "")
+    point, _, seconds = spec.partition(":")
+    if point == name:
+        log.warning("pausing %s s at %s (OBSERVATOIRE_PAUSE_AT)", seconds or "60", name)
+        time.sleep(float(seconds or 60))
+
 
 def publish(ctx: Context, run_id: str, fp: str) -> dict:
     from observatoire.warehouse import publish as publish_files
@@ -370,7 +389,8 @@ def publish(ctx: Context, run_id: str, fp: str) -> dict:
     for r in meta["runs"]:
         if r["run_id"] == run_id:
             r.update(status="success", published=1, fingerprint=fp)
-    out = publish_files(ctx.settings, version=run_id, publication=publication, meta_tables=meta)
+    out = publish_files(ctx.settings, version=run_id, publication=publication, meta_tables=meta,
+                        before_replace=lambda _tmp: pause_point("publish"))
     ctx.history.step(run_id, "publish", "warehouse", "done", out["path"])
     return out
 

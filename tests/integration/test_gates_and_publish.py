@@ -1,0 +1,227 @@
+"""Write-audit-publish: every broken input fails the right gate with a clear message, the published file is
+never touched by a failed run, readers are never disturbed, a killed run leaves a usable data directory."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from observatoire.config import load_settings
+from observatoire.pipeline import PipelineError, run
+from tests.conftest import RECORDINGS, ROOT, VENV_BIN, run_cli, sha256_of
+
+pytestmark = pytest.mark.slow
+
+POP_2021 = RECORDINGS / "insee_pop_qpv" / "2021" / "pop_QPV24.csv"
+AMP = "200054807"
+
+
+def rows():
+    lines = POP_2021.read_text(encoding="utf-8").splitlines(keepends=True)
+    return lines[0], [line.split(";") for line in lines[1:]]
+
+
+def write(path: Path, header: str, fields: list[list[str]]) -> Path:
+    path.write_text(header + "".join(";".join(f) for f in fields), encoding="utf-8")
+    return path
+
+
+def set_field(fields, code, col, value):
+    for f in fields:
+        if f[0] == code:
+            f[col] = value
+    return fields
+
+
+POP, PART = 8, 9  # popMuniQPV, partPop15_24 (partPop15_24 is last: keep its newline)
+
+
+def mutate_renamed(h, f):
+    return h.replace("popMuniQPV", "populationMunicipale"), f
+
+
+def mutate_2015_code(h, f):
+    f[3][0] = "QP013042"
+    return h, f
+
+
+def mutate_duplicate(h, f):
+    return h, f + [list(f[5])]
+
+
+def mutate_negative(h, f):
+    return h, set_field(f, "QN01306M", POP, "-3")
+
+
+def mutate_zero_population(h, f):
+    return h, set_field(f, "QN01307M", POP, "0")
+
+
+def mutate_rate_140(h, f):
+    return h, set_field(f, "QN01308I", PART, "140\n")
+
+
+def mutate_secret_to_zero(h, f):
+    return h, set_field(f, "QN01313M", PART, "0\n")
+
+
+def mutate_row_drop(h, f):
+    return h, [x for x in f if x[4] == AMP]  # keep the 66 AMP QPV only: 46 % fewer rows
+
+
+CASES = {
+    "renamed column": (mutate_renamed, "extract", ["missing column(s): population", "popMuniQPV",
+                                                   "populationMunicipale"]),
+    "2015 code": (mutate_2015_code, "raw_gate", ["code_qpv", "QP013042", "2015"]),
+    "duplicate QPV": (mutate_duplicate, "raw_gate", ["no duplicate code_qpv", "code_qpv="]),
+    "negative count": (mutate_negative, "raw_gate", ["population", "QN01306M", "-3"]),
+    "zero population": (mutate_zero_population, "raw_gate", ["population", "QN01307M", "0.0"]),
+    "rate of 140": (mutate_rate_140, "raw_gate", ["part_15_24_ans", "QN01308I", "140"]),
+    "secret cell turned into 0": (mutate_secret_to_zero, "raw_gate", ["part_15_24_ans", "never exactly 0",
+                                                                     "QN01313M"]),
+    "row drop over 40 %": (mutate_row_drop, "raw_gate", ["volume guard", "observed: 66"]),
+}
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_broken_recording_fails_the_right_gate(case, demo_copy, tmp_path, monkeypatch):
+    mutate, stage, expected = CASES[case]
+    pub = demo_copy / "warehouse" / "observatoire.duckdb"
+    before = sha256_of(pub)
+    header, fields = rows()
+    header, fields = mutate(header, [list(f) for f in fields])
+    if case == "duplicate QPV":
+        expected = expected + [fields[5][0]]
+    bad = write(tmp_path / "pop_QPV24.csv", header, fields)
+    monkeypatch.setenv("OBSERVATOIRE_URL_INSEE_POP_QPV", bad.as_uri())
+    with pytest.raises(PipelineError) as err:
+        run(load_settings(), sources=["insee_pop_qpv"])
+    message = str(err.value)
+    assert err.value.stage == stage, message
+    for text in expected:
+        assert text in message, (text, message)
+    assert "insee_pop_qpv" in message
+    assert sha256_of(pub) == before
+    # the bad file is kept on disk and quarantined in the manifest, never loaded
+    con = sqlite3.connect(demo_copy / "meta" / "history.sqlite")
+    status = con.execute("select status from manifest where source_id = 'insee_pop_qpv' and millesime = 2021 "
+                         "order by rowid desc limit 1").fetchone()[0]
+    con.close()
+    assert status == "quarantined"
+    assert err.value.details_path and Path(err.value.details_path).exists()
+
+
+READER = """
+import duckdb, sys
+con = duckdb.connect(sys.argv[1], read_only=True)
+print(con.execute("select version from meta.publication").fetchall()[0][0], flush=True)
+for line in sys.stdin:
+    print(con.execute("select version || ':' || (select count(*) from fct_indicateur_qpv) "
+                      "from meta.publication").fetchall()[0][0], flush=True)
+"""
+
+
+def test_reader_keeps_working_while_a_run_publishes(demo_copy):
+    pub = demo_copy / "warehouse" / "observatoire.duckdb"
+    reader = subprocess.Popen([sys.executable, "-c", READER, str(pub)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                              text=True)
+    try:
+        old_version = reader.stdout.readline().strip()
+        proc = run_cli("run", "--force")  # publishes a new version while the reader holds the old file
+        assert proc.returncode == 0, proc.stderr
+        reader.stdin.write("again\n")
+        reader.stdin.flush()
+        assert reader.stdout.readline().strip().startswith(old_version + ":")  # the old connection still answers
+        con = duckdb.connect(str(pub), read_only=True)
+        new_version = con.execute("select version from meta.publication").fetchall()[0][0]
+        con.close()
+        assert new_version != old_version  # a new connection sees the new run
+    finally:
+        reader.stdin.close()
+        reader.wait(timeout=30)
+
+
+def _start_run(data: Path, **env) -> subprocess.Popen:
+    full = {k: v for k, v in os.environ.items()}
+    full.update(OBSERVATOIRE_DATA_DIR=str(data), OBSERVATOIRE_MODE="demo", **env)
+    return subprocess.Popen([str(VENV_BIN / "observatoire"), "run", "--force"], env=full, cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _wait_for_step(data: Path, step: str, status: str, timeout: float = 300) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            con = sqlite3.connect(data / "meta" / "history.sqlite", timeout=5)
+            row = con.execute("select count(*) from steps s join runs r using (run_id) where r.status = 'running' "
+                              "and s.step = ? and s.status = ?", (step, status)).fetchone()
+            con.close()
+            if row and row[0]:
+                return
+        except sqlite3.Error:
+            pass
+        time.sleep(0.1)
+    raise AssertionError(f"step {step} never reached {status}")
+
+
+def _published_is_intact(pub: Path, versions: set[str]) -> str:
+    con = duckdb.connect(str(pub), read_only=True)
+    try:
+        version = con.execute("select version from meta.publication").fetchall()[0][0]
+        assert con.execute("select count(*) from dim_qpv").fetchall()[0][0] == 66
+    finally:
+        con.close()
+    assert version in versions
+    return version
+
+
+@pytest.mark.parametrize("moment", ["publish", "dbt"])
+def test_sigkill_leaves_the_published_file_intact_and_the_next_run_succeeds(moment, demo_copy):
+    pub = demo_copy / "warehouse" / "observatoire.duckdb"
+    con = duckdb.connect(str(pub), read_only=True)
+    old_version = con.execute("select version from meta.publication").fetchall()[0][0]
+    con.close()
+    if moment == "publish":
+        proc = _start_run(demo_copy, OBSERVATOIRE_PAUSE_AT="publish:120")
+        _wait_for_step(demo_copy, "publish", "running")
+        time.sleep(1.0)  # inside the pause: the new file is written, not yet swapped in
+    else:
+        proc = _start_run(demo_copy)
+        _wait_for_step(demo_copy, "dbt", "running")
+        time.sleep(2.0)  # dbt is working on the build warehouse
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=30)
+    _published_is_intact(pub, {old_version})
+    # no dbt process survives its parent (it would hold the build warehouse's lock)
+    time.sleep(0.5)
+    ps = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
+    assert str(demo_copy) not in ps
+    # the lock was released by the kernel: the next run neither waits nor needs cleaning
+    nxt = run_cli("run", "--force", env={"OBSERVATOIRE_LOCK_TIMEOUT": "0"})
+    assert nxt.returncode == 0, nxt.stderr
+    new_version = _published_is_intact(pub, {old_version} | set(os.listdir(demo_copy / "warehouse" / "parquet")))
+    assert new_version != old_version
+    assert not list((demo_copy / "warehouse").glob(".observatoire.*.tmp"))
+    status = json.loads(run_cli("status", "--json").stdout)
+    assert any(r["status"] == "interrupted" for r in status)
+
+
+def test_second_writer_fails_clearly_when_it_cannot_wait(demo_copy):
+    proc = _start_run(demo_copy, OBSERVATOIRE_PAUSE_AT="publish:60")
+    try:
+        _wait_for_step(demo_copy, "publish", "running")
+        second = run_cli("run", env={"OBSERVATOIRE_LOCK_TIMEOUT": "0"})
+        assert second.returncode != 0
+        assert "is being written by pid" in second.stderr and "observatoire run" in second.stderr
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)

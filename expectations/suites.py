@@ -207,4 +207,45 @@ def mart_suites(*, perimeter_qpv: list[str], catalogue: dict[str, dict], millesi
         fct.add(Check("expect_column_values_to_be_null", {"column": "valeur"},
                       f"a row with statut '{statut}' has no value (NULL, never 0)",
                       row_condition=("statut", statut)))
-    return [dim_qpv, dim_indicateur, fct]
+    # comparators present where the catalogue promises them (outside-QPV values may be unknowable: not checked)
+    for ind, info in sorted(catalogue.items()):
+        for niveau in (info.get("comparateurs") or "").split("|"):
+            if niveau in ("commune", "perimetre", "france") and millesimes.get(ind):
+                fct.add(Check("expect_column_values_to_not_be_null", {"column": f"valeur_{niveau}"},
+                              f"{ind}: the {niveau} comparator is present", row_condition=("indicateur", ind)))
+
+    wide = []
+    defis = sorted({info["defi"] for info in catalogue.values() if info.get("defi")})
+    socle = [i for i, info in catalogue.items() if info.get("categorie") == "socle"]
+    for name, inds in [(f"mart_defi_{d}", [i for i, x in catalogue.items() if x.get("defi") == d]) for d in defis] + [
+            ("mart_qpv_fiche", socle)]:
+        years = sorted({y for i in inds for y in millesimes.get(i, [])})
+        suite = Suite(name=f"mart_{name}" if not name.startswith("mart_") else name, target=f"mart:{name}",
+                      id_columns=("code_qpv", "millesime"))
+        suite.add(
+            Check("expect_compound_columns_to_be_unique", {"column_list": ["code_qpv", "millesime"]},
+                  "one row per QPV × millésime"),
+            Check("expect_table_row_count_to_equal", {"value": n_qpv * len(years)},
+                  f"every QPV of the perimeter ({n_qpv}) × each millésime of its indicators ({len(years)})"),
+            Check("expect_column_distinct_values_to_equal_set", {"column": "code_qpv", "value_set": sorted(perimeter_qpv)},
+                  "exactly the QPV of the perimeter"),
+        )
+        for ind in inds:
+            suite.add(Check("expect_column_values_to_be_in_set", {"column": f"{ind}_statut", "value_set": list(STATUTS)},
+                            f"{ind}_statut is one of the statuts (or empty where {ind} does not cover the millésime)"))
+        wide.append(suite)
+    return [dim_qpv, dim_indicateur, fct, *wide]
+
+
+def chiffres_cles_suite(chiffres: list[str]) -> Suite:
+    """The key figures: each of the contract's figures present, beside the contract's value."""
+    return Suite(name="mart_chiffres_cles", target="mart:mart_chiffres_cles", id_columns=("chiffre", "millesime")).add(
+        Check("expect_column_distinct_values_to_equal_set", {"column": "chiffre", "value_set": sorted(chiffres)},
+              "every key figure of the contract is recomputed"),
+        Check("expect_compound_columns_to_be_unique", {"column_list": ["chiffre", "millesime"]},
+              "one row per key figure × millésime"),
+        Check("expect_column_values_to_not_be_null", {"column": "valeur_contrat"},
+              "the contract's figure is shown beside each recomputed one"),
+        Check("expect_column_values_to_not_be_null", {"column": "valeur"},
+              "an available key figure has a value", row_condition=("statut", "disponible")),
+    )

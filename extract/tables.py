@@ -33,14 +33,15 @@ _TRANCHE_RE = re.compile(r"^(\[|\])?\s*\d[\d\s]*\s*[;\-–à]\s*\d[\d\s]*\s*(\[|
 _SPACES_RE = re.compile(r"[\s\u00a0\u202f]")
 _NUMBER_RE = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
 
-ARROW_TYPES = {"text": pa.string(), "number": pa.float64(), "integer": pa.int64(), "binary": pa.binary()}
+ARROW_TYPES = {"text": pa.string(), "number": pa.float64(), "integer": pa.int64(), "binary": pa.binary(),
+               "boolean": pa.bool_()}
 
 
 @dataclass(frozen=True)
 class Column:
     name: str
     aliases: tuple[str, ...] = ()
-    type: str = "text"  # text | number | integer | binary
+    type: str = "text"  # text | number | integer | binary | boolean
     required: bool = True
     kind: str | None = None  # count | rate | amount | index  (drives the raw checks)
     indicateur: str | None = None  # catalogue indicator whose plausible range applies
@@ -109,7 +110,9 @@ def map_header(header: list[str], spec: TableSpec, *, source_id: str, file: str,
     missing = [c for c in spec.columns if c.required and c.name not in mapping]
     if missing:
         expected = "; ".join(
-            f"{c.name} (published as {' / '.join(c.aliases) or c.name})" for c in missing
+            f"{c.name} (published as {' / '.join(c.aliases) or c.name}"
+            + (f", or a name matching /{c.alias_pattern}/" if c.alias_pattern else "") + ")"
+            for c in missing
         )
         raise FormatError(
             source_id,

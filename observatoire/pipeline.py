@@ -219,7 +219,7 @@ def gx_root(settings: Settings) -> Path:
 
 def validate_landing(ctx: Context, run_id: str, result: dict) -> dict:
     """Run the raw suite on a newly landed file; accept or quarantine it. Returns the summary."""
-    import pandas as pd  # noqa: F401 - pulled in by pyarrow's to_pandas
+    import pandas as pd
     import pyarrow.parquet as pq
 
     from expectations.runner import run_suite
@@ -237,7 +237,10 @@ def validate_landing(ctx: Context, run_id: str, result: dict) -> dict:
         catalogue=referentiel.catalogue(),
         previous_rows=previous["rows_parsed"] if previous else None,
     )
-    df = pq.read_table(result["parsed_path"]).to_pandas()
+    import pyarrow as pa
+
+    # nullable integers stay integers (an int column with secret NULLs would otherwise become float64)
+    df = pq.read_table(result["parsed_path"]).to_pandas(types_mapper={pa.int64(): pd.Int64Dtype()}.get)
     details = ctx.run_dir(run_id) / "validations" / f"raw_{source_id}_{millesime}.json"
     summary = run_suite(suite, df, details_path=details, gx_root=gx_root(ctx.settings))
     summary.update(source_id=source_id, millesime=millesime, sha256=sha, url=result.get("url"))
@@ -305,9 +308,90 @@ def load(ctx: Context, run_id: str) -> dict[str, int]:
                 {**landing, "parsed_path": str(ctx.settings.data_dir / landing["parsed_path"])})
     schemas = {sid: get_parser(src.parser).spec.arrow_schema() for sid, src in ctx.registry.items()
                if src.parser}
-    counts = load_raw(ctx.settings, by_source, schemas)
+    extra = {"_registre": registry_table(ctx), **derived_tables(ctx, by_source)}
+    counts = load_raw(ctx.settings, by_source, schemas, extra)
     ctx.history.step(run_id, "load", "raw", "done", json.dumps(counts))
     return counts
+
+
+def registry_table(ctx: Context):
+    """The registry as a table (``raw._registre``): one row per source × millésime, with its publication
+    date, the next expected release and when the current file was loaded (freshness of every figure)."""
+    import pyarrow as pa
+
+    current = {(r["source_id"], r["millesime"]): r for r in ctx.history.current_landings()}
+    rows = []
+    for src in ctx.registry.values():
+        base = {"source_id": src.id, "statut_source": src.status, "motif": src.reason, "publisher": src.publisher,
+                "licence": src.licence, "prochaine_publication": src.next_release, "titre": src.title}
+        if not src.millesimes:
+            rows.append({**base, "millesime": None, "url": src.landing_page, "date_publication": None,
+                         "charge_le": None, "sha256": None})
+        for year, m in sorted(src.millesimes.items()):
+            landing = current.get((src.id, year))
+            rows.append({**base, "millesime": year, "url": m.url, "date_publication": m.published,
+                         "charge_le": landing["fetched_at"] if landing else None,
+                         "sha256": landing["sha256"] if landing else None})
+    schema = pa.schema([("source_id", pa.string()), ("millesime", pa.int32()), ("statut_source", pa.string()),
+                        ("motif", pa.string()), ("publisher", pa.string()), ("licence", pa.string()),
+                        ("titre", pa.string()), ("url", pa.string()), ("date_publication", pa.string()),
+                        ("prochaine_publication", pa.string()), ("charge_le", pa.string()), ("sha256", pa.string())])
+    return pa.Table.from_pylist(rows, schema=schema)
+
+
+#: derived tables: points of a source assigned to their QPV 2024 against the ANCT contours
+SPATIAL_JOINS = {
+    "ademe_dpe_existant__qpv": {"points": "ademe_dpe_existant", "contours": "anct_qpv_contours",
+                                "key": "numero_dpe", "lon": "longitude", "lat": "latitude"},
+}
+
+
+def derived_tables(ctx: Context, by_source: dict[str, list[dict]]) -> dict:
+    """Point-in-polygon assignments (:data:`SPATIAL_JOINS`), cached next to the points' landed file and keyed by
+    the contours file and the extract code, computed in bounded memory (batches of the parsed Parquet)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    out = {}
+    for name, spec in SPATIAL_JOINS.items():
+        schema = pa.schema([(spec["key"], pa.string()), ("millesime", pa.int32()), ("code_qpv", pa.string())])
+        points = by_source.get(spec["points"]) or []
+        contours = sorted(by_source.get(spec["contours"]) or [], key=lambda r: r["millesime"])
+        if not points or not contours:
+            out[name] = ([], schema)
+            continue
+        contour = contours[-1]  # the latest geography
+        paths = []
+        index = None
+        for landing in points:
+            parsed = Path(landing["parsed_path"])
+            dest = parsed.with_name(f"{landing['sha256']}.{name}-{contour['sha256'][:16]}-{code_fingerprint()}.parquet")
+            if not dest.exists():
+                if index is None:
+                    from extract.spatial import QpvIndex
+
+                    index = QpvIndex.from_table(pq.read_table(contour["parsed_path"],
+                                                              columns=["code_qpv", "geometry_wkb"]))
+                write_parsed(_assign_batches(index, parsed, spec, schema), schema, dest)
+            paths.append(dest)
+        out[name] = (paths, schema)
+    return out
+
+
+def _assign_batches(index, parsed: Path, spec: dict, schema):
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    from extract.spatial import iter_assign_qpv
+
+    pf = pq.ParquetFile(parsed)
+    for batch in pf.iter_batches(batch_size=500_000, columns=[spec["key"], "millesime", spec["lon"], spec["lat"]]):
+        codes = pa.concat_arrays(list(iter_assign_qpv(index, batch, lon_column=spec["lon"], lat_column=spec["lat"])))
+        keep = pc.is_valid(codes)
+        yield pa.RecordBatch.from_arrays(
+            [pc.filter(batch.column(spec["key"]), keep), pc.filter(batch.column("millesime"), keep),
+             pc.filter(codes, keep)], schema=schema)
 
 
 def build(ctx: Context, run_id: str) -> None:
@@ -327,7 +411,7 @@ def build(ctx: Context, run_id: str) -> None:
 
 def validate_marts(ctx: Context, run_id: str) -> list[dict]:
     from expectations.runner import format_failures, run_suite
-    from expectations.suites import mart_suites
+    from expectations.suites import chiffres_cles_suite, mart_suites
     from observatoire.warehouse import read_table
 
     millesimes: dict[str, list[int]] = {}
@@ -335,6 +419,7 @@ def validate_marts(ctx: Context, run_id: str) -> list[dict]:
         millesimes.setdefault(row.indicateur, []).append(int(row.millesime))
     suites = mart_suites(perimeter_qpv=referentiel.perimeter_qpv_codes(ctx.settings.perimetre),
                          catalogue=referentiel.catalogue(), millesimes=millesimes)
+    suites.append(chiffres_cles_suite(referentiel.chiffres_cles()))
     summaries = []
     for suite in suites:
         table = suite.target.split(":", 1)[1]

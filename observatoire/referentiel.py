@@ -36,6 +36,11 @@ def catalogue() -> dict[str, dict]:
 
 
 @cache
+def chiffres_cles() -> list[str]:
+    return [r["chiffre"] for r in _read("ref_chiffre_cle")]
+
+
+@cache
 def qpv() -> list[dict[str, str]]:
     return _read("ref_qpv")
 

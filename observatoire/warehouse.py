@@ -44,11 +44,15 @@ def _lit(value: str) -> str:
 
 
 def load_raw(
-    settings: Settings, landings_by_source: dict[str, list[dict]], empty_schemas: dict[str, pa.Schema]
+    settings: Settings,
+    landings_by_source: dict[str, list[dict]],
+    empty_schemas: dict[str, pa.Schema],
+    extra_tables: dict[str, tuple[list[Path], pa.Schema] | pa.Table] | None = None,
 ) -> dict[str, int]:
     """Rebuild ``raw.<source>`` for every source: the union of its current accepted landings (one per
-    millésime), or an empty table with the parser's schema when nothing was accepted yet.
-    Returns the row count per source. All or nothing (one transaction)."""
+    millésime), or an empty table with the parser's schema when nothing was accepted yet; and the tables the
+    pipeline derives (``extra_tables``: an Arrow table, or Parquet files with the schema used when there are
+    none). Returns the row count per table. All or nothing (one transaction)."""
     settings.warehouse_dir.mkdir(parents=True, exist_ok=True)
     counts: dict[str, int] = {}
     con = duckdb.connect(str(settings.build_db))
@@ -77,6 +81,22 @@ def load_raw(
                 )
                 con.unregister("_empty_raw")
             counts[source_id] = con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
+        for name, content in (extra_tables or {}).items():
+            table = f"raw.{_q(name)}"
+            if isinstance(content, pa.Table):
+                con.register("_extra_raw", content)
+                _run(con, f"CREATE OR REPLACE TABLE {table} AS SELECT * FROM _extra_raw")
+                con.unregister("_extra_raw")
+            else:
+                paths, schema = content
+                if paths:
+                    files = ", ".join(_lit(str(p)) for p in paths)
+                    _run(con, f"CREATE OR REPLACE TABLE {table} AS SELECT * FROM read_parquet([{files}])")
+                else:
+                    con.register("_extra_raw", schema.empty_table())
+                    _run(con, f"CREATE OR REPLACE TABLE {table} AS SELECT * FROM _extra_raw")
+                    con.unregister("_extra_raw")
+            counts[name] = con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
         _run(con, "COMMIT")
     except BaseException:
         try:

@@ -11,7 +11,10 @@ def test_registry_loads_and_ids_have_no_year():
     reg = load_registry()
     assert "insee_pop_qpv" in reg
     for sid, src in reg.items():
-        assert src.millesimes, sid
+        if src.status == "publie":
+            assert src.millesimes and src.parser, sid
+        else:  # a source not published yet for the 2024 geography says why and when
+            assert src.reason and src.next_release and not src.millesimes, sid
         for year in src.millesimes:
             assert isinstance(year, int)
 

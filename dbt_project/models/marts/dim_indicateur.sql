@@ -12,5 +12,6 @@ select
     valeur_max,
     agregation,
     seuil_secret,
+    comparateurs,
     motif_indisponibilite
 from {{ ref('ref_indicateur') }}

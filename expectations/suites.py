@@ -33,7 +33,8 @@ class Check:
     kwargs: dict[str, Any]
     description: str  # what the check means, for people reading a failure
     severity: str = "error"  # error = fails the gate; warning = reported only
-    row_condition: tuple[str, Any] | None = None  # (column, value): evaluate on rows where column == value
+    # evaluate on some rows only: (column, value) for column == value, (column, "in", [values]) for a set
+    row_condition: tuple | None = None
 
     @property
     def column(self) -> str | None:
@@ -189,8 +190,11 @@ def mart_suites(*, perimeter_qpv: list[str], catalogue: dict[str, dict], millesi
         Check("expect_column_values_to_be_in_set", {"column": "indicateur", "value_set": sorted(catalogue)},
               "only indicators of the catalogue"),
     )
+    # plausible range per indicator, one check per distinct range (indicators sharing it grouped)
+    ranges: dict[tuple, list[str]] = {}
     for ind, info in sorted(catalogue.items()):
-        lo, hi = info.get("valeur_min"), info.get("valeur_max")
+        ranges.setdefault((info.get("valeur_min"), info.get("valeur_max")), []).append(ind)
+    for (lo, hi), inds in sorted(ranges.items(), key=lambda kv: str(kv[0])):
         kw = {"column": "valeur"}
         if lo is not None:
             kw["min_value"] = lo
@@ -198,8 +202,8 @@ def mart_suites(*, perimeter_qpv: list[str], catalogue: dict[str, dict], millesi
             kw["max_value"] = hi
         if len(kw) > 1:
             fct.add(Check("expect_column_values_to_be_between", kw,
-                          f"{ind}: valeur within the catalogue's range [{lo}, {hi}]",
-                          row_condition=("indicateur", ind)))
+                          f"valeur within the catalogue's range [{lo}, {hi}] for {', '.join(inds)}",
+                          row_condition=("indicateur", "in", inds)))
     # a value is present exactly when the statut says it is available
     fct.add(Check("expect_column_values_to_not_be_null", {"column": "valeur"},
                   "a row with statut 'disponible' has a value", row_condition=("statut", "disponible")))
@@ -208,11 +212,13 @@ def mart_suites(*, perimeter_qpv: list[str], catalogue: dict[str, dict], millesi
                       f"a row with statut '{statut}' has no value (NULL, never 0)",
                       row_condition=("statut", statut)))
     # comparators present where the catalogue promises them (outside-QPV values may be unknowable: not checked)
-    for ind, info in sorted(catalogue.items()):
-        for niveau in (info.get("comparateurs") or "").split("|"):
-            if niveau in ("commune", "perimetre", "france") and millesimes.get(ind):
-                fct.add(Check("expect_column_values_to_not_be_null", {"column": f"valeur_{niveau}"},
-                              f"{ind}: the {niveau} comparator is present", row_condition=("indicateur", ind)))
+    for niveau in ("commune", "perimetre", "france"):
+        inds = sorted(i for i, info in catalogue.items()
+                      if niveau in (info.get("comparateurs") or "").split("|") and millesimes.get(i))
+        if inds:
+            fct.add(Check("expect_column_values_to_not_be_null", {"column": f"valeur_{niveau}"},
+                          f"the {niveau} comparator is present for {', '.join(inds)}",
+                          row_condition=("indicateur", "in", inds)))
 
     wide = []
     defis = sorted({info["defi"] for info in catalogue.values() if info.get("defi")})

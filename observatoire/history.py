@@ -226,8 +226,9 @@ class History:
         )
         return rows[0] if rows else None
 
-    def record_landing(self, row: dict, run_id: str) -> dict:
-        """Insert a manifest row, or, for a file already landed, only note it was seen again."""
+    def record_landing(self, row: dict, run_id: str, *, relanded: bool = False) -> dict:
+        """Insert a manifest row, or, for a file already landed, only note it was seen again
+        (``relanded``: the file was landed again and awaits its gate: its status goes back to ``landed``)."""
         ts = now_iso()
         with self._connect() as con:
             existing = con.execute(
@@ -252,6 +253,12 @@ class History:
                      row.get("rows_parsed") if row.get("rows_parsed") is not None else existing["rows_parsed"],
                      row["source_id"], row["millesime"], row["sha256"]),
                 )
+                if relanded:
+                    con.execute(
+                        "UPDATE manifest SET status = 'landed', validation = NULL, raw_path = ? "
+                        "WHERE source_id = ? AND millesime = ? AND sha256 = ?",
+                        (row["raw_path"], row["source_id"], row["millesime"], row["sha256"]),
+                    )
             out = con.execute(
                 "SELECT * FROM manifest WHERE source_id = ? AND millesime = ? AND sha256 = ?",
                 (row["source_id"], row["millesime"], row["sha256"]),
@@ -275,6 +282,14 @@ class History:
                 (status, json.dumps(validation, default=str) if validation is not None else None,
                  now_iso(), source_id, millesime, sha256),
             )
+
+    def landings(self, source_id: str, millesime: int) -> list[dict]:
+        """Every landing of a source's millésime still on disk, most recently seen first."""
+        return self.query(
+            "SELECT * FROM manifest WHERE source_id = ? AND millesime = ? AND status <> 'purged' "
+            "ORDER BY last_seen_at DESC, rowid DESC",
+            (source_id, millesime),
+        )
 
     def current_landings(self) -> list[dict]:
         """For each (source, millésime), the accepted file seen most recently: what the warehouse loads."""

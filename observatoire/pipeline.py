@@ -190,10 +190,11 @@ def extract_source(ctx: Context, run_id: str, source_id: str, millesime: int, *,
         try:
             parsed, rows = _parse_to_parquet(src, raw_path, millesime, url, fetched.filename)
         except ExtractError as err:
-            h.record_landing(row, run_id)
+            h.record_landing(row, run_id, relanded=True)
             h.set_landing_status(source_id, millesime, sha, "quarantined", {"parse_error": err.as_dict()})
             raise
-        landing = h.record_landing({**row, "parsed_path": _rel(ctx, parsed), "rows_parsed": rows}, run_id)
+        landing = h.record_landing({**row, "parsed_path": _rel(ctx, parsed), "rows_parsed": rows}, run_id,
+                                   relanded=True)
         result.update(status="new", rows=rows, raw_path=str(raw_path), parsed_path=str(parsed),
                       fetched_at=landing["fetched_at"], etag=fetched.etag, last_modified=fetched.last_modified)
         h.step(run_id, "extract", f"{source_id}/{millesime}", "landed", f"{rows} rows, sha256 {sha[:12]}")
@@ -219,10 +220,7 @@ def gx_root(settings: Settings) -> Path:
 
 def validate_landing(ctx: Context, run_id: str, result: dict) -> dict:
     """Run the raw suite on a newly landed file; accept or quarantine it. Returns the summary."""
-    import pandas as pd
-    import pyarrow.parquet as pq
-
-    from expectations.runner import run_suite
+    from expectations.runner import run_suite_on_parquet
     from expectations.suites import raw_suite
 
     source_id, millesime, sha = result["source_id"], result["millesime"], result["sha256"]
@@ -237,12 +235,11 @@ def validate_landing(ctx: Context, run_id: str, result: dict) -> dict:
         catalogue=referentiel.catalogue(),
         previous_rows=previous["rows_parsed"] if previous else None,
     )
-    import pyarrow as pa
-
-    # nullable integers stay integers (an int column with secret NULLs would otherwise become float64)
-    df = pq.read_table(result["parsed_path"]).to_pandas(types_mapper={pa.int64(): pd.Int64Dtype()}.get)
     details = ctx.run_dir(run_id) / "validations" / f"raw_{source_id}_{millesime}.json"
-    summary = run_suite(suite, df, details_path=details, gx_root=gx_root(ctx.settings))
+    # nullable integers stay integers (pandas' Int64); files above OBSERVATOIRE_GX_MAX_ROWS are validated in
+    # chunks plus a DuckDB profile (bounded memory)
+    summary = run_suite_on_parquet(suite, Path(result["parsed_path"]), details_path=details,
+                                   gx_root=gx_root(ctx.settings))
     summary.update(source_id=source_id, millesime=millesime, sha256=sha, url=result.get("url"))
     ctx.history.record_validation(run_id, f"raw_{source_id}_{millesime}", f"raw:{source_id}", summary, str(details))
     status = "accepted" if summary["success"] else "quarantined"
@@ -410,7 +407,7 @@ def build(ctx: Context, run_id: str) -> None:
 # -- mart gate ---------------------------------------------------------------------------------------
 
 def validate_marts(ctx: Context, run_id: str) -> list[dict]:
-    from expectations.runner import format_failures, run_suite
+    from expectations.runner import build_docs, format_failures, run_suite
     from expectations.suites import chiffres_cles_suite, mart_suites
     from observatoire.warehouse import read_table
 
@@ -428,6 +425,7 @@ def validate_marts(ctx: Context, run_id: str) -> list[dict]:
         summary = run_suite(suite, df, details_path=details, gx_root=gx_root(ctx.settings))
         ctx.history.record_validation(run_id, suite.name, suite.target, summary, str(details))
         summaries.append(summary)
+    build_docs(gx_root(ctx.settings))
     failed = [s for s in summaries if not s["success"]]
     ctx.history.step(run_id, "mart_gate", "marts", "failed" if failed else "passed")
     if failed:
@@ -508,7 +506,7 @@ def _failure_report(ctx: Context, run_id: str, stage: str, text: str) -> Path:
 
 def extract_and_gate(ctx: Context, run_id: str, items: list[dict], *, force: bool = False) -> list[dict]:
     """Extract every planned item, gate the new landings; raise if any source failed (after all ran)."""
-    from expectations.runner import format_failures
+    from expectations.runner import build_docs, format_failures
 
     results = [extract_source(ctx, run_id, it["source_id"], it["millesime"], target=it["target"], force=force)
                for it in items]
@@ -521,6 +519,7 @@ def extract_and_gate(ctx: Context, run_id: str, items: list[dict], *, force: boo
             if not summary["success"]:
                 r["status"] = "quarantined"
                 gate_failures.append(summary)
+    build_docs(gx_root(ctx.settings))
     if failed or gate_failures:
         parts = []
         for r in failed:
@@ -561,6 +560,7 @@ def run(
             fp = fingerprint(ctx)
             if not force and is_unchanged(ctx, fp):
                 summary = _summary(results, None)
+                prune_raw(ctx, run_id)
                 ctx.history.finish_run(run_id, "unchanged", summary=summary, fingerprint=fp)
                 return RunResult(run_id, "unchanged", results, None,
                                  "inputs and code unchanged since the last publication: nothing new to publish")
@@ -568,6 +568,7 @@ def run(
             build(ctx, run_id)
             validate_marts(ctx, run_id)
             published = publish(ctx, run_id, fp)
+            prune_raw(ctx, run_id)
             summary = _summary(results, published, counts)
             ctx.history.finish_run(run_id, "success", summary=summary, fingerprint=fp, published=True)
             return RunResult(run_id, "published", results, published,
@@ -585,6 +586,57 @@ def run(
             ctx.history.finish_run(run_id, "failed", summary=_summary(results, None) | {"stage": "internal"},
                                    error=f"{err.__class__.__name__}: {err}", details_path=str(details))
             raise
+
+
+# -- retention -----------------------------------------------------------------------------------------
+
+def retention() -> int:
+    """Landed versions kept per source and millésime (``OBSERVATOIRE_RETENTION``, default 3, at least 1)."""
+    import os
+
+    return max(1, int(os.environ.get("OBSERVATOIRE_RETENTION", "3")))
+
+
+def protected_sha256(settings: Settings) -> set[str]:
+    """The input files an annual snapshot refers to: never pruned (an edition must stay reproducible)."""
+    out: set[str] = set()
+    snapshots = settings.data_dir / "snapshots"
+    for manifest in snapshots.glob("*/manifest.json") if snapshots.exists() else []:
+        try:
+            doc = json.loads(manifest.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        for src in doc.get("sources", []):
+            if src.get("sha256"):
+                out.add(src["sha256"])
+    return out
+
+
+def prune_raw(ctx: Context, run_id: str) -> list[str]:
+    """Keep the ``retention()`` most recently seen landings of each source and millésime, the current accepted
+    one and every one a snapshot refers to; delete the others' files (raw, parsed, derived) and mark them
+    ``purged`` in the manifest (the history row stays)."""
+    keep_n = retention()
+    protected = protected_sha256(ctx.settings)
+    current = {(r["source_id"], r["millesime"], r["sha256"]) for r in ctx.history.current_landings()}
+    pairs = {(r["source_id"], r["millesime"]) for r in ctx.history.query(
+        "SELECT DISTINCT source_id, millesime FROM manifest WHERE status <> 'purged'")}
+    removed = []
+    for source_id, millesime in sorted(pairs):
+        for i, landing in enumerate(ctx.history.landings(source_id, millesime)):
+            key = (source_id, millesime, landing["sha256"])
+            if i < keep_n or key in current or landing["sha256"] in protected:
+                continue
+            folder = (ctx.settings.data_dir / landing["raw_path"]).parent
+            for path in folder.glob(f"{landing['sha256']}*"):
+                path.chmod(0o644)
+                path.unlink(missing_ok=True)
+            ctx.history.set_landing_status(source_id, millesime, landing["sha256"], "purged",
+                                           {"purged_by": run_id, "retention": keep_n})
+            removed.append(f"{source_id}/{millesime}/{landing['sha256'][:12]}")
+    if removed:
+        ctx.history.step(run_id, "retention", "raw", "done", f"{len(removed)} old version(s) removed")
+    return removed
 
 
 def _summary(results: list[dict], published: dict | None, counts: dict | None = None) -> dict:

@@ -55,9 +55,10 @@ def load_source(item: dict) -> dict:
     if result["status"] == "failed":
         raise PipelineError("extract", result["error"]["message"], run_id=run_id)
     if result["status"] == "new":
-        from expectations.runner import format_failures
+        from expectations.runner import build_docs, format_failures
 
         summary = pipeline.validate_landing(ctx, run_id, result)
+        build_docs(pipeline.gx_root(ctx.settings))
         result["validation"] = {k: summary[k] for k in ("success", "failed", "errors", "warnings")}
         if not summary["success"]:
             raise PipelineError("raw_gate", f"[{item['source_id']}] millésime {item['millesime']} failed its raw "
@@ -108,6 +109,7 @@ def publish(run_id: str) -> dict:
     with writer_lock(ctx.settings.lock_path, f"publish {run_id}"):
         fp = _check_owner(ctx, run_id)
         out = pipeline.publish(ctx, run_id, fp)
+        pipeline.prune_raw(ctx, run_id)
         ctx.history.finish_run(run_id, "success", summary={"published": out}, fingerprint=fp, published=True)
     return out
 

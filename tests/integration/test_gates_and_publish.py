@@ -136,7 +136,8 @@ def test_reader_keeps_working_while_a_run_publishes(demo_copy):
                               text=True)
     try:
         old_version = reader.stdout.readline().strip()
-        proc = run_cli("run", "--force")  # publishes a new version while the reader holds the old file
+        # publishes a new version while the reader holds the old file
+        proc = run_cli("run", "--force", "--source", "insee_pop_qpv")
         assert proc.returncode == 0, proc.stderr
         reader.stdin.write("again\n")
         reader.stdin.flush()
@@ -153,7 +154,8 @@ def test_reader_keeps_working_while_a_run_publishes(demo_copy):
 def _start_run(data: Path, **env) -> subprocess.Popen:
     full = {k: v for k, v in os.environ.items()}
     full.update(OBSERVATOIRE_DATA_DIR=str(data), OBSERVATOIRE_MODE="demo", **env)
-    return subprocess.Popen([str(VENV_BIN / "observatoire"), "run", "--force"], env=full, cwd=ROOT,
+    return subprocess.Popen([str(VENV_BIN / "observatoire"), "run", "--force", "--source", "insee_pop_qpv"],
+                            env=full, cwd=ROOT,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
@@ -206,7 +208,7 @@ def test_sigkill_leaves_the_published_file_intact_and_the_next_run_succeeds(mome
     ps = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
     assert str(demo_copy) not in ps
     # the lock was released by the kernel: the next run neither waits nor needs cleaning
-    nxt = run_cli("run", "--force", env={"OBSERVATOIRE_LOCK_TIMEOUT": "0"})
+    nxt = run_cli("run", "--force", "--source", "insee_pop_qpv", env={"OBSERVATOIRE_LOCK_TIMEOUT": "0"})
     assert nxt.returncode == 0, nxt.stderr
     new_version = _published_is_intact(pub, {old_version} | set(os.listdir(demo_copy / "warehouse" / "parquet")))
     assert new_version != old_version

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import csv
+import json
 import os
+import subprocess
 
 import duckdb
 import pytest
 
 from observatoire import referentiel
-from tests.conftest import RECORDINGS, run_cli, sha256_of
+from tests.conftest import RECORDINGS, ROOT, VENV_BIN, run_cli, sha256_of
 
 pytestmark = pytest.mark.slow
 
@@ -117,3 +119,83 @@ def test_unparseable_recording_fails_with_file_line_and_column(demo_copy, tmp_pa
     assert proc.returncode == 1
     assert "value is not a number" in proc.stderr and "pop_QPV24.csv" in proc.stderr and "line" in proc.stderr
     assert sha256_of(pub) == before
+
+
+def test_every_indicator_covers_every_qpv_in_each_of_its_millesimes(published_demo):
+    con = duckdb.connect(str(published_demo / "warehouse" / "observatoire.duckdb"), read_only=True)
+    try:
+        bad = con.execute(
+            "select i.indicateur, f.millesime, count(f.code_qpv) from dim_indicateur as i "
+            "left join fct_indicateur_qpv as f using (indicateur) group by all having count(f.code_qpv) <> 66"
+        ).fetchall()
+        assert bad == []
+        # every indicator has at least one millésime
+        assert con.execute("select count(*) from dim_indicateur where indicateur not in "
+                           "(select indicateur from fct_indicateur_qpv)").fetchall()[0][0] == 0
+        # a partner baromètre covers 2024 to the current year, attendu_partenaire until a file is received
+        years = [r[0] for r in con.execute("select distinct millesime from fct_indicateur_qpv "
+                                           "where indicateur = 'taux_expulsion' order by 1").fetchall()]
+        assert years[0] == 2024 and years == list(range(2024, years[-1] + 1)) and len(years) >= 2
+        # population: two millésimes at least, evolution since the reference filled
+        rows = con.execute("select millesime, count(evolution_reference), min(millesime_reference) "
+                           "from fct_indicateur_qpv where indicateur = 'population' group by 1 order by 1").fetchall()
+        assert len(rows) >= 2 and all(n == 66 for _, n, _ in rows) and rows[0][2] == rows[0][0]
+        # the 2025 break of the DEFM series is flagged and no evolution crosses it
+        assert con.execute("select bool_and(rupture_serie), count(evolution_precedent) from fct_indicateur_qpv "
+                           "where indicateur = 'nb_demandeurs_emploi_abc' and millesime = 2025").fetchall()[0] == (True, 0)
+        # comparators on the same row, gaps in points for rates
+        row = con.execute("select valeur, valeur_commune, valeur_perimetre, valeur_france, ecart_commune "
+                          "from fct_indicateur_qpv where indicateur = 'taux_pauvrete' and statut = 'disponible' "
+                          "limit 1").fetchall()[0]
+        assert None not in row[:4] and abs(row[4] - (row[0] - row[1])) < 1e-9
+        # freshness: publication date, load date and next release of the source
+        assert con.execute("select count(*) from fct_indicateur_qpv where indicateur = 'population' "
+                           "and (date_chargement is null or prochaine_publication is null)").fetchall()[0][0] == 0
+    finally:
+        con.close()
+
+
+def test_defi_marts_fiche_and_key_figures(published_demo):
+    con = duckdb.connect(str(published_demo / "warehouse" / "observatoire.duckdb"), read_only=True)
+    try:
+        defis = [r[0] for r in con.execute("select defi from dim_defi").fetchall()]
+        assert len(defis) == 10
+        for defi in defis:
+            n, qpv, years = con.execute(f"select count(*), count(distinct code_qpv), count(distinct millesime) "
+                                        f"from mart_defi_{defi}").fetchall()[0]
+            assert qpv == 66 and n == 66 * years
+        cols = {r[0] for r in con.execute("select column_name from information_schema.columns "
+                                          "where table_name = 'mart_defi_logement'").fetchall()}
+        assert {"taux_effort_loyer", "taux_effort_loyer_statut", "taux_effort_loyer_valeur_commune",
+                "taux_effort_loyer_ecart_perimetre"} <= cols
+        assert con.execute("select count(distinct code_qpv) from mart_qpv_fiche").fetchall()[0][0] == 66
+        figures = {r[0]: r[1:] for r in con.execute(
+            "select chiffre, valeur, valeur_contrat, statut from mart_chiffres_cles "
+            "qualify row_number() over (partition by chiffre order by millesime desc) = 1").fetchall()}
+        assert figures["nombre_qpv"] == (66.0, 66.0, "disponible")
+        assert figures["nombre_communes"][0] == 14.0
+        # Les Escourtines (two communes) counted once: the QPV population is the sum of the 66 QPV
+        total = con.execute("select sum(valeur) from fct_indicateur_qpv where indicateur = 'population' "
+                            "and millesime = (select max(millesime) from fct_indicateur_qpv "
+                            "where indicateur = 'population')").fetchall()[0][0]
+        assert figures["population_qpv"][0] == total and figures["population_qpv"][1] == 300000
+        assert figures["suroccupation_qpv"][2] == "non_publie" and figures["suroccupation_qpv"][1] == 19
+        for key in ("part_population_perimetre_en_qpv", "taux_pauvrete_qpv", "ratio_chomage_qpv_hors_qpv"):
+            assert figures[key][2] == "disponible" and figures[key][0] is not None, key
+        # territoires à enjeux: on their 2015 perimeter, in their own tables
+        assert con.execute("select count(*) from fct_indicateur_territoire where geographie = 'qpv_2015' "
+                           "and statut = 'disponible'").fetchall()[0][0] > 0
+        assert con.execute("select count(*) from fct_indicateur_qpv where code_qpv like 'QP%'").fetchall()[0][0] == 0
+    finally:
+        con.close()
+
+
+def test_dbt_docs_generate_offline(demo_copy, tmp_path):
+    env = {**os.environ, "OBSERVATOIRE_BUILD_DB": str(demo_copy / "warehouse" / "build.duckdb"),
+           "DBT_TARGET_PATH": str(tmp_path / "target"), "DBT_LOG_PATH": str(tmp_path / "logs"),
+           "DBT_PROFILES_DIR": str(ROOT / "dbt_project"), "DBT_SEND_ANONYMOUS_USAGE_STATS": "False"}
+    proc = subprocess.run([str(VENV_BIN / "dbt"), "docs", "generate", "--project-dir", str(ROOT / "dbt_project")],
+                          cwd=ROOT / "dbt_project", env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    catalog = json.loads((tmp_path / "target" / "catalog.json").read_text())
+    assert any(k.endswith("fct_indicateur_qpv") for k in catalog["nodes"])

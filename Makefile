@@ -19,6 +19,7 @@ help:
 	@echo "make demo   - install everything into .venv/ and run the pipeline in demo mode (offline recordings)"
 	@echo "make test   - install everything into .venv/ and run the tests"
 	@echo "make lint   - ruff + dbt parse"
+	@echo "make airflow - Airflow 3 locally without Docker (standalone on SQLite, port AIRFLOW_PORT=8080), Ctrl-C stops"
 
 .tools/bin/uv:
 	@test -n "$(PYTHON)" || { echo "error: Python >= 3.11 is required (python3.11, python3.12 or python3.13 on PATH)" >&2; exit 1; }
@@ -37,6 +38,9 @@ demo: install
 
 test: install
 	.venv/bin/python -m pytest
+
+airflow: install
+	@scripts/airflow-local.sh
 
 lint: install
 	.venv/bin/ruff check observatoire extract expectations dags tests

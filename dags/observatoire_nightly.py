@@ -6,42 +6,32 @@ Every night (Europe/Paris) the DAG brings the published warehouse up to date wit
 
 1. **start** records the run in the run history (`$OBSERVATOIRE_DATA_DIR/meta/`);
 2. **plan** lists the (source, millésime) pairs to load: the latest millésime of every source, plus any
-   millésime never loaded; the `millesime` param backfills one year, `sources` restricts the run;
-3. **load_source** (one mapped task per source and millésime) fetches, parses and lands the file, then
-   runs its Great Expectations raw gate. An unchanged source is skipped cheaply (HTTP validators, sha256);
-   a source that fails fails its own task, the other sources still run and report;
+   millésime never loaded; the `millesime` param backfills one year, `sources` restricts the run, `force`
+   ignores the unchanged checks. Adding a source is a registry line, not a DAG edit (dynamic task mapping);
+3. per source and millésime (mapped group **sources**): **extract** fetches, parses and lands the file (an
+   unchanged source is skipped cheaply: HTTP validators, sha256) and **validate** runs its Great Expectations
+   raw gate. A source that fails fails its own tasks; the other sources still run and report. Each landed
+   file emits an asset event on the alias `observatoire_landed_sources` (`observatoire_raw_<source>`);
 4. **build** loads the raw schema of the private build warehouse and runs `dbt build` (skipped when nothing
-   changed since the last publication: `force` overrides);
-5. **validate_marts** runs the mart gate; **publish** atomically replaces
-   `warehouse/observatoire.duckdb` and the Parquet exports. Publish runs only if every upstream task
-   succeeded; analysts are never blocked (they read the published file, never the build);
+   changed since the last publication);
+5. **validate_marts** runs the mart gate; **publish** atomically replaces `warehouse/observatoire.duckdb`
+   and the Parquet exports (asset `observatoire_published_warehouse`). Publish runs only if every upstream
+   task succeeded; analysts read the published file and are never blocked;
 6. **finish** records how the run ended (and fails the DAG run if anything failed).
 
-Tasks writing the warehouse run in the 1-slot pool `observatoire_warehouse`, shared by all the project's
-DAGs, and also hold the data directory's writer lock. Settings come from the environment:
-`OBSERVATOIRE_MODE` (`live` by default, `demo` replays the recordings), `OBSERVATOIRE_DATA_DIR`.
+Tasks writing the data directory run in the 1-slot pool `observatoire_warehouse` shared by all the project's
+DAGs, and hold its writer lock. On failure a callback writes a summary to the task log and the run history and
+calls the optional webhook (connection `observatoire_webhook` or `OBSERVATOIRE_WEBHOOK_URL`).
+Settings: `OBSERVATOIRE_MODE` (`live` by default, `demo` replays the recordings), `OBSERVATOIRE_DATA_DIR`.
 Runbook: `docs/runbook.md`.
 """
 
 from __future__ import annotations
 
-import os
-from datetime import timedelta
-
 import pendulum
 from airflow.sdk import Param, dag, task, task_group
 
-POOL = "observatoire_warehouse"
-
-# retries with exponential backoff; OBSERVATOIRE_TASK_RETRIES / OBSERVATOIRE_RETRY_DELAY_SECONDS tune them
-# (the tests set them low; reading the environment at parse time is cheap and does no I/O)
-default_args = {
-    "owner": "observatoire",
-    "retries": int(os.environ.get("OBSERVATOIRE_TASK_RETRIES", "2")),
-    "retry_delay": timedelta(seconds=int(os.environ.get("OBSERVATOIRE_RETRY_DELAY_SECONDS", "120"))),
-    "retry_exponential_backoff": True,
-    "max_retry_delay": timedelta(minutes=30),
-}
+from observatoire.airflow_support import LANDED, POOL, PUBLISHED, default_args, source_asset
 
 
 @dag(
@@ -51,7 +41,7 @@ default_args = {
     start_date=pendulum.datetime(2026, 1, 1, tz="Europe/Paris"),
     catchup=False,
     max_active_runs=1,
-    default_args=default_args,
+    default_args=default_args(),
     doc_md=__doc__,
     tags=["observatoire", "contrat-de-ville"],
     params={
@@ -81,15 +71,31 @@ def observatoire_nightly():
     @task_group(group_id="sources")
     def per_source(item: dict):
         @task(map_index_template="{{ source_millesime }}")
-        def load_source(item: dict) -> dict:
+        def extract(item: dict) -> dict:
             from airflow.sdk import get_current_context
 
             from observatoire import tasks
 
             get_current_context()["source_millesime"] = f"{item['source_id']}/{item['millesime']}"
-            return tasks.load_source(item)
+            return tasks.extract(item)
 
-        return load_source(item)
+        @task(pool=POOL, outlets=[LANDED], map_index_template="{{ source_millesime }}")
+        def validate(result: dict) -> dict:
+            from airflow.sdk import get_current_context
+
+            from observatoire import tasks
+
+            context = get_current_context()
+            context["source_millesime"] = f"{result['source_id']}/{result['millesime']}"
+            out = tasks.validate(result)
+            if out["status"] == "new":
+                context["outlet_events"][LANDED].add(
+                    source_asset(out["source_id"]),
+                    extra={"millesime": out["millesime"], "sha256": out["sha256"], "rows": out["rows"]},
+                )
+            return out
+
+        return validate(extract(item))
 
     @task(pool=POOL)
     def build(observatoire_run: str) -> dict:
@@ -108,7 +114,7 @@ def observatoire_nightly():
 
         return tasks.validate_marts(observatoire_run)
 
-    @task(pool=POOL, retries=0)
+    @task(pool=POOL, retries=0, outlets=[PUBLISHED])
     def publish(observatoire_run: str) -> dict:
         from observatoire import tasks
 

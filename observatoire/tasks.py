@@ -45,25 +45,39 @@ def plan(run_id: str) -> list[dict]:
     return [{**it, "run_id": run_id, "force": bool(p.get("force"))} for it in items]
 
 
-def load_source(item: dict) -> dict:
-    """Extract one (source, millésime), then gate it if it is new. Raises if either failed, so the
-    orchestrator marks this source's task failed while the other sources go on."""
+def extract(item: dict) -> dict:
+    """Fetch, parse and land one (source, millésime). Raises if it failed, so the orchestrator marks this source's
+    task failed while the other sources go on. Returns the landing (passed to :func:`validate`)."""
     ctx = _ctx()
     run_id = item["run_id"]
     result = pipeline.extract_source(ctx, run_id, item["source_id"], item["millesime"], target=item.get("target"),
                                      force=bool(item.get("force")))
     if result["status"] == "failed":
         raise PipelineError("extract", result["error"]["message"], run_id=run_id)
-    if result["status"] == "new":
-        from expectations.runner import build_docs, format_failures
+    return {**{k: v for k, v in result.items() if k != "error"}, "run_id": run_id}
 
-        summary = pipeline.validate_landing(ctx, run_id, result)
-        build_docs(pipeline.gx_root(ctx.settings))
-        result["validation"] = {k: summary[k] for k in ("success", "failed", "errors", "warnings")}
-        if not summary["success"]:
-            raise PipelineError("raw_gate", f"[{item['source_id']}] millésime {item['millesime']} failed its raw "
-                                f"gate and was quarantined:\n{format_failures(summary)}", run_id=run_id)
-    return {k: result.get(k) for k in ("source_id", "millesime", "status", "sha256", "rows", "origin")}
+
+def validate(result: dict) -> dict:
+    """The raw gate of a newly landed file (nothing to do for an unchanged one). Raises if the file is
+    quarantined."""
+    run_id = result["run_id"]
+    if result["status"] != "new":
+        return {k: result.get(k) for k in ("source_id", "millesime", "status", "sha256", "rows")}
+    from expectations.runner import build_docs, format_failures
+
+    ctx = _ctx()
+    summary = pipeline.validate_landing(ctx, run_id, result)
+    build_docs(pipeline.gx_root(ctx.settings))
+    if not summary["success"]:
+        raise PipelineError("raw_gate", f"[{result['source_id']}] millésime {result['millesime']} failed its raw "
+                            f"gate and was quarantined:\n{format_failures(summary)}", run_id=run_id)
+    return {**{k: result.get(k) for k in ("source_id", "millesime", "status", "sha256", "rows")},
+            "validation": {k: summary[k] for k in ("success", "failed", "errors", "warnings")}}
+
+
+def load_source(item: dict) -> dict:
+    """:func:`extract` then :func:`validate` in one call."""
+    return validate(extract(item))
 
 
 def build(run_id: str) -> dict:

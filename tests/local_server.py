@@ -23,6 +23,7 @@ class LocalServer:
     def __init__(self) -> None:
         self.routes: dict[str, list[Reply]] = {}
         self.requests: list[dict] = []
+        self.posts: list[dict] = []
         server = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -30,6 +31,15 @@ class LocalServer:
 
             def log_message(self, *args):
                 pass
+
+            def do_POST(self):
+                length = int(self.headers.get("Content-Length") or 0)
+                server.posts.append({"path": self.path, "headers": dict(self.headers),
+                                     "body": self.rfile.read(length)})
+                self.send_response(200)
+                self.send_header("Content-Length", "2")
+                self.end_headers()
+                self.wfile.write(b"ok")
 
             def do_GET(self):
                 path = self.path.split("?", 1)[0]

@@ -13,7 +13,7 @@ ROOT = Path(__file__).resolve().parents[2]
 DAGS = ROOT / "dags"
 
 
-def airflow_env(home: Path, **extra: str) -> dict[str, str]:
+def airflow_env(home: Path, *, fast_retries: bool = True, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "OBSERVATOIRE_"))}
     env.update(
         AIRFLOW_HOME=str(home),
@@ -21,10 +21,10 @@ def airflow_env(home: Path, **extra: str) -> dict[str, str]:
         AIRFLOW__CORE__LOAD_EXAMPLES="False",
         AIRFLOW__CORE__UNIT_TEST_MODE="False",
         AIRFLOW__LOGGING__LOGGING_LEVEL="WARNING",
-        OBSERVATOIRE_TASK_RETRIES="0",
-        OBSERVATOIRE_RETRY_DELAY_SECONDS="1",
         OBSERVATOIRE_HTTP_BACKOFF="0.05",
     )
+    if fast_retries:  # dag.test runs retries for real: the tests keep them short
+        env.update(OBSERVATOIRE_TASK_RETRIES="0", OBSERVATOIRE_RETRY_DELAY_SECONDS="1")
     env.update(extra)
     return env
 

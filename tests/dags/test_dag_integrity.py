@@ -26,13 +26,15 @@ def dagbag_report(airflow_home):
                     "upstream": sorted(t.upstream_task_ids), "downstream": sorted(t.downstream_task_ids),
                     "trigger_rule": getattr(t.trigger_rule, "value", str(t.trigger_rule)), "pool": t.pool, "retries": t.retries,
                     "retry_exponential_backoff": bool(t.retry_exponential_backoff),
+                    "on_failure_callback": bool(t.on_failure_callback),
+                    "outlets": [getattr(o, "name", str(o)) for o in (t.outlets or [])],
                 }}
             out["dags"][dag_id] = {{"tasks": tasks, "catchup": dag.catchup, "max_active_runs": dag.max_active_runs,
                                    "schedule": str(getattr(dag.timetable, "description", "")), "doc_md": bool(dag.doc_md),
                                    "tz": str(dag.timezone), "params": sorted(dag.params.keys())}}
         print("RESULT=" + json.dumps(out))
     """)
-    return run_python(code, airflow_env(airflow_home))
+    return run_python(code, airflow_env(airflow_home, fast_retries=False))
 
 
 def test_no_import_errors(dagbag_report):
@@ -68,17 +70,24 @@ def test_nightly_structure(dagbag_report):
     assert dag["catchup"] is False and dag["max_active_runs"] == 1 and dag["doc_md"]
     assert "Europe/Paris" in dag["tz"]
     assert {"millesime", "sources", "force"} <= set(dag["params"])
-    # publish only after the mart validation, itself after the build, itself after every source's gate,
-    # each edge with all_success: a failed or skipped gate never lets publish run
-    assert "validate_marts" in t["publish"]["upstream"]
-    assert "build" in t["validate_marts"]["upstream"]
-    assert "sources.load_source" in t["build"]["upstream"]
-    assert {"validate_marts", "build", "sources.load_source"} <= ancestors(t, "publish")
+    # one extract and one raw validation per source (mapped), then build, mart validation, publish
+    assert "sources.extract" in t["sources.validate"]["upstream"]
+    # publish only downstream of every validation (each source's raw gate, the mart gate), through edges that
+    # all require all_success: a failed or skipped gate never lets publish run
+    assert {"validate_marts", "build", "sources.validate", "sources.extract"} <= ancestors(t, "publish")
     for name in ("publish", "validate_marts", "build"):
         assert t[name]["trigger_rule"] == "all_success", name
-    # warehouse writers share the 1-slot pool
-    for name in ("build", "validate_marts", "publish"):
-        assert t[name]["pool"] == "observatoire_warehouse"
-    # retries with exponential backoff where a retry makes sense
-    assert t["sources.load_source"]["retry_exponential_backoff"]
+    path = ["sources.validate", "build", "validate_marts", "publish"]
+    for up, down in zip(path, path[1:], strict=False):
+        assert up in t[down]["upstream"], (up, down)
+    # every task writing the data directory shares the 1-slot pool
+    for name in ("sources.validate", "build", "validate_marts", "publish"):
+        assert t[name]["pool"] == "observatoire_warehouse", name
+    # retries with exponential backoff, and a failure callback, on the work tasks
+    for name in ("sources.extract", "sources.validate", "build", "validate_marts"):
+        assert t[name]["retries"] >= 1 and t[name]["retry_exponential_backoff"], name
+    assert all(task["on_failure_callback"] for task in t.values())
     assert t["finish"]["trigger_rule"] == "all_done"
+    # data-aware: landed sources (asset alias) and the published warehouse
+    assert t["sources.validate"]["outlets"] == ["observatoire_landed_sources"]
+    assert t["publish"]["outlets"] == ["observatoire_published_warehouse"]

@@ -13,6 +13,9 @@ Tables
                  (``landed`` → ``accepted`` | ``quarantined``)
 ``validations``  one row per suite evaluated in a run, with its summary and the path of the full result
 ``http_validators``  ETag / Last-Modified per exact URL, recorded only for successfully loaded files
+``partenaires_fichiers``  one row per partner file loaded (observatoire/partenaires): sha256, indicateur,
+                 millésime, partenaire, the name it was sent under, received_at, rows; ``current`` (one per
+                 indicateur and millésime) or ``replaced`` (the row stays, with when and by which file)
 """
 
 from __future__ import annotations
@@ -93,6 +96,26 @@ CREATE TABLE IF NOT EXISTS http_validators (
     sha256 TEXT,
     updated_at TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS partenaires_fichiers (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    sha256 TEXT NOT NULL,
+    indicateur TEXT NOT NULL,
+    millesime INTEGER NOT NULL,
+    partenaire TEXT NOT NULL,
+    nom_fichier TEXT NOT NULL,
+    format TEXT NOT NULL,
+    bytes INTEGER NOT NULL,
+    received_at TEXT NOT NULL,
+    rows INTEGER NOT NULL,
+    valeurs INTEGER NOT NULL,
+    stored_path TEXT NOT NULL,
+    values_path TEXT NOT NULL,
+    status TEXT NOT NULL,
+    replaced_at TEXT,
+    replaced_by TEXT
+);
+CREATE UNIQUE INDEX IF NOT EXISTS partenaires_fichiers_current
+    ON partenaires_fichiers (indicateur, millesime) WHERE status = 'current';
 """
 
 
@@ -346,7 +369,47 @@ class History:
                 (url, etag, last_modified, sha256, now_iso()),
             )
 
+    # -- partner files ----------------------------------------------------------------------------
+    def partner_file(self, sha256: str) -> dict | None:
+        """The latest load of the partner file ``sha256``, or None."""
+        rows = self.query("SELECT * FROM partenaires_fichiers WHERE sha256 = ? ORDER BY id DESC LIMIT 1", (sha256,))
+        return rows[0] if rows else None
+
+    def current_partner_file(self, indicateur: str, millesime: int) -> dict | None:
+        rows = self.query("SELECT * FROM partenaires_fichiers WHERE indicateur = ? AND millesime = ? "
+                          "AND status = 'current'", (indicateur, millesime))
+        return rows[0] if rows else None
+
+    def current_partner_files(self) -> list[dict]:
+        """The partner file in force for each (indicateur, millésime): what the warehouse loads."""
+        return self.query("SELECT * FROM partenaires_fichiers WHERE status = 'current' "
+                          "ORDER BY indicateur, millesime")
+
+    def partner_files(self) -> list[dict]:
+        """Every partner file load, replaced ones included, oldest first."""
+        return self.query("SELECT * FROM partenaires_fichiers ORDER BY id")
+
+    def record_partner_file(self, row: dict) -> dict:
+        """Make ``row`` the current file of its (indicateur, millésime), in one transaction: the previous current
+        file, if any, is marked ``replaced`` (its row stays, with when and by which file). Returns the new row."""
+        ts = now_iso()
+        with self._connect() as con:
+            con.execute(
+                "UPDATE partenaires_fichiers SET status = 'replaced', replaced_at = ?, replaced_by = ? "
+                "WHERE indicateur = ? AND millesime = ? AND status = 'current'",
+                (ts, row["sha256"], row["indicateur"], row["millesime"]),
+            )
+            cur = con.execute(
+                "INSERT INTO partenaires_fichiers (sha256, indicateur, millesime, partenaire, nom_fichier, format, "
+                "bytes, received_at, rows, valeurs, stored_path, values_path, status) VALUES (:sha256, "
+                ":indicateur, :millesime, :partenaire, :nom_fichier, :format, :bytes, :received_at, :rows, "
+                ":valeurs, :stored_path, :values_path, 'current')",
+                row,
+            )
+            out = con.execute("SELECT * FROM partenaires_fichiers WHERE id = ?", (cur.lastrowid,)).fetchone()
+        return dict(out)
+
     # -- export -----------------------------------------------------------------------------------
     def export_tables(self) -> dict[str, list[dict]]:
         return {t: self.query(f"SELECT * FROM {t} ORDER BY rowid") for t in
-                ("runs", "steps", "manifest", "validations")}
+                ("runs", "steps", "manifest", "validations", "partenaires_fichiers")}

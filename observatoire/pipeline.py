@@ -278,7 +278,9 @@ def _code_fingerprint() -> str:
 
 def fingerprint(ctx: Context) -> str:
     inputs = [(r["source_id"], r["millesime"], r["sha256"]) for r in ctx.history.current_landings()]
-    doc = {"inputs": inputs, "code": _code_fingerprint(), "mode": ctx.settings.mode,
+    # the partner files in force (observatoire/partenaires): an import makes the next run publish
+    partenaires = [(r["indicateur"], r["millesime"], r["sha256"]) for r in ctx.history.current_partner_files()]
+    doc = {"inputs": inputs, "partenaires": partenaires, "code": _code_fingerprint(), "mode": ctx.settings.mode,
            "perimetre": ctx.settings.perimetre, "year": datetime.now(UTC).year}
     return hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()
 
@@ -305,7 +307,10 @@ def load(ctx: Context, run_id: str) -> dict[str, int]:
                 {**landing, "parsed_path": str(ctx.settings.data_dir / landing["parsed_path"])})
     schemas = {sid: get_parser(src.parser).spec.arrow_schema() for sid, src in ctx.registry.items()
                if src.parser}
-    extra = {"_registre": registry_table(ctx), **derived_tables(ctx, by_source)}
+    from observatoire.partenaires.store import values_table
+
+    extra = {"_registre": registry_table(ctx), **derived_tables(ctx, by_source),
+             "partenaires_valeurs": values_table(ctx.settings, ctx.history)}
     counts = load_raw(ctx.settings, by_source, schemas, extra)
     ctx.history.step(run_id, "load", "raw", "done", json.dumps(counts))
     return counts

@@ -1,4 +1,4 @@
--- Every indicator value computed from the sources, for the QPV of the perimeter, one row per
+-- Every indicator value computed from the sources (and sent by partners), for the QPV of the perimeter, one row per
 -- QPV × indicateur × millésime, with the project's secret-statistique rule applied from the catalogue:
 -- a count below `seuil_secret`, or a rate whose numerator or denominator is below it, is not published
 -- (valeur, numerateur and denominateur NULL, statut secret_statistique).
@@ -6,6 +6,7 @@
     'int_indicateurs__insee_pop_qpv', 'int_indicateurs__filosofi', 'int_indicateurs__estimations',
     'int_indicateurs__caf', 'int_indicateurs__defm', 'int_indicateurs__rpls', 'int_indicateurs__bpe',
     'int_indicateurs__dpe', 'int_indicateurs__rnic', 'int_indicateurs__composites',
+    'int_indicateurs__partenaires',
 ] %}
 with valeurs as (
     {% for model in sources %}
@@ -46,6 +47,8 @@ select
     case
         when sous_le_seuil then 'Effectif inférieur au seuil de diffusion (' || cast(seuil_secret as integer) || ') : non publié'
         when statut = 'secret_statistique' then 'Valeur couverte par le secret statistique chez le producteur'
+        when statut = 'non_publie' and source like 'partenaires:%'
+            then 'Valeur non transmise par le partenaire pour ce quartier (absente ou laissée vide)'
         when statut = 'non_publie' then 'Valeur non diffusée par le producteur pour ce quartier'
     end as motif,
     source

@@ -1,0 +1,213 @@
+"""The template a partner fills: ``observatoire partenaires modele <indicateur> --format xlsx|csv``.
+
+One row per QPV of the perimeter, the indicator, the QPV code and name pre-filled. The XLSX has a first sheet of
+instructions in French (definition, unit, range, millésimes, what to write for an unknown value, who to
+contact), the data sheet ``donnees`` with data validation (decimal range on ``valeur``, whole range on
+``millesime``, list on ``code_qpv``) and a hidden sheet ``listes`` holding the QPV codes the list refers to.
+The CSV is what Excel in French opens directly: UTF-8 with BOM, ``;``, CRLF.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import tempfile
+from datetime import date
+from pathlib import Path
+
+from observatoire import referentiel
+from observatoire.config import DEFAULT_PERIMETRE
+from observatoire.partenaires.validation import (
+    COLUMNS,
+    DATA_SHEET,
+    FIRST_MILLESIME,
+    fr_number,
+    fr_size,
+    max_bytes,
+    partner_indicators,
+    unit_label,
+)
+
+FORMATS = ("xlsx", "csv")
+DEFAULT_CONTACT = ("l'équipe de l'Observatoire des quartiers du Contrat de ville (Métropole Aix-Marseille-Provence, "
+                   "direction de la politique de la ville)")
+
+
+def contact() -> str:
+    """Who partners contact (``OBSERVATOIRE_PARTENAIRES_CONTACT``, e.g. a name and an e-mail address)."""
+    return os.environ.get("OBSERVATOIRE_PARTENAIRES_CONTACT") or DEFAULT_CONTACT
+
+
+def template_rows(indicateur: str, perimetre: str, millesime: int | None = None) -> list[list]:
+    names = {r["code_qpv"]: r["libelle_qpv"] for r in referentiel.qpv()}
+    return [[indicateur, code, names.get(code, ""), millesime, None, None, None]
+            for code in referentiel.perimeter_qpv_codes(perimetre)]
+
+
+def default_name(indicateur: str, fmt: str) -> str:
+    return f"modele_{indicateur}.{fmt}"
+
+
+def write_template(indicateur: str, fmt: str, dest: Path | str | None = None, *,
+                   perimetre: str = DEFAULT_PERIMETRE, millesime: int | None = None, year: int | None = None) -> Path:
+    """Write the template of ``indicateur`` to ``dest`` (a file, or a directory to write the default name into;
+    default: the current directory). Raises ValueError for an indicator that is not a partner's."""
+    partners = partner_indicators()
+    if indicateur not in partners:
+        kind = (referentiel.catalogue().get(indicateur) or {}).get("type_source")
+        what = (f"« {indicateur} » n'est pas fourni par les partenaires (source {kind})" if kind
+                else f"indicateur inconnu « {indicateur} »")
+        raise ValueError(f"{what} ; indicateurs attendus des partenaires : {', '.join(sorted(partners))}")
+    if fmt not in FORMATS:
+        raise ValueError(f"format « {fmt} » inconnu : {' ou '.join(FORMATS)}")
+    year = year or date.today().year
+    if millesime is not None and not FIRST_MILLESIME <= millesime <= year:
+        raise ValueError(f"millésime {millesime} hors de la période acceptée ({FIRST_MILLESIME} à {year})")
+    dest = Path(dest) if dest else Path.cwd()
+    if dest.is_dir():
+        dest = dest / default_name(indicateur, fmt)
+    rows = template_rows(indicateur, perimetre, millesime)
+    if fmt == "csv":
+        buf = io.StringIO(newline="")
+        writer = csv.writer(buf, delimiter=";", lineterminator="\r\n")
+        writer.writerow(COLUMNS)
+        writer.writerows(["" if v is None else v for v in row] for row in rows)
+        content = buf.getvalue().encode("utf-8-sig")
+    else:
+        content = _xlsx(indicateur, partners[indicateur], rows, year=year)
+    _write_atomic(dest, content)
+    return dest
+
+
+def _write_atomic(dest: Path, content: bytes) -> None:
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(content)
+        os.replace(tmp, dest)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def instructions(indicateur: str, info: dict, *, year: int) -> list[tuple[str, str]]:
+    """The instruction sheet's content: (heading, text) pairs; a heading alone starts a section."""
+    lo, hi = info.get("valeur_min"), info.get("valeur_max")
+    out = [
+        ("Observatoire des quartiers — Contrat de ville métropolitain Aix-Marseille-Provence 2024-2030", ""),
+        (f"Modèle de saisie : {info['libelle']}", ""),
+        ("", ""),
+        ("L'indicateur", None),
+        ("Identifiant (ne pas modifier)", indicateur),
+        ("Définition", info["libelle"]),
+        ("Défi du contrat", info.get("defi") or ""),
+        ("Unité de la colonne « valeur »", unit_label(info["unite"])),
+        ("Valeurs acceptées", f"de {fr_number(lo)} à {fr_number(hi)}"),
+        ("Millésimes acceptés", f"de {FIRST_MILLESIME} à {year} : l'année que décrivent les données, pas l'année "
+                                "d'envoi"),
+        ("Donnée attendue de", info.get("motif_indisponibilite") or ""),
+    ]
+    if info.get("seuil_secret"):
+        out.append(("Secret statistique", f"un effectif inférieur à {fr_number(info['seuil_secret'])} n'est jamais "
+                    "publié : vous pouvez l'écrire, l'observatoire le masque ; ou écrivez « secret »"))
+    out += [
+        ("", ""),
+        ("Comment remplir la feuille « donnees »", None),
+        ("1.", "Une ligne par quartier prioritaire (QPV). Les colonnes indicateur, code_qpv et nom_qpv sont "
+               "pré-remplies : ne les modifiez pas. Ne renommez pas la feuille « donnees », n'ajoutez ni ne "
+               "supprimez de colonne, gardez les en-têtes en ligne 1."),
+        ("2.", f"millesime : l'année décrite, sur 4 chiffres (de {FIRST_MILLESIME} à {year}), la même sur toutes "
+               "les lignes. Un fichier = un indicateur et un millésime."),
+        ("3.", f"valeur : un nombre dans l'unité « {unit_label(info['unite'])} », sans symbole ni unité. La "
+               "virgule décimale est acceptée (12,5), les espaces de milliers aussi (1 234,5)."),
+        ("4.", "Valeur inconnue : laissez la cellule « valeur » vide (n'écrivez pas 0). Le quartier sera publié "
+               "comme « non publié ». Un quartier absent du fichier est traité de la même façon."),
+        ("5.", "Valeur couverte par le secret statistique : écrivez « secret »."),
+        ("6.", "commentaire : facultatif, une précision sur la valeur (source, période, réserve)."),
+        ("7.", "partenaire : le nom de votre organisme, le même sur toutes les lignes."),
+        ("8.", "Pas de cellules fusionnées, pas de formules (copiez puis « collage spécial > valeurs »), pas de "
+               "macros."),
+        ("9.", f"Enregistrez au format .xlsx (ou .csv, séparateur « ; ») ; au plus {fr_size(max_bytes())}. Le nom "
+               "du fichier est libre : l'indicateur est lu dans la colonne « indicateur »."),
+        ("", ""),
+        ("Après l'envoi", None),
+        ("Vérification", "Le fichier est vérifié automatiquement. S'il contient une erreur, rien n'est chargé et "
+                         "vous recevez un rapport en français qui indique, pour chaque problème, la feuille, la "
+                         "ligne et la colonne : corrigez et renvoyez le fichier entier."),
+        ("Remplacement", "Un second fichier pour le même indicateur et le même millésime ne remplace le premier "
+                         "qu'à votre demande explicite : précisez-le dans votre envoi."),
+        ("Publication", "Les valeurs sont publiées dans l'observatoire lors du traitement suivant, avec le nom de "
+                        "votre organisme comme source."),
+        ("Contact", contact()),
+    ]
+    return out
+
+
+def _xlsx(indicateur: str, info: dict, rows: list[list], *, year: int) -> bytes:
+    from openpyxl import Workbook
+    from openpyxl.styles import Alignment, Font, PatternFill
+    from openpyxl.worksheet.datavalidation import DataValidation
+
+    wb = Workbook()
+    wb.properties.creator = "Observatoire des quartiers"
+    wb.properties.title = f"Modèle de saisie {indicateur}"
+    guide = wb.active
+    guide.title = "instructions"
+    guide.column_dimensions["A"].width = 38
+    guide.column_dimensions["B"].width = 110
+    bold = Font(bold=True)
+    wrap = Alignment(wrap_text=True, vertical="top")
+    for i, (head, text) in enumerate(instructions(indicateur, info, year=year), 1):
+        guide.cell(row=i, column=1, value=head or None).font = Font(bold=True, size=13 if i <= 2 or text is None
+                                                                    else 11)
+        if text:
+            cell = guide.cell(row=i, column=2, value=text)
+            cell.alignment = wrap
+        guide.cell(row=i, column=1).alignment = wrap
+
+    ws = wb.create_sheet(DATA_SHEET)
+    ws.append(list(COLUMNS))
+    header_fill = PatternFill("solid", fgColor="DDEBF7")
+    for cell in ws[1]:
+        cell.font = bold
+        cell.fill = header_fill
+    for row in rows:
+        ws.append(row)
+    for col, width in zip("ABCDEFG", (34, 12, 42, 11, 14, 40, 34), strict=True):
+        ws.column_dimensions[col].width = width
+    ws.freeze_panes = "A2"
+    n = len(rows) + 1
+
+    lists = wb.create_sheet("listes")
+    lists.append(["code_qpv"])
+    for row in rows:
+        lists.append([row[1]])
+    lists.sheet_state = "hidden"
+
+    lo, hi = info.get("valeur_min"), info.get("valeur_max")
+    unit = unit_label(info["unite"])
+    valeur = DataValidation(
+        type="decimal", operator="between", formula1=str(lo if lo is not None else -1e15),
+        formula2=str(hi if hi is not None else 1e15), allow_blank=True, errorStyle="warning",
+        errorTitle="Valeur hors de la plage", error=f"Un nombre de {fr_number(lo)} à {fr_number(hi)} ({unit}), "
+        "« secret », ou une cellule vide si la valeur est inconnue. Garder quand même ?",
+        promptTitle="valeur", prompt=f"{unit} ; vide si inconnue", showErrorMessage=True, showInputMessage=True)
+    millesime = DataValidation(
+        type="whole", operator="between", formula1=str(FIRST_MILLESIME), formula2=str(year), allow_blank=True,
+        errorStyle="stop", errorTitle="Millésime", error=f"Une année de {FIRST_MILLESIME} à {year}.",
+        showErrorMessage=True)
+    code = DataValidation(
+        type="list", formula1=f"=listes!$A$2:$A${n}", allow_blank=False, errorStyle="stop",
+        errorTitle="Code QPV", error="Un code QPV 2024 du périmètre (voir la liste).", showErrorMessage=True)
+    ind = DataValidation(type="list", formula1=f'"{indicateur}"', allow_blank=False, errorStyle="stop",
+                         errorTitle="Indicateur", error=f"Ce modèle est celui de l'indicateur {indicateur}.",
+                         showErrorMessage=True)
+    for dv, col in ((ind, "A"), (code, "B"), (millesime, "D"), (valeur, "E")):
+        ws.add_data_validation(dv)
+        dv.add(f"{col}2:{col}{n}")
+    wb.active = wb.index(guide)
+    buf = io.BytesIO()
+    wb.save(buf)
+    return buf.getvalue()

@@ -3,6 +3,8 @@
     observatoire run [--source ID]... [--millesime YEAR] [--force]
     observatoire sources list [--json]
     observatoire status [--limit N] [--json]
+    observatoire snapshot create|list|verify|diff …
+    observatoire partenaires modele|valider|importer …
 
 Settings come from the environment: OBSERVATOIRE_DATA_DIR (default ./data), OBSERVATOIRE_MODE (live or
 demo, default live), OBSERVATOIRE_URL_<ID> (override one source's URL), OBSERVATOIRE_PERIMETRE.
@@ -131,6 +133,12 @@ def docs() -> None:
         sys.exit(1)
     click.echo(str(index))
 
+
+from observatoire.cli_partenaires import partenaires  # noqa: E402 - sub-command groups, registered last
+from observatoire.cli_snapshot import snapshot  # noqa: E402
+
+main.add_command(snapshot)
+main.add_command(partenaires)
 
 if __name__ == "__main__":
     main()

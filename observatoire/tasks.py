@@ -159,3 +159,33 @@ def record_failure(run_id: str | None, task_id: str, error: BaseException) -> No
     msg = f"{error.__class__.__name__}: {error}" if error else "task failed"
     ctx.history.step(run_id, "task", task_id, "failed", msg + "\n" + "".join(traceback.format_exception(error))[-2000:]
                      if isinstance(error, BaseException) else msg)
+
+
+def snapshot_create(edition: int, correction: str | None = None, *, skip_if_exists: bool = False) -> dict:
+    """Create an annual snapshot (see :mod:`observatoire.snapshot`); returns its version, path and file count.
+
+    ``skip_if_exists`` (the yearly schedule): an edition that exists is reported as ``exists`` instead of
+    raising, since a scheduled run must not fail because someone created the edition by hand."""
+    from observatoire.config import load_settings
+    from observatoire.snapshot import SnapshotExists, create
+
+    settings = load_settings()
+    try:
+        snap = create(settings, int(edition), correction)
+    except SnapshotExists as err:
+        if skip_if_exists and correction is None:
+            return {"status": "exists", "version": str(edition), "message": str(err)}
+        raise
+    return {"status": "created", "version": snap.version, "path": str(snap.path),
+            "files": len(snap.manifest["files"]), "run_id": snap.manifest.get("run_id")}
+
+
+def snapshot_verify(version: str) -> dict:
+    """Recompute every hash of a snapshot; raises naming each file that differs."""
+    from observatoire.config import load_settings
+    from observatoire.snapshot import SnapshotError, verify
+
+    problems = verify(load_settings(), version)
+    if problems:
+        raise SnapshotError(f"snapshot {version} differs from its manifest:\n" + "\n".join(problems))
+    return {"version": version, "status": "intact"}

@@ -1,0 +1,137 @@
+"""``observatoire snapshot …``: the evaluators' immutable annual editions."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+
+
+def _settings():
+    from observatoire.cli import _settings as settings
+
+    return settings()
+
+
+def _fail(message: str) -> None:
+    click.echo(f"SNAPSHOT ERROR: {message}", err=True)
+    sys.exit(1)
+
+
+@click.group()
+def snapshot() -> None:
+    """Annual editions for the evaluators: immutable, verifiable snapshots of the published warehouse.
+
+    Written under $OBSERVATOIRE_DATA_DIR/snapshots/<version>/ (Parquet, French CSV, XLSX, DuckDB,
+    manifest.json with every file's sha256, SHA256SUMS, a README in French).
+    """
+
+
+@snapshot.command("create")
+@click.option("--edition", type=int, required=True, metavar="YEAR", help="The edition (year), e.g. 2025.")
+@click.option("--correction", metavar="MOTIF",
+              help="Write a correction of an existing edition (version 2025.1, 2025.2…) with this reason.")
+def create_cmd(edition: int, correction: str | None) -> None:
+    """Freeze the latest published warehouse as an edition (refused if the edition exists).
+
+    Prints the version and the directory written. Exit status: 0 written, 1 refused or failed.
+    """
+    from observatoire.locking import LockTimeout
+    from observatoire.snapshot import SnapshotError, create
+
+    settings = _settings()
+    try:
+        snap = create(settings, edition, correction, log=lambda msg: click.echo(msg, err=True))
+    except (SnapshotError, LockTimeout) as err:
+        _fail(str(err))
+    files = snap.manifest["files"]
+    click.echo(f"snapshot {snap.version}: {len(files)} files, {sum(f['bytes'] for f in files):,} bytes", err=True)
+    click.echo(str(snap.path))
+
+
+@snapshot.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON array.")
+def list_cmd(as_json: bool) -> None:
+    """List the snapshots (editions and their corrections)."""
+    from observatoire.snapshot import SnapshotError, list_snapshots
+
+    try:
+        items = list_snapshots(_settings())
+    except SnapshotError as err:
+        _fail(str(err))
+    if as_json:
+        click.echo(json.dumps(items, ensure_ascii=False, indent=2))
+        return
+    if not items:
+        click.echo("no snapshot yet (observatoire snapshot create --edition YEAR)", err=True)
+        return
+    for s in items:
+        line = (f"{s['version']:<8} {s['created_at']}  run {s['run_id']}  {s['mode']}  {s['perimetre']}  "
+                f"{s['files']} files  {s['bytes']:,} bytes")
+        if s["correction"]:
+            line += f"\n         correction: {s['correction']}"
+        click.echo(line)
+
+
+@snapshot.command("verify")
+@click.argument("version")
+def verify_cmd(version: str) -> None:
+    """Recompute every file's sha256 and compare with manifest.json and SHA256SUMS.
+
+    Exit status: 0 intact, 1 any difference (each altered, missing or added file is named).
+    """
+    from observatoire.snapshot import SnapshotError, verify
+
+    try:
+        problems = verify(_settings(), version)
+    except SnapshotError as err:
+        _fail(str(err))
+    if problems:
+        click.echo(f"snapshot {version}: {len(problems)} problem(s)", err=True)
+        for p in problems:
+            click.echo(f"  {p}", err=True)
+        sys.exit(1)
+    click.echo(f"snapshot {version}: intact")
+
+
+@snapshot.command("diff")
+@click.argument("old")
+@click.argument("new")
+@click.option("--qpv", "code_qpv", metavar="CODE", help="Only this QPV.")
+@click.option("--indicateur", metavar="ID", help="Only this indicator.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def diff_cmd(old: str, new: str, code_qpv: str | None, indicateur: str | None, as_json: bool) -> None:
+    """Indicators that moved between two versions, by QPV (latest values, and revised values)."""
+    from observatoire.snapshot import SnapshotError, diff
+
+    try:
+        out = diff(_settings(), old, new)
+    except SnapshotError as err:
+        _fail(str(err))
+    for key in ("dernier", "revisions"):
+        out[key] = [r for r in out[key] if (not code_qpv or r["code_qpv"] == code_qpv)
+                    and (not indicateur or r["indicateur"] == indicateur)]
+    if as_json:
+        click.echo(json.dumps(out, ensure_ascii=False, indent=2, default=str))
+        return
+
+    def fmt(v, statut):
+        return f"{v:g}" if v is not None else f"({statut or 'absent'})"
+
+    click.echo(f"{old} → {new}: {len(out['dernier'])} latest value(s) moved, {len(out['revisions'])} revision(s)")
+    current = None
+    for r in out["dernier"]:
+        if r["code_qpv"] != current:
+            current = r["code_qpv"]
+            click.echo(f"\n{current} {r['libelle_qpv'] or ''}")
+        line = (f"  {r['indicateur']:<40} {r['millesime_avant'] or '-'}: {fmt(r['valeur_avant'], r['statut_avant'])}"
+                f"  →  {r['millesime_apres'] or '-'}: {fmt(r['valeur_apres'], r['statut_apres'])}")
+        if r["variation"] is not None:
+            line += f"  ({r['variation']:+g})"
+        click.echo(line)
+    if out["revisions"]:
+        click.echo("\nrevisions (same millésime, value or statut changed):")
+        for r in out["revisions"]:
+            click.echo(f"  {r['code_qpv']} {r['indicateur']:<40} {r['millesime']}: "
+                       f"{fmt(r['valeur_avant'], r['statut_avant'])} → {fmt(r['valeur_apres'], r['statut_apres'])}")

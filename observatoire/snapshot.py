@@ -1,0 +1,779 @@
+"""The evaluators' annual editions: immutable, verifiable snapshots of the published warehouse.
+
+``observatoire snapshot create --edition 2025`` freezes the published warehouse into
+``$OBSERVATOIRE_DATA_DIR/snapshots/2025/``::
+
+    README.md                     for evaluators, in French
+    manifest.json                 edition, version, provenance (run, validations, sources, tools), every file's sha256
+    SHA256SUMS                    the same hashes in `sha256sum -c` format (manifest.json included)
+    observatoire_2025.xlsx        a workbook for humans: notes, one sheet per défi, key figures, fiches, evaluation
+    observatoire_2025.duckdb      a standalone DuckDB file (storage readable by DuckDB 1.4+)
+    parquet/<table>.parquet       every mart, the référentiel dimensions and the evaluation table
+    csv/<table>.csv               the same for French Excel and R's read.csv2: UTF-8 BOM, `;`, decimal comma
+
+An edition is never rewritten: creating one that exists is refused. A correction
+(``--correction "motif"``) writes ``2025.1`` (then ``2025.2``…) next to it, recording why and what changed.
+Everything is written into a temporary directory and renamed into place when complete, under the data
+directory's writer lock, so a snapshot is either absent or whole.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import math
+import os
+import platform
+import re
+import shutil
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from observatoire.config import Settings
+
+#: the evaluation table: each indicator per QPV at its baseline millésime and at the latest
+EVALUATION_TABLE = "evaluation_indicateur_qpv"
+#: text cells starting with one of these would be evaluated by a spreadsheet (OWASP "CSV injection")
+FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+MANIFEST = "manifest.json"
+SUMS = "SHA256SUMS"
+README = "README.md"
+_VERSION_RE = re.compile(r"^(?P<edition>\d{4})(?:\.(?P<correction>[1-9]\d*))?$")
+_TOOLS = ("observatoire-quartiers", "duckdb", "dbt-core", "dbt-duckdb", "great-expectations", "apache-airflow",
+          "pyarrow", "openpyxl", "pandas")
+_STATUTS = {
+    "disponible": "valeur publiée",
+    "secret_statistique": "valeur retenue par l'éditeur (petits effectifs, secret fiscal) : la valeur est vide, "
+                          "ce n'est pas un zéro",
+    "non_publie": "l'éditeur n'a pas (encore) publié la valeur pour ce quartier et ce millésime",
+    "attendu_partenaire": "baromètre fourni chaque année par un signataire, pas encore reçu",
+    "non_calculable": "baromètre calculé dont le calcul n'est pas possible pour ce millésime",
+}
+
+
+class SnapshotError(RuntimeError):
+    """A snapshot that cannot be created, read or verified; the message says which and why."""
+
+
+class SnapshotExists(SnapshotError):
+    pass
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    version: str
+    path: Path
+    manifest: dict
+
+    @property
+    def edition(self) -> int:
+        return int(self.manifest["edition"])
+
+
+# -- paths and versions ------------------------------------------------------------------------------------
+
+
+def snapshots_dir(settings: Settings) -> Path:
+    return settings.data_dir / "snapshots"
+
+
+def parse_version(text: str) -> tuple[int, int]:
+    """``"2025"`` → (2025, 0), ``"2025.2"`` → (2025, 2); anything else is a clear error."""
+    m = _VERSION_RE.match(str(text).strip())
+    if not m:
+        raise SnapshotError(f"{text!r} is not a snapshot version: expected an edition year (2025) or a "
+                            "correction (2025.1)")
+    return int(m["edition"]), int(m["correction"] or 0)
+
+
+def versions(settings: Settings) -> list[str]:
+    """Every complete snapshot version, oldest edition first, corrections in order."""
+    root = snapshots_dir(settings)
+    if not root.is_dir():
+        return []
+    found = [p.name for p in root.iterdir() if p.is_dir() and _VERSION_RE.match(p.name)
+             and (p / MANIFEST).is_file()]
+    return sorted(found, key=parse_version)
+
+
+def open_snapshot(settings: Settings, version: str) -> Snapshot:
+    parse_version(version)
+    path = snapshots_dir(settings) / str(version).strip()
+    manifest = path / MANIFEST
+    if not manifest.is_file():
+        known = ", ".join(versions(settings)) or "none"
+        raise SnapshotError(f"no snapshot {version} in {snapshots_dir(settings)} (known: {known})")
+    try:
+        doc = json.loads(manifest.read_text(encoding="utf-8"))
+    except ValueError as err:
+        raise SnapshotError(f"not valid JSON ({err}); the snapshot was altered: {manifest}") from None
+    return Snapshot(version=path.name, path=path, manifest=doc)
+
+
+# -- formatting for spreadsheets --------------------------------------------------------------------------
+
+
+def neutralise(text: str) -> str:
+    """A text cell a spreadsheet would read as a formula gets a leading apostrophe (shown, never evaluated)."""
+    return "'" + text if text.startswith(FORMULA_TRIGGERS) else text
+
+
+def csv_cell(value: Any) -> str:
+    """One value in the French spreadsheet convention: decimal comma, no exponent, ISO dates, NULL empty."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        if math.isnan(value) or math.isinf(value):
+            return ""
+        if value.is_integer() and abs(value) < 1e15:
+            return str(int(value))
+        text = repr(value)
+        if "e" in text or "E" in text:
+            text = format(Decimal(text), "f")
+        return text.replace(".", ",")
+    if isinstance(value, Decimal):
+        return format(value, "f").replace(".", ",")
+    if isinstance(value, datetime):
+        return value.isoformat(sep=" ")
+    if isinstance(value, date):
+        return value.isoformat()
+    return neutralise(str(value))
+
+
+# -- writers ----------------------------------------------------------------------------------------------
+
+
+def write_csv(con, sql: str, path: Path) -> int:
+    """Write a query's result as a French CSV (UTF-8 BOM, ``;``, decimal comma, CRLF); returns the row count."""
+    n = 0
+    with open(path, "w", encoding="utf-8-sig", newline="") as fh:
+        writer = csv.writer(fh, delimiter=";", quoting=csv.QUOTE_MINIMAL, lineterminator="\r\n")
+        cur = con.execute(sql)
+        writer.writerow([d[0] for d in cur.description])
+        while rows := cur.fetchmany(10_000):
+            writer.writerows([csv_cell(v) for v in row] for row in rows)
+            n += len(rows)
+    return n
+
+
+def _xlsx_value(value: Any) -> Any:
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+
+    if isinstance(value, float) and (math.isnan(value) or math.isinf(value)):
+        return None
+    if isinstance(value, Decimal):
+        return float(value)
+    if isinstance(value, str):
+        return neutralise(ILLEGAL_CHARACTERS_RE.sub("", value))
+    return value
+
+
+class _Workbook:
+    """An openpyxl workbook, every text cell neutralised. Not write-only: that mode records no sheet
+    dimensions, and some readers then report empty sheets."""
+
+    def __init__(self) -> None:
+        from openpyxl import Workbook
+        from openpyxl.styles import Font
+
+        self.wb = Workbook()
+        self.wb.remove(self.wb.active)
+        self.bold = Font(bold=True)
+
+    def _sheet(self, title: str, widths: Iterable[int]):
+        from openpyxl.utils import get_column_letter
+
+        ws = self.wb.create_sheet(title=title[:31])
+        for i, w in enumerate(widths, start=1):
+            ws.column_dimensions[get_column_letter(i)].width = w
+        return ws
+
+    def sheet_from_query(self, title: str, con, sql: str, *, freeze: str | None = "B2") -> int:
+        cur = con.execute(sql)
+        names = [d[0] for d in cur.description]
+        ws = self._sheet(title, [max(10, min(40, len(n) + 2)) for n in names])
+        ws.append(names)
+        for cell in ws[1]:
+            cell.font = self.bold
+        if freeze:
+            ws.freeze_panes = freeze
+        ws.auto_filter.ref = ws.dimensions
+        n = 0
+        while rows := cur.fetchmany(10_000):
+            for row in rows:
+                ws.append([_xlsx_value(v) for v in row])
+            n += len(rows)
+        if n:
+            ws.auto_filter.ref = ws.dimensions
+        return n
+
+    def sheet_from_rows(self, title: str, rows: Iterable[Iterable[Any]], *, widths: Iterable[int] = ()) -> None:
+        ws = self._sheet(title, widths)
+        for row in rows:
+            row = list(row)
+            heading = bool(row) and isinstance(row[0], str) and row[0].startswith("#")
+            if heading:
+                row[0] = row[0].lstrip("# ")
+            ws.append([_xlsx_value(v) for v in row])
+            if heading:
+                for cell in ws[ws.max_row]:
+                    cell.font = self.bold
+
+    def save(self, path: Path) -> None:
+        self.wb.save(path)
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _tool_versions() -> dict[str, str | None]:
+    out: dict[str, str | None] = {"python": platform.python_version()}
+    for name in _TOOLS:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = None
+    return out
+
+
+def _q(identifier: str) -> str:
+    return '"' + identifier.replace('"', '""') + '"'
+
+
+def _lit(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+# -- create -----------------------------------------------------------------------------------------------
+
+
+def next_version(settings: Settings, edition: int, correction: str | None) -> tuple[str, str | None]:
+    """The version to write and, for a correction, the version it corrects."""
+    existing = [v for v in versions(settings) if parse_version(v)[0] == edition]
+    if correction is None:
+        if existing or (snapshots_dir(settings) / str(edition)).exists():
+            raise SnapshotExists(
+                f"edition {edition} already exists ({', '.join(existing) or snapshots_dir(settings) / str(edition)}); "
+                f"a snapshot is never rewritten: to correct it, run `observatoire snapshot create --edition {edition} "
+                "--correction \"motif\"`")
+        return str(edition), None
+    if not existing:
+        raise SnapshotError(f"edition {edition} does not exist: there is nothing to correct (create it first, "
+                            f"without --correction)")
+    last = max(existing, key=parse_version)
+    return f"{edition}.{parse_version(last)[1] + 1}", last
+
+
+def create(settings: Settings, edition: int, correction: str | None = None, *,
+           log: Callable[[str], None] = lambda msg: None) -> Snapshot:
+    """Freeze the published warehouse as ``edition`` (or a correction of it); returns the new snapshot."""
+    from observatoire.locking import writer_lock
+
+    if not 2000 <= int(edition) <= 2100:
+        raise SnapshotError(f"--edition {edition}: expected a year (e.g. 2025)")
+    if correction is not None and not correction.strip():
+        raise SnapshotError("--correction needs a reason (motif), e.g. --correction \"révision Filosofi 2021\"")
+    if not settings.published_db.exists():
+        raise SnapshotError(f"nothing published yet in {settings.data_dir}: run `observatoire run` first")
+    root = snapshots_dir(settings)
+    with writer_lock(settings.lock_path, f"snapshot create --edition {edition}"):
+        version, corrects = next_version(settings, int(edition), correction)
+        root.mkdir(parents=True, exist_ok=True)
+        for stale in root.glob(".tmp-*"):  # a snapshot that died half-way (we hold the lock: nobody else writes)
+            shutil.rmtree(stale, ignore_errors=True)
+        tmp = root / f".tmp-{version}-{os.getpid()}"
+        tmp.mkdir()
+        try:
+            manifest = _write_snapshot(settings, tmp, int(edition), version, correction, corrects, log)
+            for path in tmp.rglob("*"):
+                if path.is_file():
+                    path.chmod(0o444)
+            os.rename(tmp, root / version)  # atomic; fails if the version appeared meanwhile
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+    log(f"snapshot {version} written to {root / version}")
+    return Snapshot(version=version, path=root / version, manifest=manifest)
+
+
+def _write_snapshot(settings: Settings, out: Path, edition: int, version: str, correction: str | None,
+                    corrects: str | None, log: Callable[[str], None]) -> dict:
+    import duckdb
+
+    from observatoire.warehouse import STORAGE_VERSION
+
+    created_at = datetime.now(UTC).isoformat(timespec="seconds")
+    db_name = f"observatoire_{version}.duckdb"
+    (out / "parquet").mkdir()
+    (out / "csv").mkdir()
+    con = duckdb.connect()
+    try:
+        con.execute(f"ATTACH {_lit(str(settings.published_db))} AS pub (READ_ONLY)")
+        con.execute(f"ATTACH {_lit(str(out / db_name))} AS snap (STORAGE_VERSION {_lit(STORAGE_VERSION)})")
+        tables = [r[0] for r in con.execute(
+            "SELECT table_name FROM duckdb_tables() WHERE database_name = 'pub' AND schema_name = 'main' "
+            "ORDER BY table_name").fetchall()]
+        if "fct_indicateur_qpv" not in tables:
+            raise SnapshotError(f"{settings.published_db} holds no fct_indicateur_qpv: not an observatoire warehouse")
+        publication = _one_dict(con, "SELECT * FROM pub.meta.publication")
+        log(f"freezing publication {publication.get('run_id')} ({len(tables)} tables) as {version}")
+        for t in tables:
+            con.execute(f"CREATE TABLE snap.main.{_q(t)} AS SELECT * FROM pub.main.{_q(t)} ORDER BY ALL")
+        con.execute(f"CREATE TABLE snap.main.{EVALUATION_TABLE} AS {_evaluation_sql('snap.main')}")
+        tables.append(EVALUATION_TABLE)
+        tables.sort()
+        con.execute("CREATE SCHEMA snap.meta")
+        for t in ("publication", "manifest", "validations", "runs"):
+            if con.execute("SELECT count(*) FROM duckdb_tables() WHERE database_name = 'pub' AND schema_name = 'meta' "
+                           "AND table_name = ?", [t]).fetchone()[0]:
+                con.execute(f"CREATE TABLE snap.meta.{_q(t)} AS SELECT * FROM pub.meta.{_q(t)}")
+        sources = _sources(con)
+        validations = _dicts(con, "SELECT suite, target, success, evaluated, failed, errors "
+                                  "FROM pub.meta.validations ORDER BY suite, target")
+        table_info = {}
+        for t in tables:
+            cols = [r[0] for r in con.execute(
+                "SELECT column_name FROM duckdb_columns() WHERE database_name = 'snap' AND schema_name = 'main' "
+                "AND table_name = ? ORDER BY column_index", [t]).fetchall()]
+            rows = con.execute(f"SELECT count(*) FROM snap.main.{_q(t)}").fetchone()[0]
+            table_info[t] = {"rows": rows, "columns": cols}
+            select = f"SELECT * FROM snap.main.{_q(t)} ORDER BY ALL"
+            con.execute(f"COPY ({select}) TO {_lit(str(out / 'parquet' / f'{t}.parquet'))} "
+                        "(FORMAT parquet, COMPRESSION zstd)")
+            write_csv(con, select, out / "csv" / f"{t}.csv")
+        log("parquet and csv written")
+        changes = _changes(settings, corrects, out) if corrects else None
+        doc: dict[str, Any] = {
+            "edition": edition,
+            "version": version,
+            "created_at": created_at,
+            "correction": None if corrects is None else {
+                "motif": correction.strip(), "corrige": corrects, "changements": changes},
+            "run_id": publication.get("run_id"),
+            "publication": {k: publication.get(k) for k in (
+                "run_id", "mode", "donnees_synthetiques", "perimetre", "published_at", "git_commit", "fingerprint")},
+            "validations": validations,
+            "validations_reussies": all(bool(v["success"]) for v in validations) if validations else None,
+            "sources": sources,
+            "tools": _tool_versions(),
+            "git_commit": publication.get("git_commit"),
+            "tables": table_info,
+        }
+        con.execute("CREATE TABLE snap.meta.snapshot AS SELECT ? AS edition, ? AS version, ? AS created_at, "
+                    "? AS correction, ? AS corrige", [edition, version, created_at, correction, corrects])
+        con.execute("DETACH snap")
+        wb = _Workbook()
+        wb.sheet_from_rows("notes", _notes_rows(doc), widths=(28, 110, 14, 22, 70, 66))
+        con.execute(f"ATTACH {_lit(str(out / db_name))} AS snap (READ_ONLY)")
+        for defi, in con.execute("SELECT defi FROM snap.main.dim_defi ORDER BY ALL").fetchall():
+            mart = f"mart_defi_{defi}"
+            if mart in tables:
+                wb.sheet_from_query(defi, con, f"SELECT * FROM snap.main.{_q(mart)} ORDER BY code_qpv, millesime",
+                                    freeze="C2")
+        wb.sheet_from_query("chiffres_cles", con, "SELECT * FROM snap.main.mart_chiffres_cles ORDER BY ordre, millesime")
+        wb.sheet_from_query("fiches_qpv", con, "SELECT * FROM snap.main.mart_qpv_fiche ORDER BY code_qpv, millesime",
+                            freeze="C2")
+        wb.sheet_from_query("evaluation", con, f"SELECT * FROM snap.main.{EVALUATION_TABLE} ORDER BY ALL", freeze="C2")
+        wb.sheet_from_query("indicateurs", con, "SELECT * FROM snap.main.dim_indicateur ORDER BY defi, indicateur")
+        wb.sheet_from_query("qpv", con, "SELECT * FROM snap.main.dim_qpv ORDER BY code_qpv")
+        wb.save(out / f"observatoire_{version}.xlsx")
+        log("xlsx written")
+    finally:
+        con.close()
+    (out / README).write_text(_readme(doc, db_name), encoding="utf-8")
+    doc["files"] = [{"path": p.relative_to(out).as_posix(), "sha256": sha256_file(p), "bytes": p.stat().st_size}
+                    for p in sorted(out.rglob("*")) if p.is_file()]
+    (out / MANIFEST).write_text(json.dumps(doc, ensure_ascii=False, indent=2, default=str) + "\n", encoding="utf-8")
+    sums = [(f["sha256"], f["path"]) for f in doc["files"]] + [(sha256_file(out / MANIFEST), MANIFEST)]
+    (out / SUMS).write_text("".join(f"{h}  {p}\n" for h, p in sorted(sums, key=lambda x: x[1])), encoding="utf-8")
+    return doc
+
+
+def _dicts(con, sql: str, params: list | None = None) -> list[dict]:
+    cur = con.execute(sql, params or [])
+    names = [d[0] for d in cur.description]
+    return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+
+
+def _one_dict(con, sql: str) -> dict:
+    rows = _dicts(con, sql)
+    return rows[0] if rows else {}
+
+
+def _sources(con) -> list[dict]:
+    """Every input file the published warehouse was built from, with its URL, licence and sha256."""
+    from extract.registry import load_registry
+
+    registry = load_registry()
+    out = []
+    for row in _dicts(con, "SELECT source_id, millesime, url, sha256, bytes, fetched_at FROM pub.meta.manifest "
+                           "ORDER BY source_id, millesime"):
+        src = registry.get(row["source_id"])
+        out.append({
+            "source_id": row["source_id"],
+            "millesime": row["millesime"],
+            "editeur": getattr(src, "publisher", None),
+            "licence": getattr(src, "licence", None),
+            "url": row["url"],
+            "sha256": row["sha256"],
+            "bytes": row["bytes"],
+            "fetched_at": row["fetched_at"],
+        })
+    return out
+
+
+def _evaluation_sql(schema: str) -> str:
+    """Each indicator per QPV at its baseline millésime and at its latest, both statuts, and the change
+    (only between two published values with no break in the series)."""
+    return f"""
+    with f as (select * from {schema}.fct_indicateur_qpv),
+    bornes as (
+        select code_qpv, indicateur, min(millesime_reference) as millesime_reference, max(millesime) as millesime_dernier
+        from f group by all
+    )
+    select
+        b.code_qpv,
+        q.libelle_qpv,
+        q.code_commune,
+        i.defi,
+        b.indicateur,
+        i.libelle as libelle_indicateur,
+        i.unite,
+        i.sens,
+        b.millesime_reference,
+        r.valeur as valeur_reference,
+        r.statut as statut_reference,
+        b.millesime_dernier,
+        d.valeur as valeur_dernier,
+        d.statut as statut_dernier,
+        case when b.millesime_dernier > b.millesime_reference
+             and r.statut = 'disponible' and d.statut = 'disponible' then d.evolution_reference end as evolution,
+        case when b.millesime_dernier > b.millesime_reference
+             and r.statut = 'disponible' and d.statut = 'disponible' and r.valeur <> 0
+             then round(100 * d.evolution_reference / abs(r.valeur), 2) end as evolution_pct,
+        case
+            when b.millesime_dernier = b.millesime_reference then 'un_seul_millesime'
+            when r.statut <> 'disponible' or d.statut <> 'disponible' then 'non_comparable'
+            when d.evolution_reference is null then 'rupture_de_serie'
+            else 'comparable'
+        end as comparabilite,
+        d.rupture_serie,
+        d.note_rupture,
+        coalesce(d.source, r.source) as source
+    from bornes as b
+    join f as r on r.code_qpv = b.code_qpv and r.indicateur = b.indicateur and r.millesime = b.millesime_reference
+    join f as d on d.code_qpv = b.code_qpv and d.indicateur = b.indicateur and d.millesime = b.millesime_dernier
+    left join {schema}.dim_qpv as q on q.code_qpv = b.code_qpv
+    left join {schema}.dim_indicateur as i on i.indicateur = b.indicateur
+    order by b.code_qpv, i.defi, b.indicateur
+    """
+
+
+def _changes(settings: Settings, previous: str, out: Path) -> dict:
+    """What a correction changes compared with the version it corrects."""
+    import duckdb
+
+    prev = snapshots_dir(settings) / previous
+    old_tables = json.loads((prev / MANIFEST).read_text(encoding="utf-8")).get("tables", {})
+    con = duckdb.connect()
+    try:
+        tables = {}
+        for p in sorted((out / "parquet").glob("*.parquet")):
+            t = p.stem
+            old = prev / "parquet" / p.name
+            if not old.exists():
+                tables[t] = "ajoutee"
+                continue
+            same = con.execute(
+                f"SELECT (SELECT count(*) FROM (SELECT * FROM read_parquet({_lit(str(p))}) EXCEPT ALL "
+                f"SELECT * FROM read_parquet({_lit(str(old))}))) + (SELECT count(*) FROM (SELECT * FROM "
+                f"read_parquet({_lit(str(old))}) EXCEPT ALL SELECT * FROM read_parquet({_lit(str(p))})))"
+            ).fetchone()[0] == 0 if _same_columns(con, p, old) else False
+            if not same:
+                tables[t] = "modifiee"
+        for t in old_tables:
+            if not (out / "parquet" / f"{t}.parquet").exists():
+                tables[t] = "retiree"
+    finally:
+        con.close()
+    moves = _diff_fct(prev / "parquet" / "fct_indicateur_qpv.parquet", out / "parquet" / "fct_indicateur_qpv.parquet",
+                      revisions_only=False)
+    return {"tables": tables, "valeurs_modifiees": len(moves), "detail": moves[:500],
+            "resume": ("aucune donnée modifiée" if not tables else
+                       f"{len(tables)} table(s) modifiée(s), {len(moves)} valeur(s) d'indicateur modifiée(s)")}
+
+
+def _same_columns(con, a: Path, b: Path) -> bool:
+    cols = [con.execute(f"SELECT name, type FROM parquet_schema({_lit(str(p))})").fetchall() for p in (a, b)]
+    return cols[0] == cols[1]
+
+
+def _notes_rows(doc: dict) -> list[list[Any]]:
+    pub = doc["publication"]
+    rows: list[list[Any]] = [
+        ["# Observatoire des quartiers — Contrat de ville métropolitain Aix-Marseille-Provence 2024-2030"],
+        ["Édition", doc["edition"]],
+        ["Version", doc["version"]],
+        ["Créée le", doc["created_at"]],
+        ["Publication d'origine", f"run {pub.get('run_id')}, publiée le {pub.get('published_at')}"],
+        ["Périmètre", pub.get("perimetre")],
+        ["Mode", pub.get("mode")],
+    ]
+    if pub.get("donnees_synthetiques"):
+        rows.append(["ATTENTION", "Données synthétiques (mode démonstration) : ces chiffres ne décrivent pas les "
+                                  "quartiers réels."])
+    if doc.get("correction"):
+        c = doc["correction"]
+        rows += [["Correction de", c["corrige"]], ["Motif", c["motif"]],
+                 ["Changements", (c.get("changements") or {}).get("resume")]]
+    rows += [
+        ["Validations", "toutes réussies" if doc.get("validations_reussies") else "voir manifest.json"],
+        [],
+        ["# Statuts"],
+        *[[k, v] for k, v in _STATUTS.items()],
+        [],
+        ["# Règles"],
+        ["Secret statistique", "une valeur retenue par l'éditeur est vide avec le statut secret_statistique, jamais 0 ; "
+                               "aucun taux n'est publié s'il est calculé sur des effectifs sous le seuil de diffusion "
+                               "de l'éditeur (colonne seuil_secret de la feuille indicateurs)."],
+        ["Évolutions", "la feuille evaluation compare le millésime de référence (le premier sur la géographie 2024) "
+                       "au dernier ; l'évolution n'est calculée qu'entre deux valeurs disponibles, sans rupture de "
+                       "série (colonne comparabilite)."],
+        ["Écarts", "ecart_* = valeur du quartier moins celle du territoire de comparaison (points pour un taux) ; "
+                   "vide pour un effectif."],
+        ["Cellules texte", "un texte commençant par = + - @ est précédé d'une apostrophe pour qu'aucun tableur ne "
+                           "l'évalue comme une formule."],
+        ["Intégrité", "manifest.json et SHA256SUMS donnent l'empreinte sha256 de chaque fichier "
+                      "(vérification : sha256sum -c SHA256SUMS)."],
+        [],
+        ["# Sources", "URL", "millésime", "éditeur", "licence", "sha256"],
+    ]
+    for s in doc["sources"]:
+        rows.append([s["source_id"], s["url"], s["millesime"], s["editeur"], s["licence"], s["sha256"]])
+    return rows
+
+
+def _readme(doc: dict, db_name: str) -> str:
+    pub = doc["publication"]
+    v = doc["version"]
+    warning = ("\n> **Attention : données synthétiques** (mode démonstration). Ces chiffres ne décrivent pas les "
+               "quartiers réels.\n" if pub.get("donnees_synthetiques") else "")
+    correction = ""
+    if doc.get("correction"):
+        c = doc["correction"]
+        correction = (f"\n## Correction\n\nCette version corrige la version {c['corrige']}, qui reste disponible "
+                      f"et inchangée.\n\n- Motif : {c['motif']}\n- Changements : {(c.get('changements') or {}).get('resume')}"
+                      "\n  (détail dans `manifest.json`, rubrique `correction`).\n")
+    sources = "\n".join(f"| {s['source_id']} | {s['millesime']} | {s['editeur'] or ''} | {s['licence'] or ''} |"
+                        for s in doc["sources"])
+    tables = "\n".join(f"| `{t}` | {i['rows']} |" for t, i in doc["tables"].items())
+    return f"""# Observatoire des quartiers — édition {doc['edition']} (version {v})
+
+Baromètres du Contrat de ville métropolitain Aix-Marseille-Provence 2024-2030, par quartier prioritaire (QPV).
+Instantané figé le {doc['created_at']} à partir de la publication `{pub.get('run_id')}`
+(périmètre `{pub.get('perimetre')}`). Ces fichiers ne seront jamais modifiés : une correction donne une
+nouvelle version (`{doc['edition']}.1`, `{doc['edition']}.2`…) dans un dossier voisin.
+{warning}{correction}
+## Contenu
+
+| fichier | pour qui |
+|---|---|
+| `observatoire_{v}.xlsx` | lecture humaine : feuille « notes », une feuille par défi (QPV en lignes, baromètres, comparateurs et statuts en colonnes), chiffres clés, fiches QPV, évaluation, indicateurs, QPV |
+| `csv/*.csv` | Excel en français (double-clic), R `read.csv2()`, tout tableur : UTF-8 avec BOM, séparateur `;`, virgule décimale |
+| `parquet/*.parquet` | R (`arrow::read_parquet`), Python (`pandas.read_parquet`), DuckDB |
+| `{db_name}` | DuckDB 1.4 ou plus récent : toutes les tables, et la provenance dans le schéma `meta` |
+| `manifest.json` | provenance : publication d'origine, validations, sources (URL, millésime, licence, sha256), versions des outils, empreinte et taille de chaque fichier |
+| `SHA256SUMS` | empreintes au format `sha256sum` |
+
+Tables :
+
+| table | lignes |
+|---|---|
+{tables}
+
+`{EVALUATION_TABLE}` donne, pour chaque indicateur et chaque QPV, la valeur au millésime de référence et au
+dernier millésime avec leurs statuts, et l'évolution seulement quand les deux valeurs sont disponibles et
+comparables (colonne `comparabilite`).
+
+## Lire les valeurs
+
+- Une valeur vide n'est **jamais** un zéro : la colonne `statut` (ou `<indicateur>_statut`) dit pourquoi.
+{chr(10).join(f'  - `{k}` : {t}' for k, t in _STATUTS.items())}
+- Secret statistique : aucun taux n'est publié s'il repose sur des effectifs sous le seuil de diffusion de
+  l'éditeur (`seuil_secret` dans `dim_indicateur`).
+- `ecart_*` : valeur du quartier moins celle du territoire de comparaison (commune, commune hors QPV,
+  périmètre, France), en points pour un taux.
+- Un texte qui commence par `=`, `+`, `-` ou `@` est précédé d'une apostrophe, pour qu'aucun tableur ne
+  l'exécute comme une formule ; les nombres (négatifs compris) restent des nombres.
+
+Exemples : R `read.csv2("csv/fct_indicateur_qpv.csv", fileEncoding = "UTF-8-BOM", colClasses = c(code_qpv = "character"))` ;
+Python `pandas.read_csv("csv/fct_indicateur_qpv.csv", sep=";", decimal=",", encoding="utf-8-sig", dtype={{"code_qpv": str}})`.
+
+## Vérifier l'intégrité
+
+```sh
+sha256sum -c SHA256SUMS                      # Linux ; macOS : shasum -a 256 -c SHA256SUMS
+observatoire snapshot verify {v}          # avec l'outil de l'observatoire
+```
+
+Sous Windows : `Get-FileHash -Algorithm SHA256 <fichier>` et comparer à `SHA256SUMS`.
+
+## Citer
+
+Observatoire des quartiers du Contrat de ville métropolitain Aix-Marseille-Provence, édition {doc['edition']},
+version {v} ({doc['created_at'][:10]}). Pour retrouver exactement les mêmes chiffres, citer aussi
+l'empreinte de `manifest.json` donnée dans `SHA256SUMS`.
+
+## Sources
+
+| source | millésime | éditeur | licence |
+|---|---|---|---|
+{sources}
+
+Les URL et les empreintes des fichiers sources sont dans `manifest.json`.
+"""
+
+
+# -- list, verify, diff -----------------------------------------------------------------------------------
+
+
+def list_snapshots(settings: Settings) -> list[dict]:
+    out = []
+    for v in versions(settings):
+        snap = open_snapshot(settings, v)
+        m = snap.manifest
+        out.append({
+            "version": v,
+            "edition": m.get("edition"),
+            "created_at": m.get("created_at"),
+            "run_id": m.get("run_id"),
+            "mode": (m.get("publication") or {}).get("mode"),
+            "perimetre": (m.get("publication") or {}).get("perimetre"),
+            "correction": (m.get("correction") or {}).get("motif"),
+            "files": len(m.get("files", [])),
+            "bytes": sum(f.get("bytes", 0) for f in m.get("files", [])),
+            "path": str(snap.path),
+        })
+    return out
+
+
+def verify(settings: Settings, version: str) -> list[str]:
+    """Recompute every hash; returns the problems (empty when the snapshot is intact), each naming a file."""
+    try:
+        snap = open_snapshot(settings, version)
+    except SnapshotError as err:
+        if "not valid JSON" not in str(err):
+            raise
+        return [f"{MANIFEST}: {err}"]
+    problems = []
+    listed = {}
+    for f in snap.manifest.get("files", []):
+        listed[f["path"]] = f
+    if not listed:
+        problems.append(f"{MANIFEST}: lists no file")
+    for rel, f in sorted(listed.items()):
+        path = snap.path / rel
+        if not path.is_file():
+            problems.append(f"{rel}: missing")
+            continue
+        size = path.stat().st_size
+        digest = sha256_file(path)
+        if digest != f.get("sha256") or size != f.get("bytes"):
+            problems.append(f"{rel}: sha256 {digest[:16]}… ({size} bytes) differs from the manifest's "
+                            f"{str(f.get('sha256'))[:16]}… ({f.get('bytes')} bytes)")
+    for path in sorted(snap.path.rglob("*")):
+        rel = path.relative_to(snap.path).as_posix()
+        if path.is_file() and rel not in listed and rel not in (MANIFEST, SUMS):
+            problems.append(f"{rel}: not in the manifest (file added after the snapshot was made)")
+    # SHA256SUMS covers manifest.json itself: a changed byte in the manifest is caught here
+    sums_path = snap.path / SUMS
+    if not sums_path.is_file():
+        problems.append(f"{SUMS}: missing")
+        return problems
+    sums: dict[str, str] = {}
+    for n, line in enumerate(sums_path.read_text(encoding="utf-8", errors="replace").splitlines(), start=1):
+        m = re.fullmatch(r"([0-9a-f]{64})  (.+)", line)
+        if not m:
+            problems.append(f"{SUMS}: line {n} is not '<sha256>  <path>'")
+            continue
+        sums[m[2]] = m[1]
+    manifest_digest = sha256_file(snap.path / MANIFEST)
+    if sums.get(MANIFEST) != manifest_digest:
+        problems.append(f"{MANIFEST}: sha256 {manifest_digest[:16]}… differs from the one recorded in {SUMS}")
+    for rel, f in sorted(listed.items()):
+        if sums.get(rel) != f.get("sha256"):
+            problems.append(f"{SUMS}: the entry for {rel} disagrees with the manifest")
+    for rel in sorted(set(sums) - set(listed) - {MANIFEST}):
+        problems.append(f"{SUMS}: lists {rel}, which the manifest does not")
+    return problems
+
+
+def _diff_fct(a: Path, b: Path, *, revisions_only: bool) -> list[dict]:
+    import duckdb
+
+    con = duckdb.connect()
+    try:
+        return _dicts(con, f"""
+            with a as (select code_qpv, indicateur, millesime, valeur, statut from read_parquet({_lit(str(a))})),
+                 b as (select code_qpv, indicateur, millesime, valeur, statut from read_parquet({_lit(str(b))}))
+            select coalesce(a.code_qpv, b.code_qpv) as code_qpv, coalesce(a.indicateur, b.indicateur) as indicateur,
+                   coalesce(a.millesime, b.millesime) as millesime,
+                   a.valeur as valeur_avant, b.valeur as valeur_apres, a.statut as statut_avant, b.statut as statut_apres,
+                   case when a.code_qpv is null then 'ajout' when b.code_qpv is null then 'retrait'
+                        else 'revision' end as nature
+            from a full join b using (code_qpv, indicateur, millesime)
+            where (a.valeur is distinct from b.valeur or a.statut is distinct from b.statut)
+              {"and a.code_qpv is not null and b.code_qpv is not null" if revisions_only else ""}
+            order by 1, 2, 3""")
+    finally:
+        con.close()
+
+
+def diff(settings: Settings, old: str, new: str) -> dict:
+    """Indicators that moved between two versions, by QPV.
+
+    ``dernier``: for each QPV and indicator whose latest value differs (a new millésime, a revision or a
+    change of statut), both latest values; ``revisions``: values of the same millésime that changed."""
+    import duckdb
+
+    a, b = open_snapshot(settings, old), open_snapshot(settings, new)
+    con = duckdb.connect()
+    try:
+        ev = [s.path / "parquet" / f"{EVALUATION_TABLE}.parquet" for s in (a, b)]
+        for p in ev:
+            if not p.exists():
+                raise SnapshotError(f"{p}: missing (run `observatoire snapshot verify`)")
+        dernier = _dicts(con, f"""
+            with a as (select * from read_parquet({_lit(str(ev[0]))})),
+                 b as (select * from read_parquet({_lit(str(ev[1]))}))
+            select coalesce(b.code_qpv, a.code_qpv) as code_qpv, coalesce(b.libelle_qpv, a.libelle_qpv) as libelle_qpv,
+                   coalesce(b.indicateur, a.indicateur) as indicateur,
+                   a.millesime_dernier as millesime_avant, a.valeur_dernier as valeur_avant, a.statut_dernier as statut_avant,
+                   b.millesime_dernier as millesime_apres, b.valeur_dernier as valeur_apres, b.statut_dernier as statut_apres,
+                   case when a.statut_dernier = 'disponible' and b.statut_dernier = 'disponible'
+                        then b.valeur_dernier - a.valeur_dernier end as variation
+            from a full join b using (code_qpv, indicateur)
+            where a.millesime_dernier is distinct from b.millesime_dernier
+               or a.valeur_dernier is distinct from b.valeur_dernier
+               or a.statut_dernier is distinct from b.statut_dernier
+            order by 1, 3""")
+    finally:
+        con.close()
+    revisions = _diff_fct(a.path / "parquet" / "fct_indicateur_qpv.parquet",
+                          b.path / "parquet" / "fct_indicateur_qpv.parquet", revisions_only=True)
+    return {"avant": a.version, "apres": b.version, "dernier": dernier, "revisions": revisions}

@@ -268,14 +268,18 @@ def sniff(data: bytes) -> str:
                 if "xl/workbook.xml" in names:
                     if "xl/vbaProject.bin" in names or any(n.lower().endswith("vbaproject.bin") for n in names):
                         return "xlsm"
-                    types = zf.read("[Content_Types].xml") if "[Content_Types].xml" in names else b""
+                    types = b""
+                    if "[Content_Types].xml" in names:
+                        with zf.open("[Content_Types].xml") as fh:  # bounded: the archive is not checked yet
+                            types = fh.read(1 << 20)
                     return "xlsm" if b"macroEnabled" in types else "xlsx"
                 if "word/document.xml" in names:
                     return "docx"
                 if "content.xml" in names and "mimetype" in names:
                     return "ods"
                 return "zip"
-        except (zipfile.BadZipFile, KeyError, OSError, ValueError):
+        except (zipfile.BadZipFile, KeyError, OSError, ValueError, EOFError, RuntimeError, NotImplementedError,
+                zlib.error):
             return "zip_invalid"
     if data.startswith(b"\xd0\xcf\x11\xe0"):
         return "xls"

@@ -40,6 +40,7 @@ def dagbag_report(airflow_home):
 def test_no_import_errors(dagbag_report):
     assert dagbag_report["errors"] == {}
     assert "observatoire_nightly" in dagbag_report["dags"]
+    assert "observatoire_partenaires" in dagbag_report["dags"]
 
 
 @pytest.mark.parametrize("dag_file", sorted(p.name for p in DAGS.glob("*.py")))
@@ -91,3 +92,16 @@ def test_nightly_structure(dagbag_report):
     # data-aware: landed sources (asset alias) and the published warehouse
     assert t["sources.validate"]["outlets"] == ["observatoire_landed_sources"]
     assert t["publish"]["outlets"] == ["observatoire_published_warehouse"]
+
+
+def test_partenaires_structure(dagbag_report):
+    dag = dagbag_report["dags"]["observatoire_partenaires"]
+    t = dag["tasks"]
+    assert dag["catchup"] is False and dag["max_active_runs"] == 1 and dag["doc_md"]
+    assert "Europe/Paris" in dag["tz"] and "remplacer" in dag["params"]
+    # the import (the only writer) runs in the shared 1-slot pool, with retries; the summary runs whatever happened
+    assert t["import_file"]["pool"] == "observatoire_warehouse"
+    assert t["import_file"]["retries"] >= 1 and t["import_file"]["retry_exponential_backoff"]
+    assert t["list_inbox"]["downstream"] == ["import_file"] and t["import_file"]["downstream"] == ["summarise"]
+    assert t["summarise"]["trigger_rule"] == "all_done"
+    assert all(task["on_failure_callback"] for task in t.values())

@@ -92,6 +92,12 @@ def _write_atomic(dest: Path, content: bytes) -> None:
         raise
 
 
+def _defi_label(defi: str) -> str:
+    with open(referentiel.seeds_dir() / "ref_defi.csv", encoding="utf-8", newline="") as fh:
+        labels = {r["defi"]: f"{r['numero_defi']}. {r['libelle_defi']}" for r in csv.DictReader(fh)}
+    return labels.get(defi, defi)
+
+
 def instructions(indicateur: str, info: dict, *, year: int) -> list[tuple[str, str]]:
     """The instruction sheet's content: (heading, text) pairs; a heading alone starts a section."""
     lo, hi = info.get("valeur_min"), info.get("valeur_max")
@@ -102,12 +108,12 @@ def instructions(indicateur: str, info: dict, *, year: int) -> list[tuple[str, s
         ("L'indicateur", None),
         ("Identifiant (ne pas modifier)", indicateur),
         ("Définition", info["libelle"]),
-        ("Défi du contrat", info.get("defi") or ""),
+        ("Défi du contrat", _defi_label(info.get("defi") or "")),
         ("Unité de la colonne « valeur »", unit_label(info["unite"])),
         ("Valeurs acceptées", f"de {fr_number(lo)} à {fr_number(hi)}"),
         ("Millésimes acceptés", f"de {FIRST_MILLESIME} à {year} : l'année que décrivent les données, pas l'année "
                                 "d'envoi"),
-        ("Donnée attendue de", info.get("motif_indisponibilite") or ""),
+        ("Source attendue", info.get("motif_indisponibilite") or ""),
     ]
     if info.get("seuil_secret"):
         out.append(("Secret statistique", f"un effectif inférieur à {fr_number(info['seuil_secret'])} n'est jamais "

@@ -338,7 +338,7 @@ def _write_snapshot(settings: Settings, out: Path, edition: int, version: str, c
         tables.append(EVALUATION_TABLE)
         tables.sort()
         con.execute("CREATE SCHEMA snap.meta")
-        for t in ("publication", "manifest", "validations", "runs"):
+        for t in ("publication", "manifest", "validations", "runs", "partenaires_fichiers"):
             if con.execute("SELECT count(*) FROM duckdb_tables() WHERE database_name = 'pub' AND schema_name = 'meta' "
                            "AND table_name = ?", [t]).fetchone()[0]:
                 con.execute(f"CREATE TABLE snap.meta.{_q(t)} AS SELECT * FROM pub.meta.{_q(t)}")
@@ -370,6 +370,7 @@ def _write_snapshot(settings: Settings, out: Path, edition: int, version: str, c
             "validations": validations,
             "validations_reussies": all(bool(v["success"]) for v in validations) if validations else None,
             "sources": sources,
+            "fichiers_partenaires": _partner_files(con),
             "tools": _tool_versions(),
             "git_commit": publication.get("git_commit"),
             "tables": table_info,
@@ -435,6 +436,17 @@ def _sources(con) -> list[dict]:
             "fetched_at": row["fetched_at"],
         })
     return out
+
+
+def _partner_files(con) -> list[dict]:
+    """The partner files in force when the warehouse was published (indicator, millésime, partner, sha256)."""
+    cols = {r[0] for r in con.execute(
+        "SELECT column_name FROM duckdb_columns() WHERE database_name = 'pub' AND schema_name = 'meta' "
+        "AND table_name = 'partenaires_fichiers'").fetchall()}
+    if not {"sha256", "indicateur", "millesime", "partenaire", "status"} <= cols:
+        return []
+    return _dicts(con, "SELECT indicateur, millesime, partenaire, nom_fichier, sha256, bytes, received_at, rows "
+                       "FROM pub.meta.partenaires_fichiers WHERE status = 'current' ORDER BY indicateur, millesime")
 
 
 def _evaluation_sql(schema: str) -> str:
@@ -565,6 +577,11 @@ def _notes_rows(doc: dict) -> list[list[Any]]:
     ]
     for s in doc["sources"]:
         rows.append([s["source_id"], s["url"], s["millesime"], s["editeur"], s["licence"], s["sha256"]])
+    if doc.get("fichiers_partenaires"):
+        rows += [[], ["# Fichiers des partenaires", "fichier reçu", "millésime", "partenaire", "reçu le", "sha256"]]
+        for f in doc["fichiers_partenaires"]:
+            rows.append([f["indicateur"], f["nom_fichier"], f["millesime"], f["partenaire"], f["received_at"],
+                         f["sha256"]])
     return rows
 
 
@@ -582,6 +599,9 @@ def _readme(doc: dict, db_name: str) -> str:
     sources = "\n".join(f"| {s['source_id']} | {s['millesime']} | {s['editeur'] or ''} | {s['licence'] or ''} |"
                         for s in doc["sources"])
     tables = "\n".join(f"| `{t}` | {i['rows']} |" for t, i in doc["tables"].items())
+    n_part = len(doc.get("fichiers_partenaires") or [])
+    partenaires = (f" ; les {n_part} fichiers transmis par les partenaires (indicateur, millésime, partenaire, "
+                   "empreinte) dans la rubrique `fichiers_partenaires`" if n_part else "")
     return f"""# Observatoire des quartiers — édition {doc['edition']} (version {v})
 
 Baromètres du Contrat de ville métropolitain Aix-Marseille-Provence 2024-2030, par quartier prioritaire (QPV).
@@ -645,7 +665,7 @@ l'empreinte de `manifest.json` donnée dans `SHA256SUMS`.
 |---|---|---|---|
 {sources}
 
-Les URL et les empreintes des fichiers sources sont dans `manifest.json`.
+Les URL et les empreintes des fichiers sources sont dans `manifest.json`{partenaires}.
 """
 
 

@@ -13,6 +13,9 @@ naming the page's URL: nothing is landed.
 :func:`iter_pages` reads a landed archive back, page by page (bounded memory); :func:`batches_from_records`
 turns the records a parser extracts from the pages into Arrow batches of its :class:`TableSpec`.
 
+A ``file://`` URL (``OBSERVATOIRE_URL_<ID>``) naming such a page archive is taken as is: a mirror of the source
+(the benchmark's national extracts are page archives); any other local file is read as the first page.
+
 Paginators (the ``paginator`` key of a registry entry):
 
 ``datafair``  ADEME data-fair ``/lines``: follow the ``next`` URL (cursor ``after``; it may name the dataset by
@@ -168,6 +171,10 @@ def fetch_paged(
         raise FetchError(source_id, f"unknown paginator {paginator!r}", url=redact(url),
                          expected=", ".join(PAGINATORS))
     policy = policy or FetchPolicy()
+    if urlsplit(url).scheme.lower() == "file":
+        mirrored = _fetch_page_archive(url, dest_dir, source_id=source_id, policy=policy)
+        if mirrored is not None:
+            return mirrored
     step = PAGINATORS[paginator]
     interval = 60.0 / rate_limit_per_minute if rate_limit_per_minute else 0.0
     dest_dir.mkdir(parents=True, exist_ok=True)
@@ -228,6 +235,23 @@ def fetch_paged(
     data = Path(tmp).read_bytes()
     return FetchResult(url=url, status="downloaded", path=Path(tmp), sha256=hashlib.sha256(data).hexdigest(),
                        bytes=len(data), content_type="application/zip", attempts=len(requests_log))
+
+
+def _fetch_page_archive(url: str, dest_dir: Path, *, source_id: str, policy: FetchPolicy) -> FetchResult | None:
+    """A ``file://`` URL naming a page archive (the ZIP this module lands: ``requests.json`` + pages), e.g. a
+    mirror of an API source or a national extract prepared elsewhere: taken as is, like a file source.
+    ``None`` when the file is something else (a single JSON page is then read through the paginator)."""
+    fetched = fetch(url, dest_dir, source_id=source_id, policy=policy, progress=False)
+    try:
+        with zipfile.ZipFile(fetched.path) as zf:
+            is_archive = "requests.json" in zf.namelist()
+    except zipfile.BadZipFile:
+        is_archive = False
+    if not is_archive:
+        fetched.path.unlink(missing_ok=True)
+        return None
+    return FetchResult(url=url, status="downloaded", path=fetched.path, sha256=fetched.sha256, bytes=fetched.bytes,
+                       content_type="application/zip", attempts=1)
 
 
 def iter_pages(path: Path, *, source_id: str) -> Iterator[tuple[str, dict]]:

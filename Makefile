@@ -19,6 +19,7 @@ help:
 	@echo "make demo   - install everything into .venv/ and run the pipeline in demo mode (offline recordings)"
 	@echo "make test   - install everything into .venv/ and run the tests"
 	@echo "make lint   - ruff + dbt parse"
+	@echo "make bench  - benchmark on national-scale inputs (OBSERVATOIRE_BENCH_CONTOURS=national contours GeoJSON)"
 	@echo "make airflow - Airflow 3 locally without Docker (standalone on SQLite, port AIRFLOW_PORT=8080), Ctrl-C stops"
 
 .tools/bin/uv:
@@ -38,6 +39,11 @@ demo: install
 
 test: install
 	.venv/bin/python -m pytest
+
+# the benchmark (docs/performance.md): national inputs generated once into bench/.cache/ (or
+# $OBSERVATOIRE_BENCH_CACHE), contours from $OBSERVATOIRE_BENCH_CONTOURS, figures in bench/results/latest.json
+bench: install
+	.venv/bin/python bench/run.py $(BENCH_ARGS)
 
 airflow: install
 	@scripts/airflow-local.sh

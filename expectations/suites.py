@@ -158,8 +158,11 @@ def raw_suite(
     return suite
 
 
-def mart_suites(*, perimeter_qpv: list[str], catalogue: dict[str, dict], millesimes: dict[str, list[int]]) -> list[Suite]:
-    """The gates on the marts. ``millesimes`` maps each indicator to the millésimes it must cover."""
+def mart_suites(*, perimeter_qpv: list[str], catalogue: dict[str, dict], millesimes: dict[str, list[int]],
+                contract_perimeter: bool = True) -> list[Suite]:
+    """The gates on the marts. ``millesimes`` maps each indicator to the millésimes it must cover.
+    ``contract_perimeter`` False (any perimeter but the Métropole): the comparators' presence is reported as a
+    warning, since the comparator sources' coverage of a new territory is checked before it is enforced."""
     n_qpv = len(perimeter_qpv)
     dim_qpv = Suite(name="mart_dim_qpv", target="mart:dim_qpv").add(
         Check("expect_table_row_count_to_equal", {"value": n_qpv}, f"one row per QPV of the perimeter ({n_qpv})"),
@@ -218,6 +221,7 @@ def mart_suites(*, perimeter_qpv: list[str], catalogue: dict[str, dict], millesi
         if inds:
             fct.add(Check("expect_column_values_to_not_be_null", {"column": f"valeur_{niveau}"},
                           f"the {niveau} comparator is present for {', '.join(inds)}",
+                          severity="error" if contract_perimeter else "warning",
                           row_condition=("indicateur", "in", inds)))
 
     wide = []
@@ -243,15 +247,21 @@ def mart_suites(*, perimeter_qpv: list[str], catalogue: dict[str, dict], millesi
     return [dim_qpv, dim_indicateur, fct, *wide]
 
 
-def chiffres_cles_suite(chiffres: list[str]) -> Suite:
-    """The key figures: each of the contract's figures present, beside the contract's value."""
-    return Suite(name="mart_chiffres_cles", target="mart:mart_chiffres_cles", id_columns=("chiffre", "millesime")).add(
+def chiffres_cles_suite(chiffres: list[str], *, contract_perimeter: bool = True) -> Suite:
+    """The key figures: each of the contract's figures present, beside the contract's value (the Métropole's
+    perimeter; for another perimeter the contract's value is never shown)."""
+    suite = Suite(name="mart_chiffres_cles", target="mart:mart_chiffres_cles", id_columns=("chiffre", "millesime")).add(
         Check("expect_column_distinct_values_to_equal_set", {"column": "chiffre", "value_set": sorted(chiffres)},
               "every key figure of the contract is recomputed"),
         Check("expect_compound_columns_to_be_unique", {"column_list": ["chiffre", "millesime"]},
               "one row per key figure × millésime"),
-        Check("expect_column_values_to_not_be_null", {"column": "valeur_contrat"},
-              "the contract's figure is shown beside each recomputed one"),
         Check("expect_column_values_to_not_be_null", {"column": "valeur"},
               "an available key figure has a value", row_condition=("statut", "disponible")),
     )
+    if contract_perimeter:
+        suite.add(Check("expect_column_values_to_not_be_null", {"column": "valeur_contrat"},
+                        "the contract's figure is shown beside each recomputed one"))
+    else:
+        suite.add(Check("expect_column_values_to_be_null", {"column": "valeur_contrat"},
+                        "the contract's figures (the Métropole's) are never set beside another perimeter's"))
+    return suite

@@ -64,6 +64,10 @@ class Source:
     max_bytes: int | None = None
     notes: str = ""
     millesimes: dict[int, Millesime] = field(default_factory=dict)
+    #: for a source whose request depends on the perimeter (comparators, DPE by commune): the URL template used
+    #: for any perimeter but the default one, with ``{millesime}`` and the perimeter's parameters (``{geo}``,
+    #: ``{dpe_communes}``, see observatoire.perimetre); the millésimes' URLs are the default perimeter's
+    perimetre_url: str | None = None
 
     @property
     def env_override_name(self) -> str:
@@ -144,6 +148,7 @@ def _parse_source(raw: dict[str, Any], path: Path) -> Source:
         max_bytes=int(raw["max_bytes"]) if raw.get("max_bytes") else None,
         notes=str(raw.get("notes", "")),
         millesimes=millesimes,
+        perimetre_url=str(raw["perimetre_url"]).strip() if raw.get("perimetre_url") else None,
     )
 
 
@@ -168,13 +173,15 @@ def resolve_url(
     *,
     target_millesime: int | None = None,
     environ: dict[str, str] | None = None,
+    url_params: dict[str, str] | None = None,
 ) -> tuple[str, str]:
     """The URL to fetch for ``source`` / ``millesime`` and where it came from.
 
     Returns ``(url, origin)`` with origin one of ``override``, ``recording``, ``registry``. For an API source
     replayed in demo mode the URL is the publisher's (the cassette answers it, see :func:`recording_path`).
     ``target_millesime`` is the millésime being loaded (default: the latest); only that one takes the
-    ``OBSERVATOIRE_URL_<ID>`` override.
+    ``OBSERVATOIRE_URL_<ID>`` override. ``url_params`` (a perimeter other than the default one) fills the
+    source's ``perimetre_url`` template instead of the millésime's URL, in both modes.
     """
     env = os.environ if environ is None else environ
     if millesime not in source.millesimes:
@@ -185,6 +192,14 @@ def resolve_url(
     if override and millesime == target:
         return override.strip(), "override"
     entry = source.millesimes[millesime]
+    if url_params is not None and source.perimetre_url and (mode != "demo" or source.kind == "api"):
+        # (demo mode: a file source's recording covers the recordings' whole territory, whatever the perimeter)
+        try:
+            url = source.perimetre_url.format(millesime=millesime, **url_params)
+        except KeyError as err:
+            raise ExtractError(source.id, f"perimetre_url needs the parameter {err.args[0]!r}",
+                               expected=", ".join(sorted(url_params))) from None
+        return url, ("recording" if mode == "demo" else "registry")
     if mode == "demo":
         if not entry.recording:
             raise ExtractError(

@@ -88,4 +88,11 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
             "(demo = the project's offline recordings, live = the publishers' URLs)"
         )
     perimetre = (env.get("OBSERVATOIRE_PERIMETRE") or DEFAULT_PERIMETRE).strip()
+    from observatoire.referentiel import parse_perimetre  # referentiel imports this module
+
+    try:
+        kind, code = parse_perimetre(perimetre)
+    except ValueError as err:
+        raise ConfigError(str(err)) from None
+    perimetre = kind if code is None else f"{kind}:{code}"
     return Settings(data_dir=data_dir, mode=mode, perimetre=perimetre)

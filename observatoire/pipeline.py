@@ -30,7 +30,7 @@ from extract.landing import land_file, landed_extension, parsed_path_for, write_
 from extract.parsers import ParseContext, code_fingerprint, get_parser
 from extract.registry import Source, load_registry, recording_path, resolve_url
 from observatoire import referentiel
-from observatoire.config import DBT_PROJECT_DIR, PROJECT_ROOT, Settings, load_settings
+from observatoire.config import DBT_PROJECT_DIR, DEFAULT_PERIMETRE, PROJECT_ROOT, Settings, load_settings
 from observatoire.history import History
 from observatoire.locking import writer_lock
 
@@ -100,7 +100,8 @@ def plan(ctx: Context, *, sources: list[str] | None = None, millesime: int | Non
                 items.append({"source_id": src.id, "millesime": year, "target": latest})
     if millesime is not None and not items:
         raise PipelineError("extract", f"no selected source has millésime {millesime}")
-    return items
+    # the référentiel first (see extract_and_gate)
+    return sorted(items, key=lambda it: it["source_id"] != referentiel.CONTOURS_SOURCE)
 
 
 # -- extract: fetch → parse → land ---------------------------------------------------------------------
@@ -141,7 +142,12 @@ def extract_source(ctx: Context, run_id: str, source_id: str, millesime: int, *,
     h = ctx.history
     h.step(run_id, "extract", f"{source_id}/{millesime}", "running")
     try:
-        url, origin = resolve_url(src, millesime, ctx.settings.mode, target_millesime=target)
+        params = None
+        if src.perimetre_url:
+            from observatoire.perimetre import url_params
+
+            params = url_params(ctx.settings)
+        url, origin = resolve_url(src, millesime, ctx.settings.mode, target_millesime=target, url_params=params)
         result.update(url=redact(url), origin=origin)
         current = h.current_landing(source_id, millesime)
         validators = None
@@ -227,11 +233,15 @@ def validate_landing(ctx: Context, run_id: str, result: dict) -> dict:
     src = ctx.registry[source_id]
     parser = get_parser(src.parser)
     previous = ctx.history.previous_accepted(source_id, exclude_sha256=sha)
+    if previous and src.perimetre_url:  # the request depends on the perimeter: compare like with like
+        run = ctx.history.get_run(previous.get("last_run_id") or previous.get("first_run_id") or "")
+        if not run or run.get("perimetre") != ctx.settings.perimetre:
+            previous = None
     suite = raw_suite(
         source_id,
         parser.spec,
         millesime=millesime,
-        perimeter_qpv=referentiel.perimeter_qpv_codes(ctx.settings.perimetre),
+        perimeter_qpv=referentiel.perimeter_qpv_codes(ctx.settings.perimetre, ctx.settings),
         catalogue=referentiel.catalogue(),
         previous_rows=previous["rows_parsed"] if previous else None,
     )
@@ -419,9 +429,10 @@ def validate_marts(ctx: Context, run_id: str) -> list[dict]:
     millesimes: dict[str, list[int]] = {}
     for row in read_table(ctx.settings, "intermediate", "int_indicateur_millesimes").itertuples():
         millesimes.setdefault(row.indicateur, []).append(int(row.millesime))
-    suites = mart_suites(perimeter_qpv=referentiel.perimeter_qpv_codes(ctx.settings.perimetre),
-                         catalogue=referentiel.catalogue(), millesimes=millesimes)
-    suites.append(chiffres_cles_suite(referentiel.chiffres_cles()))
+    contract = ctx.settings.perimetre == DEFAULT_PERIMETRE
+    suites = mart_suites(perimeter_qpv=referentiel.perimeter_qpv_codes(ctx.settings.perimetre, ctx.settings),
+                         catalogue=referentiel.catalogue(), millesimes=millesimes, contract_perimeter=contract)
+    suites.append(chiffres_cles_suite(referentiel.chiffres_cles(), contract_perimeter=contract))
     summaries = []
     for suite in suites:
         table = suite.target.split(":", 1)[1]
@@ -513,17 +524,24 @@ def extract_and_gate(ctx: Context, run_id: str, items: list[dict], *, force: boo
     """Extract every planned item, gate the new landings; raise if any source failed (after all ran)."""
     from expectations.runner import build_docs, format_failures
 
-    results = [extract_source(ctx, run_id, it["source_id"], it["millesime"], target=it["target"], force=force)
-               for it in items]
-    failed = [r for r in results if r["status"] == "failed"]
+    # the référentiel first: the perimeter's QPV (completeness checks) and the perimeter's request parameters
+    # come from the ANCT contours accepted in the data directory
+    first = [it for it in items if it["source_id"] == referentiel.CONTOURS_SOURCE]
+    rest = [it for it in items if it["source_id"] != referentiel.CONTOURS_SOURCE]
+    results: list[dict] = []
     gate_failures = []
-    for r in results:
-        if r["status"] == "new":
-            summary = validate_landing(ctx, run_id, r)
-            r["validation"] = {k: summary[k] for k in ("success", "failed", "errors", "warnings")}
-            if not summary["success"]:
-                r["status"] = "quarantined"
-                gate_failures.append(summary)
+    for batch in (first, rest):
+        landed = [extract_source(ctx, run_id, it["source_id"], it["millesime"], target=it["target"], force=force)
+                  for it in batch]
+        for r in landed:
+            if r["status"] == "new":
+                summary = validate_landing(ctx, run_id, r)
+                r["validation"] = {k: summary[k] for k in ("success", "failed", "errors", "warnings")}
+                if not summary["success"]:
+                    r["status"] = "quarantined"
+                    gate_failures.append(summary)
+        results += landed
+    failed = [r for r in results if r["status"] == "failed"]
     build_docs(gx_root(ctx.settings))
     if failed or gate_failures:
         parts = []

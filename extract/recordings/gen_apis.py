@@ -176,6 +176,37 @@ PUBLISHER = {"id": "INSEE", "label": [
     {"lang": "en", "content": "National Institute of Statistics and Economic Studies"}]}
 
 
+#: the recordings' other perimeters (besides the Métropole): Toulon's Métropole and "France" (every QPV of the
+#: recordings); their Melodi and DPE requests are in the same cassettes
+OTHER_PERIMETRES = ("epci:248300543", "france")
+EPCI_TPM = "248300543"
+COMMUNES_TPM = ("83034", "83047", "83062", "83069", "83090", "83098", "83103", "83126", "83129", "83137", "83144",
+                "83153")
+
+
+def territory_rows() -> list[dict]:
+    """The recordings' QPV with the contours' attribute names (observatoire.perimetre's input)."""
+    return [{**t, "code_qpv": t["code_qp"]} for t in generate.territoires()]
+
+
+def perimetre_url(source_id: str, millesime: int, perimetre: str) -> str:
+    """The request the pipeline makes for ``perimetre`` (the registry's ``perimetre_url`` template)."""
+    from extract.registry import load_registry
+    from observatoire.perimetre import url_params_for
+
+    template = load_registry()[source_id].perimetre_url
+    return template.format(millesime=millesime, **url_params_for(territory_rows(), perimetre))
+
+
+def _perimetre_communes(perimetre: str) -> list[tuple[str, str, int]]:
+    """The communes a Melodi ``*COM`` request of the perimeter answers (with their population scale)."""
+    known = {c[0]: c for c in COMMUNES_AMP + COMMUNES_13_HORS_AMP + COMMUNES_83_84}
+    if perimetre == f"epci:{EPCI_TPM}":
+        return [known[c] for c in COMMUNES_TPM]
+    codes = set(known) | qpv_communes()  # france: every commune of the recordings
+    return [known.get(c, (c, c, 15_000)) for c in sorted(codes) if c not in PLM_ARRONDISSEMENTS]
+
+
 def melodi_url(source_id: str, millesime: int) -> str:
     """The registry URL of a Melodi source's millésime (several GEO parameters: one request for every level)."""
     dataset, _, filters, max_result = MELODI[source_id]
@@ -184,8 +215,15 @@ def melodi_url(source_id: str, millesime: int) -> str:
     return f"{MELODI_BASE}/{dataset}?" + urlencode(params, safe="*")
 
 
-def _population_levels(millesime: int) -> list[tuple[str, str, float]]:
-    """(niveau, code, PMUN) for every geography of the population recording."""
+def _population_levels(millesime: int, perimetre: str | None = None) -> list[tuple[str, str, float]]:
+    """(niveau, code, PMUN) for every geography of the population recording (of another perimeter's request)."""
+    if perimetre is not None:
+        rows = [("COM", code, float(commune_population(code, base, millesime)))
+                for code, _, base in _perimetre_communes(perimetre)]
+        extra = [("EPCI", EPCI_TPM, sum(v for _, _, v in rows)),
+                 ("DEP", "83", float(commune_population("DEP83", 1_090_000, millesime)))] \
+            if perimetre.startswith("epci:") else []
+        return rows + extra + [("FRANCE", "F", float(commune_population("FRANCE", 66_000_000, millesime)))]
     rows = [("COM", code, float(commune_population(code, base, millesime))) for code, _, base in COMMUNES_AMP]
     epci = sum(v for _, _, v in rows)
     dep13 = sum(commune_population(code, base, millesime) for code, _, base in COMMUNES_AMP + COMMUNES_13_HORS_AMP
@@ -197,11 +235,19 @@ def _population_levels(millesime: int) -> list[tuple[str, str, float]]:
     return out
 
 
-def _filosofi_levels(millesime: int) -> list[tuple[str, str, str, float | None]]:
+def _filosofi_levels(millesime: int, perimetre: str | None = None) -> list[tuple[str, str, str, float | None]]:
     """(niveau, code, measure, value or None when withheld) for the Filosofi recording."""
     qpv = qpv_communes()
     out: list[tuple[str, str, str, float | None]] = []
-    for code, _, base in COMMUNES_AMP:
+    communes = COMMUNES_AMP if perimetre is None else _perimetre_communes(perimetre)
+    if perimetre is None:
+        territories = (("EPCI", EPCI_AMP, 18.6, 22_450), ("DEP", "13", 18.1, 22_300), ("DEP", "83", 15.3, 22_600),
+                       ("DEP", "84", 19.7, 21_300), ("FRANCE", "F", 14.9, 23_100))
+    elif perimetre.startswith("epci:"):
+        territories = (("EPCI", EPCI_TPM, 16.2, 22_350), ("DEP", "83", 15.3, 22_600), ("FRANCE", "F", 14.9, 23_100))
+    else:
+        territories = (("FRANCE", "F", 14.9, 23_100),)
+    for code, _, base in communes:
         pop = commune_population(code, base, millesime)
         r = generate.rng("filosofi", code)
         drift = generate.rng("filosofi", code, millesime).gauss(0.0, 0.4)
@@ -215,40 +261,42 @@ def _filosofi_levels(millesime: int) -> list[tuple[str, str, str, float | None]]
         median = 29_500 - 420 * rate + r.gauss(0, 600) + 350 * (millesime - 2021)
         out.append(("COM", code, "MED_SL", None if pop < 500 else float(round(median / 10) * 10)))
         out.append(("COM", code, "PR_MD60", None if pop < 2000 else round(rate, 1)))
-    for niveau, code, rate, median in (("EPCI", EPCI_AMP, 18.6, 22_450), ("DEP", "13", 18.1, 22_300),
-                                       ("DEP", "83", 15.3, 22_600), ("DEP", "84", 19.7, 21_300),
-                                       ("FRANCE", "F", 14.9, 23_100)):
+    for niveau, code, rate, median in territories:
         drift = generate.rng("filosofi", niveau, code, millesime).gauss(0.0, 0.15)
         out.append((niveau, code, "MED_SL", float(round((median + 380 * (millesime - 2021)) / 10) * 10)))
         out.append((niveau, code, "PR_MD60", round(rate + drift, 1)))
     return out
 
 
-def melodi_observations(source_id: str, millesime: int) -> list[dict]:
+def melodi_observations(source_id: str, millesime: int, perimetre: str | None = None) -> list[dict]:
     """The observations of a Melodi recording, in the order they are served (shuffled like the API's)."""
     obs: list[dict] = []
     if source_id == "insee_melodi_population":
-        for niveau, code, value in _population_levels(millesime):
+        for niveau, code, value in _population_levels(millesime, perimetre):
             obs.append({"dimensions": {"GEO": f"{MELODI_GEO_VINTAGE}-{niveau}-{code}", "FREQ": "A",
                                        "TIME_PERIOD": str(millesime), "POPREF_MEASURE": "PMUN"},
                         "measures": {"OBS_VALUE_NIVEAU": {"value": value}}})
     else:
-        for niveau, code, measure, value in _filosofi_levels(millesime):
+        for niveau, code, measure, value in _filosofi_levels(millesime, perimetre):
             unit = "EUR_YR" if measure == "MED_SL" else "PT"
             obs.append({"attributes": {"OBS_STATUS": "A", "CONF_STATUS": "F" if value is not None else "C"},
                         "dimensions": {"GEO": f"{MELODI_GEO_VINTAGE}-{niveau}-{code}", "FREQ": "A",
                                        "TIME_PERIOD": str(millesime), "FILOSOFI_MEASURE": measure,
                                        "UNIT_MEASURE": unit},
                         "measures": {"OBS_VALUE_NIVEAU": {"value": value}}})
-    generate.rng("melodi-order", source_id, millesime).shuffle(obs)
+    if perimetre is None:
+        generate.rng("melodi-order", source_id, millesime).shuffle(obs)
+    else:
+        generate.rng("melodi-order", source_id, millesime, perimetre).shuffle(obs)
     return obs
 
 
-def melodi_pages(source_id: str, millesime: int) -> list[tuple[str, bytes]]:
-    """``(url, body)`` of every page the ``melodi`` paginator requests for the registry URL."""
+def melodi_pages(source_id: str, millesime: int, perimetre: str | None = None) -> list[tuple[str, bytes]]:
+    """``(url, body)`` of every page the ``melodi`` paginator requests for the registry URL (or for the
+    request of another perimeter)."""
     dataset, _, _, per_page = MELODI[source_id]
-    url = melodi_url(source_id, millesime)
-    obs = melodi_observations(source_id, millesime)
+    url = melodi_url(source_id, millesime) if perimetre is None else perimetre_url(source_id, millesime, perimetre)
+    obs = melodi_observations(source_id, millesime, perimetre)
     n_pages = max(1, math.ceil(len(obs) / per_page))
     pages = []
     for k in range(1, n_pages + 1):
@@ -275,6 +323,7 @@ DPE_INTERNAL_ID = "meg-83tjwtg8dyz4vv7h1dqe"
 DPE_PAGE_SIZE = 1000
 DPE_SELECT = ["numero_dpe", "date_etablissement_dpe", "etiquette_dpe", "etiquette_ges", "type_batiment",
               "periode_construction", "surface_habitable_logement", "code_insee_ban", "_geopoint"]
+DPE_COUNTS_PERIMETRE = {"epci:248300543": 450, "france": 1700}
 DPE_COUNTS = {2024: 2600, 2025: 3000}  # 2025 is a multiple of the page size: the API then serves an empty page
 ETIQUETTES = "ABCDEFG"
 PERIODES = ["avant 1948", "1948-1974", "1975-1977", "1978-1982", "1983-1988", "1989-2000", "2001-2005",
@@ -298,8 +347,8 @@ def dpe_url(millesime: int) -> str:
     return DPE_BASE + "?" + urlencode(params, safe=":,()[]", quote_via=quote)
 
 
-def _amp_qpv_shapes():
-    """(code, communes, polygon, ring around it up to ~1 km) of each AMP QPV, sorted by code."""
+def _amp_qpv_shapes(codes: set[str] | None = None):
+    """(code, communes, polygon, ring around it up to ~1 km) of each AMP QPV (or of ``codes``), sorted by code."""
     from shapely import make_valid
     from shapely.geometry import shape
 
@@ -308,7 +357,7 @@ def _amp_qpv_shapes():
     out = []
     for f in doc["features"]:
         p = f["properties"]
-        if p["siren_epci"] == EPCI_AMP:
+        if (p["code_qp"] in codes) if codes is not None else p["siren_epci"] == EPCI_AMP:
             geom = make_valid(shape(f["geometry"]))
             ring = geom.buffer(0.012).difference(geom)
             out.append((p["code_qp"], [c.strip() for c in str(p["insee_com"]).split(",")], geom, ring))
@@ -345,15 +394,23 @@ def _label(r, in_qpv: bool) -> str:
     return r.choices(ETIQUETTES, weights=weights)[0]
 
 
-def dpe_records(millesime: int) -> list[dict]:
+def dpe_records(millesime: int, perimetre: str | None = None) -> list[dict]:
     """The synthetic DPE of a millésime, in the order the API serves them, with their truth for the tests
-    (``_zone``: qpv / autour / autre / bogus, ``_qpv``: the QPV a point was drawn in)."""
+    (``_zone``: qpv / autour / autre / bogus, ``_qpv``: the QPV a point was drawn in). ``perimetre``: the DPE
+    of another perimeter's request (drawn in and around its QPV only)."""
     import datetime as dt
 
-    r = generate.rng("dpe", millesime)
-    shapes = _amp_qpv_shapes()
+    from observatoire.referentiel import qpv_in_perimetre
+
+    if perimetre is None:
+        r = generate.rng("dpe", millesime)
+        shapes = _amp_qpv_shapes()
+        n = DPE_COUNTS[millesime]
+    else:
+        r = generate.rng("dpe", millesime, perimetre)
+        shapes = _amp_qpv_shapes(set(qpv_in_perimetre(territory_rows(), perimetre)))
+        n = DPE_COUNTS_PERIMETRE[perimetre] + (millesime - 2024) * 50
     weights = [generate.population(code, 2021) for code, _, _, _ in shapes]
-    n = DPE_COUNTS[millesime]
     start = dt.date(millesime, 1, 1)
     days = (dt.date(millesime, 12, 31) - start).days
     serial = r.randrange(10_000, 900_000)
@@ -361,7 +418,9 @@ def dpe_records(millesime: int) -> list[dict]:
     for i in range(n):
         u = r.random()
         zone = "qpv" if u < 0.55 else "autour" if u < 0.88 else "autre"
-        if i in (17, 1234):
+        if perimetre is not None and zone == "autre":
+            zone = "autour"
+        if i in (17, 1234) and perimetre is None:
             zone = "bogus"
         qpv_code = None
         if zone in ("qpv", "autour"):
@@ -407,12 +466,17 @@ def dpe_records(millesime: int) -> list[dict]:
     return records
 
 
-def dpe_pages(millesime: int) -> list[tuple[str, bytes]]:
-    """``(url, body)`` of every page the ``datafair`` paginator requests for the registry URL."""
-    url = dpe_url(millesime)
+def dpe_pages(millesime: int, perimetre: str | None = None) -> list[tuple[str, bytes]]:
+    """``(url, body)`` of every page the ``datafair`` paginator requests for the registry URL (or for the
+    request of another perimeter)."""
+    if perimetre is None:
+        url = dpe_url(millesime)
+        r = generate.rng("dpe-cursor", millesime)
+    else:
+        url = perimetre_url("ademe_dpe_existant", millesime, perimetre)
+        r = generate.rng("dpe-cursor", millesime, perimetre)
     records = [{k: v for k, v in rec.items() if not k.startswith("_") or k == "_geopoint"}
-               for rec in dpe_records(millesime)]
-    r = generate.rng("dpe-cursor", millesime)
+               for rec in dpe_records(millesime, perimetre)]
     internal = url.replace("/datasets/dpe03existant/", f"/datasets/{DPE_INTERNAL_ID}/")
     pages = []
     current = url
@@ -576,9 +640,15 @@ def write_all() -> list[Path]:
     written: list[Path] = []
     for source_id, (_, millesimes, _, _) in MELODI.items():
         for year in millesimes:
-            written.append(write_cassette(generate.HERE / source_id / str(year), melodi_pages(source_id, year)))
+            pages = melodi_pages(source_id, year)
+            for perimetre in OTHER_PERIMETRES:
+                pages += melodi_pages(source_id, year, perimetre)
+            written.append(write_cassette(generate.HERE / source_id / str(year), pages))
     for year in sorted(DPE_COUNTS):
-        written.append(write_cassette(generate.HERE / "ademe_dpe_existant" / str(year), dpe_pages(year)))
+        pages = dpe_pages(year)
+        for perimetre in OTHER_PERIMETRES:
+            pages += dpe_pages(year, perimetre)
+        written.append(write_cassette(generate.HERE / "ademe_dpe_existant" / str(year), pages))
     for year in (2023, 2024, 2025):
         written.append(write_dares(year))
     for year in (2023, 2024):

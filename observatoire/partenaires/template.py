@@ -40,7 +40,7 @@ def contact() -> str:
 
 
 def template_rows(indicateur: str, perimetre: str, millesime: int | None = None) -> list[list]:
-    names = {r["code_qpv"]: r["libelle_qpv"] for r in referentiel.qpv()}
+    names = {code: r["libelle_qpv"] for code, r in referentiel.known_qpv().items()}
     return [[indicateur, code, names.get(code, ""), millesime, None, None, None]
             for code in referentiel.perimeter_qpv_codes(perimetre)]
 

@@ -626,7 +626,7 @@ def check_table(table: Table, report: Report, *, perimetre: str, year: int) -> N
 
     catalogue = referentiel.catalogue()
     partners = partner_indicators()
-    all_qpv = {r["code_qpv"]: r for r in referentiel.qpv()}
+    all_qpv = referentiel.known_qpv()
     perimeter = set(referentiel.perimeter_qpv_codes(perimetre))
     if not table.rows:
         err("aucune ligne de données sous l'en-tête : une ligne par quartier, à partir de la ligne 2", row=2)

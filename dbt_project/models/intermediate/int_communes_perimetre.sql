@@ -8,7 +8,7 @@ with melodi as (
 
 referentiel as (
     select code_commune
-    from {{ ref('ref_commune') }}
+    from {{ ref('int_communes_referentiel') }}
     where role_commune <> 'territoire_enjeux'
       and {{ perimetre_filter('code_epci', 'code_departement') }}
 )

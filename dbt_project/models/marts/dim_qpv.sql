@@ -10,4 +10,4 @@ select
     qpv.type_evolution_2024,
     qpv.zonage_ars_medecins
 from {{ ref('int_qpv_perimetre') }} as qpv
-left join {{ ref('ref_commune') }} as commune using (code_commune)
+left join {{ ref('int_communes_referentiel') }} as commune using (code_commune)

@@ -127,9 +127,11 @@ select
     cast(calcul.millesime as integer) as millesime,
     calcul.valeur,
     ref.unite,
-    ref.valeur_contrat,
-    ref.libelle_contrat,
-    calcul.valeur - ref.valeur_contrat as ecart_contrat,
+    {#- the contract's own figures describe the Métropole: never set beside another perimeter's -#}
+    {%- set contrat = (var('perimetre') | string) == 'epci:200054807' %}
+    {{ 'ref.valeur_contrat' if contrat else 'cast(null as double)' }} as valeur_contrat,
+    {{ 'ref.libelle_contrat' if contrat else 'cast(null as varchar)' }} as libelle_contrat,
+    {{ 'calcul.valeur - ref.valeur_contrat' if contrat else 'cast(null as double)' }} as ecart_contrat,
     calcul.statut,
     calcul.methode,
     cast(calcul.qpv_renseignes as integer) as qpv_renseignes

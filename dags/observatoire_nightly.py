@@ -5,7 +5,9 @@ Every night (Europe/Paris) the DAG brings the published warehouse up to date wit
 (`extract/sources.yml`):
 
 1. **start** records the run in the run history (`$OBSERVATOIRE_DATA_DIR/meta/`);
-2. **plan** lists the (source, millésime) pairs to load: the latest millésime of every source, plus any
+2. **referentiel** lands and gates the ANCT contours first (the perimeter's QPV and the perimeter's requests are
+   built from them; if it fails, the other sources still run and report, and nothing is published);
+   **plan** lists the other (source, millésime) pairs to load: the latest millésime of every source, plus any
    millésime never loaded; the `millesime` param backfills one year, `sources` restricts the run, `force`
    ignores the unchanged checks. Adding a source is a registry line, not a DAG edit (dynamic task mapping);
 3. per source and millésime (mapped group **sources**): **extract** fetches, parses and lands the file (an
@@ -62,11 +64,17 @@ def observatoire_nightly():
             external_id=context["run_id"],
         )
 
-    @task(retries=0)
+    @task(pool=POOL)
+    def referentiel(observatoire_run: str) -> list[dict]:
+        from observatoire import tasks
+
+        return tasks.referentiel(observatoire_run)
+
+    @task(retries=0, trigger_rule="all_done")
     def plan(observatoire_run: str) -> list[dict]:
         from observatoire import tasks
 
-        return tasks.plan(observatoire_run)
+        return tasks.plan(observatoire_run, referentiel=False)
 
     @task_group(group_id="sources")
     def per_source(item: dict):
@@ -127,9 +135,12 @@ def observatoire_nightly():
         return tasks.finish(observatoire_run)
 
     observatoire_run = start()
+    ref = referentiel(observatoire_run)
     items = plan(observatoire_run)
+    ref >> items
     loaded = per_source.expand(item=items)
     built = build(observatoire_run)
+    ref >> built  # a failed référentiel blocks the publication, while the other sources still run and report
     marts_ok = validate_marts(observatoire_run)
     published = publish(observatoire_run)
     loaded >> built >> marts_ok >> published >> finish(observatoire_run)

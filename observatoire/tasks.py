@@ -37,12 +37,23 @@ def _params(ctx: Context, run_id: str) -> dict:
     return json.loads(run["params"] or "{}") if run else {}
 
 
-def plan(run_id: str) -> list[dict]:
-    """The (source, millésime) items of the run, from its params (``sources``, ``millesime``)."""
+def plan(run_id: str, *, referentiel: bool | None = None) -> list[dict]:
+    """The (source, millésime) items of the run, from its params (``sources``, ``millesime``).
+    ``referentiel`` True: only the ANCT contours' items; False: every other item; None: all."""
+    from observatoire.referentiel import CONTOURS_SOURCE
+
     ctx = _ctx()
     p = _params(ctx, run_id)
     items = pipeline.plan(ctx, sources=p.get("sources") or None, millesime=p.get("millesime"))
+    if referentiel is not None:
+        items = [it for it in items if (it["source_id"] == CONTOURS_SOURCE) == referentiel]
     return [{**it, "run_id": run_id, "force": bool(p.get("force"))} for it in items]
+
+
+def referentiel(run_id: str) -> list[dict]:
+    """Extract and gate the ANCT contours first: the perimeter's QPV (completeness checks) and the requests of a
+    perimeter other than the default one are built from them. Raises if they failed."""
+    return [load_source(item) for item in plan(run_id, referentiel=True)]
 
 
 def extract(item: dict) -> dict:

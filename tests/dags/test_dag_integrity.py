@@ -75,7 +75,11 @@ def test_nightly_structure(dagbag_report):
     assert "sources.extract" in t["sources.validate"]["upstream"]
     # publish only downstream of every validation (each source's raw gate, the mart gate), through edges that
     # all require all_success: a failed or skipped gate never lets publish run
-    assert {"validate_marts", "build", "sources.validate", "sources.extract"} <= ancestors(t, "publish")
+    assert {"validate_marts", "build", "sources.validate", "sources.extract", "referentiel"} <= ancestors(t, "publish")
+    # the référentiel (ANCT contours) is landed first; it must succeed for a publication (a direct all_success
+    # edge into build), but the other sources run even if it failed (plan is all_done)
+    assert "referentiel" in t["plan"]["upstream"] and t["plan"]["trigger_rule"] == "all_done"
+    assert "referentiel" in t["build"]["upstream"] and t["referentiel"]["pool"] == "observatoire_warehouse"
     for name in ("publish", "validate_marts", "build"):
         assert t[name]["trigger_rule"] == "all_success", name
     path = ["sources.validate", "build", "validate_marts", "publish"]

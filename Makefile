@@ -42,6 +42,10 @@ test: install
 
 # the benchmark (docs/performance.md): national inputs generated once into bench/.cache/ (or
 # $OBSERVATOIRE_BENCH_CACHE), contours from $OBSERVATOIRE_BENCH_CONTOURS, figures in bench/results/latest.json
+# the national ANCT contours: $OBSERVATOIRE_BENCH_CONTOURS, else the shared reference copy next to the project
+OBSERVATOIRE_BENCH_CONTOURS ?= $(wildcard ../shared/reference/contours/qpv2024_france_simplified.geojson)
+export OBSERVATOIRE_BENCH_CONTOURS
+
 bench: install
 	.venv/bin/python bench/run.py $(BENCH_ARGS)
 

@@ -64,11 +64,20 @@ def observatoire_nightly():
             external_id=context["run_id"],
         )
 
-    @task(pool=POOL)
+    @task(pool=POOL, outlets=[LANDED])
     def referentiel(observatoire_run: str) -> list[dict]:
+        from airflow.sdk import get_current_context
+
         from observatoire import tasks
 
-        return tasks.referentiel(observatoire_run)
+        out = tasks.referentiel(observatoire_run)
+        for landed in out:
+            if landed["status"] == "new":
+                get_current_context()["outlet_events"][LANDED].add(
+                    source_asset(landed["source_id"]),
+                    extra={"millesime": landed["millesime"], "sha256": landed["sha256"], "rows": landed["rows"]},
+                )
+        return out
 
     @task(retries=0, trigger_rule="all_done")
     def plan(observatoire_run: str) -> list[dict]:

@@ -94,7 +94,7 @@ def test_nightly_structure(dagbag_report):
     assert all(task["on_failure_callback"] for task in t.values())
     assert t["finish"]["trigger_rule"] == "all_done"
     # data-aware: landed sources (asset alias) and the published warehouse
-    assert t["sources.validate"]["outlets"] == ["observatoire_landed_sources"]
+    assert t["sources.validate"]["outlets"] == t["referentiel"]["outlets"] == ["observatoire_landed_sources"]
     assert t["publish"]["outlets"] == ["observatoire_published_warehouse"]
 
 

@@ -535,10 +535,22 @@ def _same_columns(con, a: Path, b: Path) -> bool:
     return cols[0] == cols[1]
 
 
+def _territoire(perimetre: str | None, *, de: bool = False) -> str:
+    """What the edition describes: the contract's Métropole, or the perimeter it was built for."""
+    from observatoire.config import DEFAULT_PERIMETRE
+
+    if not perimetre or perimetre == DEFAULT_PERIMETRE:
+        text = "Contrat de ville métropolitain Aix-Marseille-Provence 2024-2030"
+        return ("du " + text) if de else text
+    kind, _, code = perimetre.partition(":")
+    text = {"epci": f"EPCI {code}", "departement": f"département {code}"}.get(kind, "France entière")
+    return (f"du périmètre {text}" if de else f"périmètre {text}") + " (cadre « Quartiers 2030 »)"
+
+
 def _notes_rows(doc: dict) -> list[list[Any]]:
     pub = doc["publication"]
     rows: list[list[Any]] = [
-        ["# Observatoire des quartiers — Contrat de ville métropolitain Aix-Marseille-Provence 2024-2030"],
+        ["# Observatoire des quartiers — " + _territoire(pub.get("perimetre"))],
         ["Édition", doc["edition"]],
         ["Version", doc["version"]],
         ["Créée le", doc["created_at"]],
@@ -604,7 +616,7 @@ def _readme(doc: dict, db_name: str) -> str:
                    "empreinte) dans la rubrique `fichiers_partenaires`" if n_part else "")
     return f"""# Observatoire des quartiers — édition {doc['edition']} (version {v})
 
-Baromètres du Contrat de ville métropolitain Aix-Marseille-Provence 2024-2030, par quartier prioritaire (QPV).
+Baromètres {_territoire(pub.get("perimetre"), de=True)}, par quartier prioritaire (QPV).
 Instantané figé le {doc['created_at']} à partir de la publication `{pub.get('run_id')}`
 (périmètre `{pub.get('perimetre')}`). Ces fichiers ne seront jamais modifiés : une correction donne une
 nouvelle version (`{doc['edition']}.1`, `{doc['edition']}.2`…) dans un dossier voisin.
@@ -655,7 +667,7 @@ Sous Windows : `Get-FileHash -Algorithm SHA256 <fichier>` et comparer à `SHA256
 
 ## Citer
 
-Observatoire des quartiers du Contrat de ville métropolitain Aix-Marseille-Provence, édition {doc['edition']},
+Observatoire des quartiers {_territoire(pub.get("perimetre"), de=True)}, édition {doc['edition']},
 version {v} ({doc['created_at'][:10]}). Pour retrouver exactement les mêmes chiffres, citer aussi
 l'empreinte de `manifest.json` donnée dans `SHA256SUMS`.
 

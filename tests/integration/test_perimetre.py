@@ -109,6 +109,14 @@ def test_second_epci_runs_through_to_a_published_warehouse(published_demo, tmp_p
                            "order by millesime desc limit 1").fetchone()[0] == 15
     finally:
         con.close()
+    # an annual edition of this perimeter: complete, verifiable, and saying which territory it describes
+    from observatoire.snapshot import create, verify
+
+    settings = load_settings({"OBSERVATOIRE_DATA_DIR": str(data), "OBSERVATOIRE_PERIMETRE": f"epci:{TPM}"})
+    snap = create(settings, 2025)
+    assert verify(settings, "2025") == [] and snap.manifest["publication"]["perimetre"] == f"epci:{TPM}"
+    readme = (snap.path / "README.md").read_text(encoding="utf-8")
+    assert f"EPCI {TPM}" in readme and "Aix-Marseille" not in readme.split("\n")[2]
 
 
 @pytest.mark.slow

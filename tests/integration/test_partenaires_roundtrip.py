@@ -54,6 +54,10 @@ def test_template_round_trip_publishes_partner_values(demo_copy, tmp_path):
         assert fct[absent][:2] == (None, "non_publie")
         assert fct[secret][:2] == (None, "secret_statistique")
         assert sum(1 for v in fct.values() if v[1] == "disponible") == 63
+        # freshness: a partner value is dated by the reception of its file
+        assert con.execute("select count(*) from fct_indicateur_qpv where indicateur = 'taux_expulsion' and "
+                           "millesime = 2025 and source like 'partenaires:%' and (date_chargement is null "
+                           "or date_publication is null)").fetchone()[0] == 0
         # what was not received stays attendu_partenaire
         assert {r[0] for r in con.execute("select distinct statut from fct_indicateur_qpv where indicateur = "
                                           "'taux_expulsion' and millesime = 2024").fetchall()} == {"attendu_partenaire"}

@@ -28,6 +28,13 @@ comparateurs as (
     select * from {{ ref('int_comparateurs') }}
 ),
 
+partenaires as (
+    -- freshness of a partner value: the day its file was received (one file in force per indicateur × millésime)
+    select indicateur, millesime, max(recu_le) as recu_le
+    from {{ ref('stg_partenaires__valeurs') }}
+    group by indicateur, millesime
+),
+
 base as (
     select
         spine.code_qpv,
@@ -143,8 +150,10 @@ select
         as rupture_serie,
     (select any_value(r.description) from ruptures as r
      where r.indicateur = e.indicateur and r.millesime_debut <= e.millesime) as note_rupture,
-    registre.date_publication,
-    cast(registre.charge_le as timestamp) as date_chargement,
+    coalesce(registre.date_publication, cast(partenaires.recu_le as date)) as date_publication,
+    coalesce(cast(registre.charge_le as timestamp), partenaires.recu_le) as date_chargement,
     coalesce(registre.prochaine_publication, e.prochaine_publication_source) as prochaine_publication
 from evolutions as e
 left join registre on registre.source = e.source_principale and registre.millesime = e.millesime
+left join partenaires
+    on e.source like 'partenaires:%' and partenaires.indicateur = e.indicateur and partenaires.millesime = e.millesime

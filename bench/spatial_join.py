@@ -5,7 +5,7 @@
 CONTOURS is the ANCT contours file (ZIP or GeoJSON, or the parsed Parquet); default: the project's recording
 (the 122 recorded QPV). For the national figure use the simplified national contours (1,609 polygons)::
 
-    .venv/bin/python bench/spatial_join.py /work/shared/reference/contours/qpv2024_france_simplified.geojson
+    .venv/bin/python bench/spatial_join.py "$OBSERVATOIRE_BENCH_CONTOURS"   # the national qpv2024_france_simplified.geojson
 
 Half the points are uniform over metropolitan France (lon -5.2..9.6, lat 41.3..51.1: almost all outside any
 QPV), half uniform in the bounding box of a QPV drawn at random (about half of those fall inside). Prints

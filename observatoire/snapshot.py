@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from observatoire.config import Settings
+from observatoire.warehouse import _lit, _q  # SQL quoting shared with the publication
 
 #: the evaluation table: each indicator per QPV at its baseline millésime and at the latest
 EVALUATION_TABLE = "evaluation_indicateur_qpv"
@@ -249,14 +250,6 @@ def _tool_versions() -> dict[str, str | None]:
         except metadata.PackageNotFoundError:
             out[name] = None
     return out
-
-
-def _q(identifier: str) -> str:
-    return '"' + identifier.replace('"', '""') + '"'
-
-
-def _lit(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
 
 
 # -- create -----------------------------------------------------------------------------------------------

@@ -589,6 +589,18 @@ def validate_bytes(data: bytes, report: Report, *, perimetre: str = DEFAULT_PERI
     return report
 
 
+def _single_value(rows_by_value: dict, err, *, column: str, message) -> object | None:
+    """The value most rows carry; every row carrying another one is an error (``message(main, other)``)."""
+    if not rows_by_value:
+        return None
+    main = max(rows_by_value, key=lambda k: len(rows_by_value[k]))
+    for value, rows in sorted(rows_by_value.items()):
+        if value != main:
+            for r in rows:
+                err(message(main, value), row=r, column=column)
+    return main
+
+
 def check_table(table: Table, report: Report, *, perimetre: str, year: int) -> None:
     is_csv = table.sheet is None
     columns: dict[str, int] = {}  # column name → position
@@ -745,22 +757,11 @@ def check_table(table: Table, report: Report, *, perimetre: str, year: int) -> N
                        "cell": val_cell, "pct": pct})
 
     # one indicator, one millésime, one partner per file
-    if len(indicators) > 1:
-        main = max(indicators, key=lambda k: len(indicators[k]))
-        for ind, rows in sorted(indicators.items()):
-            if ind != main:
-                for r in rows:
-                    err(f"plusieurs indicateurs dans le même fichier (« {main} » et « {ind} ») : envoyez un fichier "
-                        "par indicateur", row=r, column="indicateur")
-    report.indicateur = max(indicators, key=lambda k: len(indicators[k])) if indicators else None
-    if len(millesimes) > 1:
-        main_m = max(millesimes, key=lambda k: len(millesimes[k]))
-        for m, rows in sorted(millesimes.items()):
-            if m != main_m:
-                for r in rows:
-                    err(f"plusieurs millésimes dans le même fichier ({main_m} et {m}) : envoyez un fichier par "
-                        "millésime", row=r, column="millesime")
-    report.millesime = max(millesimes, key=lambda k: len(millesimes[k])) if millesimes else None
+    report.indicateur = _single_value(indicators, err, column="indicateur", message=lambda main, other: (
+        f"plusieurs indicateurs dans le même fichier (« {main} » et « {other} ») : envoyez un fichier par "
+        "indicateur"))
+    report.millesime = _single_value(millesimes, err, column="millesime", message=lambda main, other: (
+        f"plusieurs millésimes dans le même fichier ({main} et {other}) : envoyez un fichier par millésime"))
     if report.millesime is None and "millesime" in columns and not any(
             p.column == "millesime" for p in report.errors):
         err(f"aucun millésime renseigné : écrivez l'année décrite par les données (de {FIRST_MILLESIME} à {year})",

@@ -43,3 +43,19 @@ def run_python(code: str, env: dict[str, str], timeout: int = 900) -> dict:
         if line.startswith("RESULT="):
             return json.loads(line[len("RESULT="):])
     raise AssertionError(f"no result (exit {proc.returncode}):\n{proc.stdout[-4000:]}\n{proc.stderr[-6000:]}")
+
+
+DAG_TEST = """
+import json
+from airflow.dag_processing.dagbag import DagBag
+dag = DagBag(dag_folder={dags!r}).get_dag({dag_id!r})
+dr = dag.test()
+states = {{f"{{ti.task_id}}[{{ti.map_index}}]": str(ti.state) for ti in dr.get_task_instances()}}
+print("RESULT=" + json.dumps({{"state": str(dr.state), "tasks": states}}))
+"""
+
+
+def dag_test(dag_id: str, env: dict[str, str]) -> dict:
+    """``dag.test()`` of one of the project's DAGs in a subprocess: the run's state and each task's state
+    (keys ``task_id[map_index]``)."""
+    return run_python(DAG_TEST.format(dags=str(DAGS), dag_id=dag_id), env)

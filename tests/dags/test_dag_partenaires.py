@@ -3,25 +3,15 @@ one (the run fails so the team is warned), without running dbt."""
 
 from __future__ import annotations
 
-import textwrap
-
 import pytest
 
 from observatoire.history import History
 from observatoire.partenaires.template import write_template
-from tests.dags.airflow_env import DAGS, airflow_env, run_python
+from tests.dags.airflow_env import airflow_env, dag_test
 from tests.unit.test_partenaires import PERIMETER, csv_bytes, csv_rows, fill_xlsx
 
 pytestmark = pytest.mark.slow
 
-DAG_TEST = textwrap.dedent("""
-    import json
-    from airflow.dag_processing.dagbag import DagBag
-    dag = DagBag(dag_folder={dags!r}).get_dag("observatoire_partenaires")
-    dr = dag.test()
-    states = {{f"{{ti.task_id}}[{{ti.map_index}}]": str(ti.state) for ti in dr.get_task_instances()}}
-    print("RESULT=" + json.dumps({{"state": str(dr.state), "tasks": states}}))
-""")
 
 
 def test_partner_dag_loads_the_inbox(airflow_home, tmp_path):
@@ -32,7 +22,7 @@ def test_partner_dag_loads_the_inbox(airflow_home, tmp_path):
     fill_xlsx(template, inbox / "Préfecture — expulsions 2025.xlsx")
     (inbox / "iae.csv").write_bytes(csv_bytes(csv_rows("nb_salaries_iae_residents", {PERIMETER[4]: "douze"})))
     env = airflow_env(airflow_home, OBSERVATOIRE_MODE="demo", OBSERVATOIRE_DATA_DIR=str(data))
-    out = run_python(DAG_TEST.format(dags=str(DAGS)), env)
+    out = dag_test("observatoire_partenaires", env)
     tasks = out["tasks"]
     # both files processed (one task each); the rejected one fails the run through summarise
     assert tasks["list_inbox[-1]"].endswith("success")

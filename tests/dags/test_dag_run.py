@@ -4,31 +4,22 @@ from __future__ import annotations
 
 import json
 import shutil
-import textwrap
 
 import duckdb
 import pytest
 
 from tests.conftest import RECORDINGS, sha256_of
-from tests.dags.airflow_env import DAGS, airflow_env, run_python
+from tests.dags.airflow_env import airflow_env, dag_test
 from tests.local_server import LocalServer
 
 pytestmark = pytest.mark.slow
 
-DAG_TEST = textwrap.dedent("""
-    import json
-    from airflow.dag_processing.dagbag import DagBag
-    dag = DagBag(dag_folder={dags!r}).get_dag("observatoire_nightly")
-    dr = dag.test()
-    states = {{f"{{ti.task_id}}[{{ti.map_index}}]": str(ti.state) for ti in dr.get_task_instances()}}
-    print("RESULT=" + json.dumps({{"state": str(dr.state), "tasks": states}}))
-""")
 
 
 def test_nightly_dag_test_in_demo_mode(airflow_home, tmp_path):
     data = tmp_path / "data"
     env = airflow_env(airflow_home, OBSERVATOIRE_MODE="demo", OBSERVATOIRE_DATA_DIR=str(data))
-    out = run_python(DAG_TEST.format(dags=str(DAGS)), env)
+    out = dag_test("observatoire_nightly", env)
     assert out["state"].endswith("success"), out
     assert out["tasks"]["publish[-1]"].endswith("success")
     loads = [k for k in out["tasks"] if k.startswith("sources.validate")]
@@ -54,7 +45,7 @@ def test_one_broken_source_blocks_publish_and_the_others_still_run(airflow_home,
         env = airflow_env(airflow_home, OBSERVATOIRE_MODE="demo", OBSERVATOIRE_DATA_DIR=str(data),
                           OBSERVATOIRE_URL_INSEE_POP_QPV=broken.as_uri(),
                           OBSERVATOIRE_WEBHOOK_URL=hook.url("/hook"))
-        out = run_python(DAG_TEST.format(dags=str(DAGS)), env)
+        out = dag_test("observatoire_nightly", env)
         posts = [json.loads(p["body"]) for p in hook.posts]
     tasks = out["tasks"]
     assert out["state"].endswith("failed")

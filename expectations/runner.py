@@ -4,6 +4,11 @@ The DataFrame route is deliberate: GX's SQL route through duckdb-engine accepts 
 reports every expectation as failed with an empty result. We read the table with DuckDB and validate the
 DataFrame (``add_pandas`` → ``add_dataframe_asset`` → whole-dataframe batch).
 
+Speed: a suite is evaluated by GX's validator in an in-memory context (no Checkpoint, no store round-trip
+per suite) in GX's BASIC result format, and only the checks that did not pass are evaluated again in
+COMPLETE for their offending rows. The suites and results of a gate phase are written to the file-backed
+GX project of the data directory once, by :func:`build_docs`, which renders the Data Docs.
+
 An expectation that raised inside GX is reported as an *error of the check* (status ``error``), never as
 passed and never as a data failure. Each failure carries a sample of the offending rows with their
 identifying columns (QPV code, line of the published file, indicator…).
@@ -15,6 +20,7 @@ import json
 import logging
 import os
 import re
+from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -56,16 +62,37 @@ def _context(root: str | None):
     return context, source
 
 
+# validations waiting to be written to a file-backed GX project (per root): (suite, result, batch id, run time)
 _PENDING_DOCS: dict[str, list] = {}
 
 
 def build_docs(root: Path) -> Path | None:
-    """Render the Data Docs of the validations run since the last call (and the index), once per gate phase
-    rather than once per suite. Returns the index path (None if nothing was validated with this root)."""
-    ids = _PENDING_DOCS.pop(str(root), [])
-    if not ids:
+    """Store the suites and results validated since the last call in the file-backed GX project under
+    ``root`` and render their Data Docs (and the index), once per gate phase rather than once per suite.
+    Returns the index path (None if nothing was validated with this root)."""
+    pending = _PENDING_DOCS.pop(str(root), [])
+    if not pending:
         return None
+    from great_expectations.core.run_identifier import RunIdentifier
+    from great_expectations.data_context.types.resource_identifiers import (
+        ExpectationSuiteIdentifier,
+        ValidationResultIdentifier,
+    )
+
     context, _source = _context(str(root))
+    ids = []
+    for gx_suite, result, batch_id, run_time in pending:
+        suite_id = ExpectationSuiteIdentifier(name=gx_suite.name)
+        context.expectations_store.set(suite_id, gx_suite)
+        run_id = RunIdentifier(run_time=run_time)
+        result.meta["run_id"] = run_id
+        result.meta["validation_time"] = run_time
+        key = ValidationResultIdentifier(expectation_suite_identifier=suite_id, run_id=run_id,
+                                         batch_identifier=batch_id)
+        context.validation_results_store.store_validation_results(
+            suite_validation_result=result, suite_validation_result_identifier=key,
+            expectation_suite_identifier=suite_id)
+        ids.append(key)
     context.build_data_docs(resource_identifiers=ids)
     return docs_index(root)
 
@@ -93,6 +120,30 @@ def _build(gx, check: Check, index: int):
             col, value = check.row_condition
             kwargs["row_condition"] = ConditionColumn(col) == value
     return cls(**kwargs)
+
+
+def _index(result) -> int | None:
+    """The position in the suite of the check behind a GX result."""
+    return (result.expectation_config.meta or {}).get("check_index")
+
+
+def _validate(name: str, gx_suite, df, result_format: dict):
+    """One validation of ``gx_suite`` on ``df`` by GX's validator, in an in-memory context (no store
+    round-trips; :func:`build_docs` writes what the Data Docs need). Returns the result and the batch id."""
+    from great_expectations.validator.v1_validator import Validator
+
+    _context_, source = _context(None)
+    try:
+        asset = source.get_asset(name)
+    except Exception:  # noqa: BLE001 - GX raises its own LookupError subclasses
+        asset = source.add_dataframe_asset(name)
+    try:
+        batch_def = asset.get_batch_definition("all")
+    except Exception:  # noqa: BLE001
+        batch_def = asset.add_batch_definition_whole_dataframe("all")
+    validator = Validator(batch_definition=batch_def, batch_parameters={"dataframe": df},
+                          result_format=result_format)
+    return validator.validate_expectation_suite(gx_suite), validator.active_batch_id
 
 
 def _exception(result) -> str | None:
@@ -135,20 +186,13 @@ def _plain(v):
 def run_suite(suite: Suite, df, *, details_path: Path | None = None, gx_root: Path | None = None) -> dict:
     """Evaluate ``suite`` on ``df``; returns a JSON-serialisable summary (and writes the full result).
 
-    With ``gx_root`` the suite, its validation definition and checkpoint are stored in a file-backed GX
-    project there and the Data Docs are updated (``docs_index(gx_root)``)."""
+    The checks are evaluated by GX's validator in an in-memory context: first in GX's BASIC result format,
+    then, for the checks that did not pass, again in COMPLETE (offending rows and their ids). With
+    ``gx_root``, :func:`build_docs` later stores the suite and its result in the file-backed GX project
+    there and renders the Data Docs (``docs_index(gx_root)``)."""
     gx = _gx_module()
-    context, source = _context(str(gx_root) if gx_root else None)
     id_columns = [c for c in suite.id_columns if c in df.columns]
     name = re.sub(r"\W", "_", suite.name)
-    try:
-        asset = source.get_asset(name)
-    except Exception:  # noqa: BLE001 - GX raises its own LookupError subclasses
-        asset = source.add_dataframe_asset(name)
-    try:
-        batch_def = asset.get_batch_definition("all")
-    except Exception:  # noqa: BLE001
-        batch_def = asset.add_batch_definition_whole_dataframe("all")
 
     checks_out: list[dict] = []
     expectations = []
@@ -166,31 +210,31 @@ def run_suite(suite: Suite, df, *, details_path: Path | None = None, gx_root: Pa
         except Exception as err:  # noqa: BLE001 - a check that cannot even be built is an error, not a pass
             entry.update(status="error", success=False, exception=f"{err.__class__.__name__}: {err}")
 
-    # the suite is rebuilt from code at every run: replace the stored objects instead of diffing them
-    # (GX's add_or_update compares every expectation pairwise: quadratic, and slow)
-    for factory in (context.checkpoints, context.validation_definitions, context.suites):
-        try:
-            factory.delete(name)
-        except Exception:  # noqa: BLE001 - not stored yet
-            pass
-    gx_suite = context.suites.add(gx.ExpectationSuite(name=name, expectations=expectations))
-    vd = context.validation_definitions.add(gx.ValidationDefinition(name=name, data=batch_def, suite=gx_suite))
-    checkpoint = context.checkpoints.add(gx.Checkpoint(
-        name=name, validation_definitions=[vd], actions=[],
-        result_format={"result_format": "COMPLETE", "unexpected_index_column_names": id_columns,
-                       "partial_unexpected_count": SAMPLE}))
+    gx_suite = gx.ExpectationSuite(name=name, expectations=expectations)
     try:
-        run = checkpoint.run(batch_parameters={"dataframe": df})
-        results = [r for vr in run.run_results.values() for r in vr.results]
+        run_time = datetime.now(UTC)
+        # most checks pass: the first pass computes what success and the Data Docs need (observed values,
+        # counts: GX's BASIC format, ~45 % cheaper than COMPLETE); the checks that did not pass are evaluated
+        # again with every detail (the offending rows with their identifying columns)
+        result, batch_id = _validate(name, gx_suite, df, {"result_format": "BASIC"})
+        again = {_index(r): k for k, r in enumerate(result.results) if not r.success}
+        if again:
+            detailed, _ = _validate(name, gx.ExpectationSuite(name=name, expectations=[
+                e for e in expectations if e.meta["check_index"] in again]), df, {
+                "result_format": "COMPLETE", "unexpected_index_column_names": id_columns,
+                "partial_unexpected_count": SAMPLE})
+            for r in detailed.results:
+                result.results[again[_index(r)]] = r
+        results = result.results
         if gx_root:
-            _PENDING_DOCS.setdefault(str(gx_root), []).extend(run.run_results.keys())
+            _PENDING_DOCS.setdefault(str(gx_root), []).append((gx_suite, result, batch_id, run_time))
         run_error = None
     except Exception as err:  # noqa: BLE001 - the whole validation could not run: every check is an error
         results, run_error = [], f"{err.__class__.__name__}: {err}"
 
     seen = set()
     for result in results:
-        idx = (result.expectation_config.meta or {}).get("check_index")
+        idx = _index(result)
         if idx is None or idx >= len(checks_out):
             continue
         seen.add(idx)

@@ -3,7 +3,8 @@
 A subprocess rather than dbt's in-process runner: dbt-duckdb keeps its own connection to build.duckdb
 for the life of the process (DuckDB refuses a second connection with another configuration in the same
 process), a killed dbt leaves nothing behind in the caller, and the same call works from the CLI and from
-an Airflow task. dbt's target and logs go under ``meta/dbt/`` of the data directory, never into the repo.
+an Airflow task. dbt's target and logs go under ``meta/dbt/`` of the data directory, never into the repo;
+only dbt's parse cache is also kept in ``dbt_project/target/`` (git-ignored) for the next new data directory.
 """
 
 from __future__ import annotations
@@ -57,9 +58,12 @@ def dbt_executable() -> str:
 
 
 def dbt_env(settings: Settings) -> dict[str, str]:
+    """dbt's environment. The build warehouse is named relative to dbt's working directory (its directory,
+    see :func:`run_dbt`): the profile, which dbt hashes to decide whether its parse cache is still valid,
+    is then the same for every data directory."""
     env = dict(os.environ)
     env.update(
-        OBSERVATOIRE_BUILD_DB=str(settings.build_db),
+        OBSERVATOIRE_BUILD_DB=settings.build_db.name,
         DBT_PROFILES_DIR=str(DBT_PROJECT_DIR),
         DBT_TARGET_PATH=str(settings.meta_dir / "dbt" / "target"),
         DBT_LOG_PATH=str(settings.meta_dir / "dbt" / "logs"),
@@ -75,11 +79,15 @@ def run_dbt(settings: Settings, args: list[str], *, log_path: Path, vars: dict |
     if vars:
         cmd += ["--vars", json.dumps(vars, sort_keys=True)]
     log_path.parent.mkdir(parents=True, exist_ok=True)
-    (settings.meta_dir / "dbt" / "target" / "run_results.json").unlink(missing_ok=True)
+    target = settings.meta_dir / "dbt" / "target"
+    (target / "run_results.json").unlink(missing_ok=True)
+    _seed_parse_cache(target)
+    settings.build_db.parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "w", encoding="utf-8") as log:
-        proc = subprocess.run(cmd, cwd=DBT_PROJECT_DIR, env=dbt_env(settings), stdout=log,
+        proc = subprocess.run(cmd, cwd=settings.build_db.parent, env=dbt_env(settings), stdout=log,
                               stderr=subprocess.STDOUT, text=True, check=False,
                               preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None)
+    _save_parse_cache(target)
     results = _read_results(settings)
     if proc.returncode != 0:
         failing = [r for r in results if r.get("status") in ("error", "fail", "runtime error")]
@@ -92,6 +100,39 @@ def run_dbt(settings: Settings, args: list[str], *, log_path: Path, vars: dict |
             lines += ["  " + t for t in tail]
         raise DbtError("\n".join(lines), log_path)
     return DbtResult(command=cmd, returncode=proc.returncode, log_path=log_path, results=results)
+
+
+# dbt's parse cache, shared by the data directories of this checkout (git-ignored, like dbt's own target/)
+SHARED_PARSE_CACHE = DBT_PROJECT_DIR / "target" / "pipeline_partial_parse.msgpack"
+PARSE_CACHE = "partial_parse.msgpack"
+
+
+def _seed_parse_cache(target: Path) -> None:
+    """A new data directory starts from the checkout's last parse of the project instead of a full parse
+    (~5 s). dbt checks the cache itself (its version, the project's files, the profile, the vars) and parses
+    again whatever changed, so a stale copy costs a full parse, never a wrong manifest."""
+    if (target / PARSE_CACHE).exists() or not SHARED_PARSE_CACHE.exists():
+        return
+    try:
+        target.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(SHARED_PARSE_CACHE, target / PARSE_CACHE)
+    except OSError:  # best effort: a read-only checkout only loses the cache
+        pass
+
+
+def _save_parse_cache(target: Path) -> None:
+    """Keep this run's parse for the next new data directory (atomic: runs of other data directories may
+    read it at the same time)."""
+    produced = target / PARSE_CACHE
+    if not produced.exists():
+        return
+    try:
+        SHARED_PARSE_CACHE.parent.mkdir(parents=True, exist_ok=True)
+        tmp = SHARED_PARSE_CACHE.with_name(f"{SHARED_PARSE_CACHE.name}.{os.getpid()}.tmp")
+        shutil.copyfile(produced, tmp)
+        os.replace(tmp, SHARED_PARSE_CACHE)
+    except OSError:
+        pass
 
 
 def _read_results(settings: Settings) -> list[dict]:

@@ -406,13 +406,18 @@ def _assign_batches(index, parsed: Path, spec: dict, schema):
              pc.filter(codes, keep)], schema=schema)
 
 
+# dbt's unit tests check the formulas on fixed fixtures, not the data: they run in `make test`
+# (tests/integration/test_pipeline_demo.py), not in every build (dbt's own advice for production runs)
+DBT_BUILD_EXCLUDE = ("--exclude-resource-type", "unit_test")
+
+
 def build(ctx: Context, run_id: str) -> None:
     from observatoire.dbt_runner import DbtError, run_dbt
 
     ctx.history.step(run_id, "dbt", "build", "running")
     log_path = ctx.run_dir(run_id) / "dbt_build.log"
     try:
-        run_dbt(ctx.settings, ["build"], log_path=log_path, vars=dbt_vars(ctx))
+        run_dbt(ctx.settings, ["build", *DBT_BUILD_EXCLUDE], log_path=log_path, vars=dbt_vars(ctx))
     except DbtError as err:
         ctx.history.step(run_id, "dbt", "build", "failed", str(err))
         raise PipelineError("dbt", str(err), run_id=run_id, details_path=log_path) from None

@@ -73,16 +73,15 @@ def wide_yaml(name: str, description: str, indicateurs: list[str], catalogue: di
         f"    description: {q(description)}",
         "    config:",
         "      contract: {enforced: true}",
-        "    data_tests:",
-        "      - unique_combination:",
-        "          arguments: {columns: [code_qpv, millesime]}",
+        # enforced by DuckDB when the table is written (a duplicate or a NULL fails the build): no data test
+        "    constraints:",
+        "      - {type: primary_key, columns: [code_qpv, millesime]}",
         "    columns:",
         "      - name: code_qpv",
         "        data_type: varchar",
         "        description: Code du QPV 2024.",
         "        constraints: [{type: not_null}]",
         "        data_tests:",
-        "          - not_null",
         "          - relationships:",
         "              arguments: {to: ref('dim_qpv'), field: code_qpv}",
         "      - name: libelle_qpv",
@@ -98,7 +97,6 @@ def wide_yaml(name: str, description: str, indicateurs: list[str], catalogue: di
         "        data_type: integer",
         "        description: Millésime (année que décrivent les données).",
         "        constraints: [{type: not_null}]",
-        "        data_tests: [not_null]",
     ]
     for ind in indicateurs:
         info = catalogue[ind]

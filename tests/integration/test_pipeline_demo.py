@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import csv
+import html
 import json
 import os
+import re
 import subprocess
 
 import duckdb
@@ -199,3 +201,55 @@ def test_dbt_docs_generate_offline(demo_copy, tmp_path):
     assert proc.returncode == 0, proc.stdout[-3000:]
     catalog = json.loads((tmp_path / "target" / "catalog.json").read_text())
     assert any(k.endswith("fct_indicateur_qpv") for k in catalog["nodes"])
+
+
+def test_dbt_unit_tests_pass(demo_copy, tmp_path):
+    """The formulas' dbt unit tests (excluded from the pipeline's builds: they check fixed fixtures, not the
+    data) run here, on the demo's build warehouse."""
+    from observatoire.config import load_settings
+    from observatoire.dbt_runner import run_dbt
+
+    result = run_dbt(load_settings(), ["test", "--select", "test_type:unit"], log_path=tmp_path / "unit.log",
+                     vars={"perimetre": "epci:200054807"})
+    unit = [r for r in result.results if r["unique_id"].startswith("unit_test.")]
+    assert len(unit) >= 10 and all(r["status"] == "pass" for r in unit), unit
+
+
+def test_data_docs_show_every_validation(published_demo):
+    """The raw and mart gates' results are in the data directory's GX project and its Data Docs, with the
+    observed values of the checks that passed."""
+    from expectations.runner import docs_index
+
+    index = docs_index(published_demo / "meta" / "gx")
+    assert index.exists()
+    pages = list((index.parent / "validations").rglob("*.html"))
+    suites = {p.relative_to(index.parent / "validations").parts[0] for p in pages}
+    assert {"raw_insee_pop_qpv", "raw_anct_qpv_contours", "mart_dim_qpv", "mart_fct_indicateur_qpv"} <= suites
+    assert len(pages) >= 40  # one per landed file (28) and per mart suite (15)
+    page = next(p for p in pages if p.parts[-4] == "mart_dim_qpv").read_text(encoding="utf-8")
+    text = " ".join(html.unescape(re.sub(r"<[^>]+>", " ", page)).split())
+    assert "Status: Succeeded" in text and "Must have exactly 66 rows. 66" in text and "0% unexpected" in text
+    assert len(list((published_demo / "meta" / "gx" / "gx" / "uncommitted" / "validations").rglob("*.json"))) \
+        == len(pages)
+
+
+def test_mart_keys_and_required_columns_are_enforced_by_the_warehouse(demo_copy):
+    """The marts' keys and required columns are constraints of their tables (dbt contracts, enforced by
+    DuckDB when dbt writes them) rather than data tests run afterwards: a duplicate or a NULL cannot be
+    written."""
+    con = duckdb.connect(str(demo_copy / "warehouse" / "build.duckdb"))
+    try:
+        keys = {(t, tuple(cols)) for t, cols in con.execute(
+            "select table_name, constraint_column_names from duckdb_constraints() "
+            "where schema_name = 'marts' and constraint_type = 'PRIMARY KEY'").fetchall()}
+        assert ("fct_indicateur_qpv", ("code_qpv", "indicateur", "millesime")) in keys
+        assert ("dim_qpv", ("code_qpv",)) in keys
+        for defi in ("logement", "precarites", "transition_ecologique"):
+            assert (f"mart_defi_{defi}", ("code_qpv", "millesime")) in keys
+        with pytest.raises(duckdb.ConstraintException, match="primary key|PRIMARY KEY|Duplicate key"):
+            con.execute("insert into marts.mart_defi_logement select * from marts.mart_defi_logement limit 1")
+        with pytest.raises(duckdb.ConstraintException, match="NOT NULL"):
+            con.execute("insert into marts.dim_qpv (code_qpv, libelle_qpv, code_commune) "
+                        "values ('QN01399M', NULL, '13055')")
+    finally:
+        con.close()

@@ -1,0 +1,51 @@
+"""dbt's parse cache is shared by the data directories of a checkout (a new data directory does not pay a
+full parse of the project), and the profile is the same for every data directory."""
+
+from __future__ import annotations
+
+from observatoire import dbt_runner
+from observatoire.config import load_settings
+
+
+def test_a_new_data_directory_starts_from_the_shared_parse_cache(tmp_path, monkeypatch):
+    shared = tmp_path / "checkout" / "target" / "pipeline_partial_parse.msgpack"
+    monkeypatch.setattr(dbt_runner, "SHARED_PARSE_CACHE", shared)
+    first, second = tmp_path / "a" / "target", tmp_path / "b" / "target"
+
+    dbt_runner._seed_parse_cache(first)  # nothing shared yet: dbt parses in full
+    assert not (first / "partial_parse.msgpack").exists()
+    first.mkdir(parents=True)
+    (first / "partial_parse.msgpack").write_bytes(b"parse of run a")
+    dbt_runner._save_parse_cache(first)
+    assert shared.read_bytes() == b"parse of run a"
+    assert not list(shared.parent.glob("*.tmp"))
+
+    dbt_runner._seed_parse_cache(second)
+    assert (second / "partial_parse.msgpack").read_bytes() == b"parse of run a"
+    # a data directory keeps its own parse: the shared copy never overwrites it
+    (second / "partial_parse.msgpack").write_bytes(b"parse of run b")
+    dbt_runner._seed_parse_cache(second)
+    assert (second / "partial_parse.msgpack").read_bytes() == b"parse of run b"
+
+
+def test_the_profile_does_not_depend_on_the_data_directory(tmp_path, monkeypatch):
+    """dbt hashes the profile (the warehouse path included) to decide whether its parse cache is valid."""
+    envs = []
+    for name in ("one", "two"):
+        monkeypatch.setenv("OBSERVATOIRE_DATA_DIR", str(tmp_path / name))
+        settings = load_settings()
+        envs.append(dbt_runner.dbt_env(settings)["OBSERVATOIRE_BUILD_DB"])
+        assert (settings.build_db.parent / envs[-1]) == settings.build_db
+    assert envs[0] == envs[1]
+
+
+def test_a_read_only_checkout_only_loses_the_cache(tmp_path, monkeypatch):
+    blocked = tmp_path / "file"
+    blocked.write_text("not a directory")
+    monkeypatch.setattr(dbt_runner, "SHARED_PARSE_CACHE", blocked / "target" / "cache.msgpack")
+    target = tmp_path / "t"
+    target.mkdir()
+    (target / "partial_parse.msgpack").write_bytes(b"x")
+    dbt_runner._save_parse_cache(target)  # no error
+    dbt_runner._seed_parse_cache(tmp_path / "u")
+    assert not (tmp_path / "u" / "partial_parse.msgpack").exists()

@@ -9,6 +9,7 @@ only dbt's parse cache is also kept in ``dbt_project/target/`` (git-ignored) for
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -81,13 +82,14 @@ def run_dbt(settings: Settings, args: list[str], *, log_path: Path, vars: dict |
     log_path.parent.mkdir(parents=True, exist_ok=True)
     target = settings.meta_dir / "dbt" / "target"
     (target / "run_results.json").unlink(missing_ok=True)
-    _seed_parse_cache(target)
+    shared = shared_parse_cache(vars)
+    _seed_parse_cache(target, shared)
     settings.build_db.parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "w", encoding="utf-8") as log:
         proc = subprocess.run(cmd, cwd=settings.build_db.parent, env=dbt_env(settings), stdout=log,
                               stderr=subprocess.STDOUT, text=True, check=False,
                               preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None)
-    _save_parse_cache(target)
+    _save_parse_cache(target, shared)
     results = _read_results(settings)
     if proc.returncode != 0:
         failing = [r for r in results if r.get("status") in ("error", "fail", "runtime error")]
@@ -102,35 +104,41 @@ def run_dbt(settings: Settings, args: list[str], *, log_path: Path, vars: dict |
     return DbtResult(command=cmd, returncode=proc.returncode, log_path=log_path, results=results)
 
 
-# dbt's parse cache, shared by the data directories of this checkout (git-ignored, like dbt's own target/)
-SHARED_PARSE_CACHE = DBT_PROJECT_DIR / "target" / "pipeline_partial_parse.msgpack"
+# dbt's parse cache, shared by the data directories of this checkout (git-ignored, like dbt's own target/),
+# one per set of --vars (dbt parses again in full when the vars change: the perimeter is one)
+SHARED_PARSE_CACHE = DBT_PROJECT_DIR / "target" / "parse_cache"
 PARSE_CACHE = "partial_parse.msgpack"
 
 
-def _seed_parse_cache(target: Path) -> None:
+def shared_parse_cache(vars: dict | None) -> Path:
+    key = hashlib.sha256(json.dumps(vars or {}, sort_keys=True).encode()).hexdigest()[:16]
+    return SHARED_PARSE_CACHE / f"{key}.msgpack"
+
+
+def _seed_parse_cache(target: Path, shared: Path) -> None:
     """A new data directory starts from the checkout's last parse of the project instead of a full parse
     (~5 s). dbt checks the cache itself (its version, the project's files, the profile, the vars) and parses
     again whatever changed, so a stale copy costs a full parse, never a wrong manifest."""
-    if (target / PARSE_CACHE).exists() or not SHARED_PARSE_CACHE.exists():
+    if (target / PARSE_CACHE).exists() or not shared.exists():
         return
     try:
         target.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(SHARED_PARSE_CACHE, target / PARSE_CACHE)
+        shutil.copyfile(shared, target / PARSE_CACHE)
     except OSError:  # best effort: a read-only checkout only loses the cache
         pass
 
 
-def _save_parse_cache(target: Path) -> None:
+def _save_parse_cache(target: Path, shared: Path) -> None:
     """Keep this run's parse for the next new data directory (atomic: runs of other data directories may
     read it at the same time)."""
     produced = target / PARSE_CACHE
     if not produced.exists():
         return
     try:
-        SHARED_PARSE_CACHE.parent.mkdir(parents=True, exist_ok=True)
-        tmp = SHARED_PARSE_CACHE.with_name(f"{SHARED_PARSE_CACHE.name}.{os.getpid()}.tmp")
+        shared.parent.mkdir(parents=True, exist_ok=True)
+        tmp = shared.with_name(f"{shared.name}.{os.getpid()}.tmp")
         shutil.copyfile(produced, tmp)
-        os.replace(tmp, SHARED_PARSE_CACHE)
+        os.replace(tmp, shared)
     except OSError:
         pass
 

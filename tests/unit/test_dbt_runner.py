@@ -8,23 +8,26 @@ from observatoire.config import load_settings
 
 
 def test_a_new_data_directory_starts_from_the_shared_parse_cache(tmp_path, monkeypatch):
-    shared = tmp_path / "checkout" / "target" / "pipeline_partial_parse.msgpack"
-    monkeypatch.setattr(dbt_runner, "SHARED_PARSE_CACHE", shared)
+    monkeypatch.setattr(dbt_runner, "SHARED_PARSE_CACHE", tmp_path / "checkout" / "target" / "parse_cache")
+    shared = dbt_runner.shared_parse_cache({"perimetre": "epci:200054807"})
+    # one cache per set of vars: another perimeter keeps its own
+    assert dbt_runner.shared_parse_cache({"perimetre": "france"}) != shared
+    assert dbt_runner.shared_parse_cache({"perimetre": "epci:200054807"}) == shared
     first, second = tmp_path / "a" / "target", tmp_path / "b" / "target"
 
-    dbt_runner._seed_parse_cache(first)  # nothing shared yet: dbt parses in full
+    dbt_runner._seed_parse_cache(first, shared)  # nothing shared yet: dbt parses in full
     assert not (first / "partial_parse.msgpack").exists()
     first.mkdir(parents=True)
     (first / "partial_parse.msgpack").write_bytes(b"parse of run a")
-    dbt_runner._save_parse_cache(first)
+    dbt_runner._save_parse_cache(first, shared)
     assert shared.read_bytes() == b"parse of run a"
     assert not list(shared.parent.glob("*.tmp"))
 
-    dbt_runner._seed_parse_cache(second)
+    dbt_runner._seed_parse_cache(second, shared)
     assert (second / "partial_parse.msgpack").read_bytes() == b"parse of run a"
     # a data directory keeps its own parse: the shared copy never overwrites it
     (second / "partial_parse.msgpack").write_bytes(b"parse of run b")
-    dbt_runner._seed_parse_cache(second)
+    dbt_runner._seed_parse_cache(second, shared)
     assert (second / "partial_parse.msgpack").read_bytes() == b"parse of run b"
 
 
@@ -42,10 +45,10 @@ def test_the_profile_does_not_depend_on_the_data_directory(tmp_path, monkeypatch
 def test_a_read_only_checkout_only_loses_the_cache(tmp_path, monkeypatch):
     blocked = tmp_path / "file"
     blocked.write_text("not a directory")
-    monkeypatch.setattr(dbt_runner, "SHARED_PARSE_CACHE", blocked / "target" / "cache.msgpack")
+    shared = blocked / "target" / "cache.msgpack"
     target = tmp_path / "t"
     target.mkdir()
     (target / "partial_parse.msgpack").write_bytes(b"x")
-    dbt_runner._save_parse_cache(target)  # no error
-    dbt_runner._seed_parse_cache(tmp_path / "u")
+    dbt_runner._save_parse_cache(target, shared)  # no error
+    dbt_runner._seed_parse_cache(tmp_path / "u", shared)
     assert not (tmp_path / "u" / "partial_parse.msgpack").exists()

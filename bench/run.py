@@ -111,10 +111,9 @@ def run_stage(stage: str, state_path: Path) -> dict:
         from expectations.runner import build_docs
 
         rows, failed = 0, []
-        for r in state["results"]:
-            if r["status"] != "new":
-                continue
-            summary = pipeline.validate_landing(ctx, state["run_id"], r)
+        new = [r for r in state["results"] if r["status"] == "new"]
+        # as the CLI does: the small files several at once, the large ones one by one in chunks
+        for r, summary in zip(new, pipeline.validate_landings(ctx, state["run_id"], new), strict=True):
             rows += int(r.get("rows") or 0)
             if not summary["success"]:
                 failed.append(f"{r['source_id']}/{r['millesime']}: {summary['failed']} failed, "
@@ -295,12 +294,20 @@ def cli_run(env: dict, data: Path, log: Path) -> dict:
 
 
 def demo_runs(work: Path, say) -> dict:
+    """``observatoire run`` in demo mode, default perimeter, in fresh data directories: first with no dbt parse
+    cache for the default perimeter (a fresh clone's first run: dbt parses the whole project), then its
+    unchanged re-run, then in another fresh directory with the checkout's parse cache (every later run: dbt
+    re-parses only what changed). The verdicts use the first (the conservative figure)."""
+    from observatoire.config import DEFAULT_PERIMETRE
+    from observatoire.dbt_runner import shared_parse_cache
+
     data = work / "demo"
     shutil.rmtree(data, ignore_errors=True)
     env = {k: v for k, v in os.environ.items() if not k.startswith("OBSERVATOIRE_")}
     env.update(OBSERVATOIRE_DATA_DIR=str(data), OBSERVATOIRE_MODE="demo", DBT_SEND_ANONYMOUS_USAGE_STATS="False",
                DO_NOT_TRACK="1")
-    say("  demo (default perimeter, fresh directory) …")
+    shared_parse_cache({"perimetre": DEFAULT_PERIMETRE}).unlink(missing_ok=True)  # a cache: rebuilt by the run
+    say("  demo (default perimeter, fresh directory, no dbt parse cache) …")
     first = cli_run(env, data, work / "demo-first.log")
     say(f"    {first['wall_s']:.1f} s wall, exit {first['exit']}")
     say("  unchanged re-run …")
@@ -308,14 +315,22 @@ def demo_runs(work: Path, say) -> dict:
     again["published_nothing_new"] = bool(first["published_stat"]) and again["published_stat"] == first["published_stat"]
     say(f"    {again['wall_s']:.1f} s wall, exit {again['exit']}, published nothing new: "
         f"{again['published_nothing_new']}")
+    warm_data = work / "demo-warm"
+    shutil.rmtree(warm_data, ignore_errors=True)
+    say("  demo (default perimeter, another fresh directory, the checkout's dbt parse cache) …")
+    warm = cli_run({**env, "OBSERVATOIRE_DATA_DIR": str(warm_data)}, warm_data, work / "demo-warm.log")
+    say(f"    {warm['wall_s']:.1f} s wall, exit {warm['exit']}")
     say("  tools' start-up …")
     startup = startup_costs(env, data, work)
     n_dbt = 1  # one `dbt build` per run (observatoire/pipeline.build)
     fixed = startup["python_imports_s"] + n_dbt * startup["dbt_startup_s"]
     own = max(first["wall_s"] - fixed, 0.0)
-    return {"first": first, "rerun": again, "startup": startup, "dbt_invocations": n_dbt,
+    own_warm = max(warm["wall_s"] - fixed, 0.0)
+    return {"first": first, "rerun": again, "warm": warm, "startup": startup, "dbt_invocations": n_dbt,
             "startup_total_s": round(fixed, 2), "own_work_s": round(own, 2),
-            "own_share": round(own / first["wall_s"], 3) if first["wall_s"] else None}
+            "own_share": round(own / first["wall_s"], 3) if first["wall_s"] else None,
+            "own_work_warm_s": round(own_warm, 2),
+            "own_share_warm": round(own_warm / warm["wall_s"], 3) if warm["wall_s"] else None}
 
 
 def startup_costs(env: dict, data: Path, work: Path) -> dict:
@@ -392,7 +407,9 @@ def verdicts(full: dict | None, tenth: dict | None, demo: dict | None) -> list[d
         add("demo end to end (CLI)", f"{f['wall_s']:.1f} s", "≤ 60 s", f["exit"] == 0 and f["wall_s"] <= TARGETS["demo_wall_s"])
         if demo.get("own_share") is not None:
             add("demo: project's own work share", f"{demo['own_share']:.0%} ({demo['own_work_s']:.1f} s)", "< 1/3",
-                demo["own_share"] < TARGETS["demo_own_share"])
+                demo["own_share"] < TARGETS["demo_own_share"],
+                f"own work = demo − start-up; {demo['own_work_s'] / TARGETS['demo_wall_s']:.0%} of the 60 s budget; "
+                f"with the checkout's dbt parse cache {demo['own_share_warm']:.0%} ({demo['own_work_warm_s']:.1f} s)")
         add("unchanged re-run", f"{r['wall_s']:.1f} s", "≤ 15 s and nothing published",
             r["exit"] == 0 and r["wall_s"] <= TARGETS["rerun_wall_s"] and r["published_nothing_new"])
     return out
@@ -508,7 +525,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\ndemo {demo['first']['wall_s']:.1f} s (CPU {demo['first']['cpu_s']:.1f} s, peak "
               f"{demo['first']['peak_rss_mb']:,.0f} MB); re-run {demo['rerun']['wall_s']:.1f} s; start-up: Python "
               f"{s['python_s']:.2f} s, Python + imports {s['python_imports_s']:.2f} s, dbt {s['dbt_startup_s']:.2f} s "
-              f"× {demo['dbt_invocations']} → own work {demo['own_work_s']:.1f} s")
+              f"× {demo['dbt_invocations']} → own work {demo['own_work_s']:.1f} s; with the checkout's dbt parse "
+              f"cache: demo {demo['warm']['wall_s']:.1f} s, own work {demo['own_work_warm_s']:.1f} s")
     print()
     for v in report["verdicts"]:
         print(f"{v['result']:<5} {v['target']}: {v['value']} (target {v['goal']})" + (f"  [{v['note']}]" if v["note"] else ""))

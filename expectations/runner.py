@@ -284,6 +284,87 @@ def run_suite(suite: Suite, df, *, details_path: Path | None = None, gx_root: Pa
     return summary
 
 
+# -- several suites at once: one process per core ------------------------------------------------------------
+
+_JOBS: list[tuple] = []
+
+
+def gx_workers() -> int:
+    """Processes validating suites at the same time (``OBSERVATOIRE_GX_WORKERS``, default: the cores this
+    process may use, at most 4). GX evaluates a suite in Python: one process per core is what parallelises."""
+    env = os.environ.get("OBSERVATOIRE_GX_WORKERS")
+    if env:
+        return max(1, int(env))
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        cores = os.cpu_count() or 1
+    return max(1, min(cores, 4))
+
+
+def _run_job(i: int) -> tuple[dict, dict]:
+    """In a worker: one suite of :data:`_JOBS` (inherited from the parent by fork); returns its summary and the
+    results waiting for :func:`build_docs`, which the parent writes."""
+    suite, df, details_path, gx_root = _JOBS[i]
+    summary = run_suite(suite, df, details_path=details_path, gx_root=gx_root)
+    return summary, {root: _PENDING_DOCS.pop(root) for root in list(_PENDING_DOCS)}
+
+
+def run_suites(jobs: list[tuple[Suite, Any, Path | None]], *, gx_root: Path | None = None,
+               workers: int | None = None) -> list[dict]:
+    """:func:`run_suite` for each ``(suite, dataframe, details_path)``, in order, on up to ``workers``
+    processes (forked: they inherit the DataFrames, nothing is copied to them). The summaries, the details
+    files and the results for the Data Docs are the same as one by one; without ``fork`` (or with one
+    worker, or one job) the suites run here, one by one."""
+    import multiprocessing
+
+    workers = min(workers or gx_workers(), len(jobs))
+    if workers <= 1 or "fork" not in multiprocessing.get_all_start_methods():
+        return [run_suite(suite, df, details_path=details, gx_root=gx_root) for suite, df, details in jobs]
+    global _JOBS
+    _JOBS = [(suite, df, details, gx_root) for suite, df, details in jobs]
+    try:
+        with multiprocessing.get_context("fork").Pool(workers) as pool:
+            out = pool.map(_run_job, range(len(jobs)), chunksize=1)
+    finally:
+        _JOBS = []
+    summaries = []
+    for summary, pending in out:
+        for root, items in pending.items():
+            _PENDING_DOCS.setdefault(root, []).extend(items)
+        summaries.append(summary)
+    return summaries
+
+
+def run_suites_on_parquet(jobs: list[tuple[Suite, Path, Path | None]], *, gx_root: Path | None = None,
+                          max_rows: int | None = None) -> list[dict]:
+    """:func:`run_suite_on_parquet` for each ``(suite, parquet, details_path)``, in order. Files up to
+    ``max_rows`` rows are read here and validated by :func:`run_suites` (in parallel); larger files are
+    validated one after the other, in chunks (bounded memory)."""
+    import pyarrow.parquet as pq
+
+    max_rows = max_rows or _max_rows()
+    small = [i for i, (_s, parquet, _d) in enumerate(jobs) if pq.ParquetFile(parquet).metadata.num_rows <= max_rows]
+    out: dict[int, dict] = {}
+    frames = [(jobs[i][0], _read_frame(jobs[i][1]), jobs[i][2]) for i in small]
+    for i, summary in zip(small, run_suites(frames, gx_root=gx_root), strict=True):
+        out[i] = summary
+    del frames
+    for i, (suite, parquet, details) in enumerate(jobs):
+        if i not in out:
+            out[i] = run_suite_on_parquet(suite, parquet, details_path=details, gx_root=gx_root, max_rows=max_rows)
+    return [out[i] for i in range(len(jobs))]
+
+
+def _read_frame(parquet: Path):
+    """A parsed file as a DataFrame; nullable integers stay integers (pandas' Int64)."""
+    import pandas as pd
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    return pq.read_table(parquet).to_pandas(types_mapper={pa.int64(): pd.Int64Dtype()}.get)
+
+
 def format_failures(summary: dict, limit: int = 5) -> str:
     """A readable account of what failed: which suite, which check, which column, which rows."""
     lines = []
@@ -339,7 +420,7 @@ def run_suite_on_parquet(suite: Suite, parquet: Path, *, details_path: Path | No
     total = pf.metadata.num_rows
     mapper = {pa.int64(): __import__("pandas").Int64Dtype()}.get
     if total <= max_rows:
-        return run_suite(suite, pf.read().to_pandas(types_mapper=mapper), details_path=details_path, gx_root=gx_root)
+        return run_suite(suite, _read_frame(parquet), details_path=details_path, gx_root=gx_root)
 
     row_checks = [c for c in suite.checks if c.type.startswith(ROW_LEVEL_PREFIXES)]
     table_checks = [c for c in suite.checks if not c.type.startswith(ROW_LEVEL_PREFIXES)]

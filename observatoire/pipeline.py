@@ -19,6 +19,7 @@ import hashlib
 import json
 import logging
 import traceback
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -226,7 +227,23 @@ def gx_root(settings: Settings) -> Path:
 
 def validate_landing(ctx: Context, run_id: str, result: dict) -> dict:
     """Run the raw suite on a newly landed file; accept or quarantine it. Returns the summary."""
-    from expectations.runner import run_suite_on_parquet
+    return validate_landings(ctx, run_id, [result])[0]
+
+
+def validate_landings(ctx: Context, run_id: str, results: list[dict]) -> list[dict]:
+    """Run the raw suite of each newly landed file (several at once: :func:`expectations.runner.run_suites`);
+    accept or quarantine each. Returns the summaries, in order."""
+    from expectations.runner import run_suites_on_parquet
+
+    jobs = [_raw_gate_job(ctx, run_id, r) for r in results]
+    # files above OBSERVATOIRE_GX_MAX_ROWS are validated in chunks plus a DuckDB profile (bounded memory)
+    summaries = run_suites_on_parquet(jobs, gx_root=gx_root(ctx.settings))
+    return [_record_raw_gate(ctx, run_id, r, summary, details)
+            for r, summary, (_suite, _parquet, details) in zip(results, summaries, jobs, strict=True)]
+
+
+def _raw_gate_job(ctx: Context, run_id: str, result: dict) -> tuple:
+    """The raw suite of a landed file, the parsed file it checks and where its details go."""
     from expectations.suites import raw_suite
 
     source_id, millesime, sha = result["source_id"], result["millesime"], result["sha256"]
@@ -246,10 +263,11 @@ def validate_landing(ctx: Context, run_id: str, result: dict) -> dict:
         previous_rows=previous["rows_parsed"] if previous else None,
     )
     details = ctx.run_dir(run_id) / "validations" / f"raw_{source_id}_{millesime}.json"
-    # nullable integers stay integers (pandas' Int64); files above OBSERVATOIRE_GX_MAX_ROWS are validated in
-    # chunks plus a DuckDB profile (bounded memory)
-    summary = run_suite_on_parquet(suite, Path(result["parsed_path"]), details_path=details,
-                                   gx_root=gx_root(ctx.settings))
+    return suite, Path(result["parsed_path"]), details
+
+
+def _record_raw_gate(ctx: Context, run_id: str, result: dict, summary: dict, details: Path) -> dict:
+    source_id, millesime, sha = result["source_id"], result["millesime"], result["sha256"]
     summary.update(source_id=source_id, millesime=millesime, sha256=sha, url=result.get("url"))
     ctx.history.record_validation(run_id, f"raw_{source_id}_{millesime}", f"raw:{source_id}", summary, str(details))
     status = "accepted" if summary["success"] else "quarantined"
@@ -427,7 +445,7 @@ def build(ctx: Context, run_id: str) -> None:
 # -- mart gate ---------------------------------------------------------------------------------------
 
 def validate_marts(ctx: Context, run_id: str) -> list[dict]:
-    from expectations.runner import build_docs, format_failures, run_suite
+    from expectations.runner import build_docs, format_failures, run_suites
     from expectations.suites import chiffres_cles_suite, mart_suites
     from observatoire.warehouse import read_table
 
@@ -438,14 +456,12 @@ def validate_marts(ctx: Context, run_id: str) -> list[dict]:
     suites = mart_suites(perimeter_qpv=referentiel.perimeter_qpv_codes(ctx.settings.perimetre, ctx.settings),
                          catalogue=referentiel.catalogue(), millesimes=millesimes, contract_perimeter=contract)
     suites.append(chiffres_cles_suite(referentiel.chiffres_cles(), contract_perimeter=contract))
-    summaries = []
-    for suite in suites:
-        table = suite.target.split(":", 1)[1]
-        df = read_table(ctx.settings, "marts", table)
-        details = ctx.run_dir(run_id) / "validations" / f"{suite.name}.json"
-        summary = run_suite(suite, df, details_path=details, gx_root=gx_root(ctx.settings))
+    jobs = [(suite, read_table(ctx.settings, "marts", suite.target.split(":", 1)[1]),
+             ctx.run_dir(run_id) / "validations" / f"{suite.name}.json") for suite in suites]
+    summaries = run_suites(jobs, gx_root=gx_root(ctx.settings))
+    for (suite, _df, details), summary in zip(jobs, summaries, strict=True):
         ctx.history.record_validation(run_id, suite.name, suite.target, summary, str(details))
-        summaries.append(summary)
+    del jobs
     build_docs(gx_root(ctx.settings))
     failed = [s for s in summaries if not s["success"]]
     ctx.history.step(run_id, "mart_gate", "marts", "failed" if failed else "passed")
@@ -525,8 +541,11 @@ def _failure_report(ctx: Context, run_id: str, stage: str, text: str) -> Path:
     return report
 
 
-def extract_and_gate(ctx: Context, run_id: str, items: list[dict], *, force: bool = False) -> list[dict]:
-    """Extract every planned item, gate the new landings; raise if any source failed (after all ran)."""
+def extract_and_gate(ctx: Context, run_id: str, items: list[dict], *, force: bool = False,
+                     defer_docs: bool = False) -> list[dict]:
+    """Extract every planned item, gate the new landings; raise if any source failed (after all ran).
+    The gate's Data Docs are rendered before returning or raising, unless ``defer_docs`` and every source
+    passed (the caller then renders them: :func:`run` does it while dbt builds)."""
     from expectations.runner import build_docs, format_failures
 
     # the référentiel first: the perimeter's QPV (completeness checks) and the perimeter's request parameters
@@ -538,16 +557,16 @@ def extract_and_gate(ctx: Context, run_id: str, items: list[dict], *, force: boo
     for batch in (first, rest):
         landed = [extract_source(ctx, run_id, it["source_id"], it["millesime"], target=it["target"], force=force)
                   for it in batch]
-        for r in landed:
-            if r["status"] == "new":
-                summary = validate_landing(ctx, run_id, r)
-                r["validation"] = {k: summary[k] for k in ("success", "failed", "errors", "warnings")}
-                if not summary["success"]:
-                    r["status"] = "quarantined"
-                    gate_failures.append(summary)
+        new = [r for r in landed if r["status"] == "new"]
+        for r, summary in zip(new, validate_landings(ctx, run_id, new), strict=True):
+            r["validation"] = {k: summary[k] for k in ("success", "failed", "errors", "warnings")}
+            if not summary["success"]:
+                r["status"] = "quarantined"
+                gate_failures.append(summary)
         results += landed
     failed = [r for r in results if r["status"] == "failed"]
-    build_docs(gx_root(ctx.settings))
+    if failed or gate_failures or not defer_docs:
+        build_docs(gx_root(ctx.settings))
     if failed or gate_failures:
         parts = []
         for r in failed:
@@ -574,6 +593,7 @@ def run(
     """One full run under the writer lock. Raises :class:`PipelineError` (after recording the failure)."""
     ctx = Context.create(settings)
     with writer_lock(ctx.settings.lock_path, "observatoire run"):
+        from expectations.runner import build_docs
         from observatoire.warehouse import recover
 
         ctx.history.abandon_stale_runs()
@@ -584,16 +604,22 @@ def run(
         results: list[dict] = []
         try:
             items = plan(ctx, sources=sources, millesime=millesime)
-            results = extract_and_gate(ctx, run_id, items, force=force)
-            fp = fingerprint(ctx)
-            if not force and is_unchanged(ctx, fp):
-                summary = _summary(results, None)
-                prune_raw(ctx, run_id)
-                ctx.history.finish_run(run_id, "unchanged", summary=summary, fingerprint=fp)
-                return RunResult(run_id, "unchanged", results, None,
-                                 "inputs and code unchanged since the last publication: nothing new to publish")
-            counts = load(ctx, run_id)
-            build(ctx, run_id)
+            results = extract_and_gate(ctx, run_id, items, force=force, defer_docs=True)
+            # the raw gate's Data Docs are rendered on a thread while this one loads and waits for dbt (a
+            # subprocess); the mart gate starts once they are written (one writer of the GX project at a time)
+            with ThreadPoolExecutor(max_workers=1, thread_name_prefix="data-docs") as docs:
+                raw_docs = docs.submit(build_docs, gx_root(ctx.settings))
+                fp = fingerprint(ctx)
+                if not force and is_unchanged(ctx, fp):
+                    raw_docs.result()
+                    summary = _summary(results, None)
+                    prune_raw(ctx, run_id)
+                    ctx.history.finish_run(run_id, "unchanged", summary=summary, fingerprint=fp)
+                    return RunResult(run_id, "unchanged", results, None,
+                                     "inputs and code unchanged since the last publication: nothing new to publish")
+                counts = load(ctx, run_id)
+                build(ctx, run_id)
+                raw_docs.result()
             validate_marts(ctx, run_id)
             published = publish(ctx, run_id, fp)
             prune_raw(ctx, run_id)

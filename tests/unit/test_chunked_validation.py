@@ -51,3 +51,48 @@ def test_chunked_and_whole_agree(tmp_path):
     assert dup["sample"][0]["code_qpv"] == rows[21][0]
     assert any("QN01399M" in c.get("missing", []) for c in failed.values())
     assert any("volume guard" in k for k in failed)
+
+
+def test_several_suites_at_once_give_what_one_by_one_gives(tmp_path, monkeypatch):
+    """`run_suites_on_parquet` validates small files on several processes and large ones in chunks: the
+    summaries (in order), the details files and the results kept for the Data Docs are those of one by one."""
+    import json
+
+    from expectations import runner
+    from expectations.runner import run_suites_on_parquet
+
+    paths, jobs = [], []
+    for k in range(4):
+        rows = [(f"QN013{i:02d}M", 1000 + i) for i in range(1, 30 if k < 3 else 60)]
+        if k % 2:
+            rows[3] = ("QP013042", 1200)  # a failure in every other file
+        d = tmp_path / f"f{k}"
+        d.mkdir()
+        paths.append(make(d, rows))
+        suite = raw_suite(f"t{k}", SPEC, millesime=2021, perimeter_qpv=["QN01301M"], catalogue={})
+        jobs.append((suite, paths[-1], tmp_path / "details" / f"raw_t{k}.json"))
+    root = tmp_path / "gx"
+    runner._PENDING_DOCS.pop(str(root), None)
+    monkeypatch.setenv("OBSERVATOIRE_GX_WORKERS", "2")  # two processes, whatever this machine has
+    # the last file is "large" (above max_rows): chunks, in this process
+    together = run_suites_on_parquet(jobs, gx_root=root, max_rows=40)
+    pending = runner._PENDING_DOCS.pop(str(root))
+    one_by_one = [run_suite_on_parquet(s, p, max_rows=40) for s, p, _d in jobs]
+    assert [s["suite"] for s in together] == ["raw_t0", "raw_t1", "raw_t2", "raw_t3"]
+    assert [verdicts(s) for s in together] == [verdicts(s) for s in one_by_one]
+    assert [s["success"] for s in together] == [True, False, True, False]
+    failed = next(c for c in together[1]["checks"] if c["status"] == "failed")
+    assert failed["sample"][0]["code_qpv"] == "QP013042" and failed["unexpected_count"] == 1
+    for _s, _p, details in jobs:
+        assert json.loads(details.read_text())["summary"]["suite"] == details.stem
+    assert "validated_as" in together[3] and "validated_as" not in together[2]
+    assert sorted(p[0].name for p in pending) == ["raw_t0", "raw_t1", "raw_t2"]  # from the workers, for the Data Docs
+
+
+def test_workers_from_the_environment(monkeypatch):
+    from expectations.runner import gx_workers
+
+    monkeypatch.setenv("OBSERVATOIRE_GX_WORKERS", "1")
+    assert gx_workers() == 1
+    monkeypatch.delenv("OBSERVATOIRE_GX_WORKERS")
+    assert 1 <= gx_workers() <= 4

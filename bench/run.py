@@ -293,33 +293,41 @@ def cli_run(env: dict, data: Path, log: Path) -> dict:
     return m
 
 
-def demo_runs(work: Path, say) -> dict:
-    """``observatoire run`` in demo mode, default perimeter, in fresh data directories: first with no dbt parse
-    cache for the default perimeter (a fresh clone's first run: dbt parses the whole project), then its
-    unchanged re-run, then in another fresh directory with the checkout's parse cache (every later run: dbt
-    re-parses only what changed). The verdicts use the first (the conservative figure)."""
+def demo_runs(work: Path, say, repeats: int = 2) -> dict:
+    """``observatoire run`` in demo mode, default perimeter, in fresh data directories: with no dbt parse cache
+    for the default perimeter (a fresh clone's first run: dbt parses the whole project), the unchanged re-run
+    of the first one, then with the checkout's parse cache (every later run: dbt re-parses only what
+    changed). Each demo runs ``repeats`` times and the fastest counts (this machine is shared: the others
+    measure its neighbours), like the start-up figures. The verdicts use the runs without cache."""
     from observatoire.config import DEFAULT_PERIMETRE
     from observatoire.dbt_runner import shared_parse_cache
 
-    data = work / "demo"
-    shutil.rmtree(data, ignore_errors=True)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("OBSERVATOIRE_")}
-    env.update(OBSERVATOIRE_DATA_DIR=str(data), OBSERVATOIRE_MODE="demo", DBT_SEND_ANONYMOUS_USAGE_STATS="False",
-               DO_NOT_TRACK="1")
-    shared_parse_cache({"perimetre": DEFAULT_PERIMETRE}).unlink(missing_ok=True)  # a cache: rebuilt by the run
-    say("  demo (default perimeter, fresh directory, no dbt parse cache) …")
-    first = cli_run(env, data, work / "demo-first.log")
-    say(f"    {first['wall_s']:.1f} s wall, exit {first['exit']}")
+    base = {k: v for k, v in os.environ.items() if not k.startswith("OBSERVATOIRE_")}
+    base.update(OBSERVATOIRE_MODE="demo", DBT_SEND_ANONYMOUS_USAGE_STATS="False", DO_NOT_TRACK="1")
+
+    def fresh(name: str, cold: bool) -> tuple[dict, dict, Path]:
+        data = work / name
+        shutil.rmtree(data, ignore_errors=True)
+        env = {**base, "OBSERVATOIRE_DATA_DIR": str(data)}
+        if cold:  # a cache: the run writes it again
+            shared_parse_cache({"perimetre": DEFAULT_PERIMETRE}).unlink(missing_ok=True)
+        m = cli_run(env, data, work / f"{name}.log")
+        say(f"    {m['wall_s']:.1f} s wall, {m['cpu_s']:.1f} s CPU, exit {m['exit']}")
+        return m, env, data
+
+    say(f"  demo (default perimeter, fresh directory, no dbt parse cache) × {repeats} …")
+    colds = [fresh(f"demo-{i}", cold=True) for i in range(repeats)]
+    first, env, data = min(colds, key=lambda c: c[0]["wall_s"])
+    first["runs_wall_s"] = [c[0]["wall_s"] for c in colds]
     say("  unchanged re-run …")
     again = cli_run(env, data, work / "demo-rerun.log")
     again["published_nothing_new"] = bool(first["published_stat"]) and again["published_stat"] == first["published_stat"]
     say(f"    {again['wall_s']:.1f} s wall, exit {again['exit']}, published nothing new: "
         f"{again['published_nothing_new']}")
-    warm_data = work / "demo-warm"
-    shutil.rmtree(warm_data, ignore_errors=True)
-    say("  demo (default perimeter, another fresh directory, the checkout's dbt parse cache) …")
-    warm = cli_run({**env, "OBSERVATOIRE_DATA_DIR": str(warm_data)}, warm_data, work / "demo-warm.log")
-    say(f"    {warm['wall_s']:.1f} s wall, exit {warm['exit']}")
+    say(f"  demo (default perimeter, fresh directory, the checkout's dbt parse cache) × {repeats} …")
+    warms = [fresh(f"demo-warm-{i}", cold=False)[0] for i in range(repeats)]
+    warm = min(warms, key=lambda m: m["wall_s"])
+    warm["runs_wall_s"] = [m["wall_s"] for m in warms]
     say("  tools' start-up …")
     startup = startup_costs(env, data, work)
     n_dbt = 1  # one `dbt build` per run (observatoire/pipeline.build)
@@ -458,6 +466,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", type=Path, default=ROOT / "bench" / "results" / "latest.json")
     ap.add_argument("--skip-tenth", action="store_true")
     ap.add_argument("--skip-demo", action="store_true")
+    ap.add_argument("--demo-repeats", type=int, default=2, help="runs of each demo; the fastest counts")
     ap.add_argument("--skip-national", action="store_true")
     ap.add_argument("--keep", action="store_true", help="keep the scratch data directories")
     ap.add_argument("--stage", help=argparse.SUPPRESS)
@@ -508,7 +517,7 @@ def main(argv: list[str] | None = None) -> int:
                 tenth = national_run("tenth", tenth_set, work, args.perimetre, say)
         if not args.skip_demo:
             say("default-perimeter demo:")
-            demo = demo_runs(work, say)
+            demo = demo_runs(work, say, repeats=max(1, args.demo_repeats))
     finally:
         if not args.keep and args.workdir is None:
             shutil.rmtree(work, ignore_errors=True)
@@ -522,7 +531,8 @@ def main(argv: list[str] | None = None) -> int:
         print(table(full, tenth))
     if demo:
         s = demo["startup"]
-        print(f"\ndemo {demo['first']['wall_s']:.1f} s (CPU {demo['first']['cpu_s']:.1f} s, peak "
+        print(f"\ndemo {demo['first']['wall_s']:.1f} s (fastest of {demo['first']['runs_wall_s']}; CPU "
+              f"{demo['first']['cpu_s']:.1f} s, peak "
               f"{demo['first']['peak_rss_mb']:,.0f} MB); re-run {demo['rerun']['wall_s']:.1f} s; start-up: Python "
               f"{s['python_s']:.2f} s, Python + imports {s['python_imports_s']:.2f} s, dbt {s['dbt_startup_s']:.2f} s "
               f"× {demo['dbt_invocations']} → own work {demo['own_work_s']:.1f} s; with the checkout's dbt parse "

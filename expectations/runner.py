@@ -317,6 +317,7 @@ def run_suites(jobs: list[tuple[Suite, Any, Path | None]], *, gx_root: Path | No
     files and the results for the Data Docs are the same as one by one; without ``fork`` (or with one
     worker, or one job) the suites run here, one by one."""
     import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
 
     workers = min(workers or gx_workers(), len(jobs))
     if workers <= 1 or "fork" not in multiprocessing.get_all_start_methods():
@@ -324,8 +325,9 @@ def run_suites(jobs: list[tuple[Suite, Any, Path | None]], *, gx_root: Path | No
     global _JOBS
     _JOBS = [(suite, df, details, gx_root) for suite, df, details in jobs]
     try:
-        with multiprocessing.get_context("fork").Pool(workers) as pool:
-            out = pool.map(_run_job, range(len(jobs)), chunksize=1)
+        # a worker that dies (killed, out of memory) raises BrokenProcessPool here instead of hanging the run
+        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
+            out = list(pool.map(_run_job, range(len(jobs))))
     finally:
         _JOBS = []
     summaries = []

@@ -96,3 +96,23 @@ def test_workers_from_the_environment(monkeypatch):
     assert gx_workers() == 1
     monkeypatch.delenv("OBSERVATOIRE_GX_WORKERS")
     assert 1 <= gx_workers() <= 4
+
+
+def test_a_worker_that_dies_fails_the_gate_instead_of_hanging(tmp_path, monkeypatch):
+    import os
+    from concurrent.futures.process import BrokenProcessPool
+
+    import pandas as pd
+    import pytest
+
+    from expectations import runner
+    from expectations.suites import Suite
+
+    def killed(*_args, **_kwargs):  # what the kernel's OOM killer does to a worker
+        os._exit(137)
+
+    monkeypatch.setattr(runner, "run_suite", killed)
+    jobs = [(Suite(name=f"s{i}", target="raw:s"), pd.DataFrame({"a": [1]}), None) for i in range(3)]
+    with pytest.raises(BrokenProcessPool):
+        runner.run_suites(jobs, workers=2)
+    assert runner._JOBS == []

@@ -303,31 +303,29 @@ def gx_workers() -> int:
 
 
 def _run_job(i: int) -> tuple[dict, dict]:
-    """In a worker: one suite of :data:`_JOBS` (inherited from the parent by fork); returns its summary and the
-    results waiting for :func:`build_docs`, which the parent writes."""
-    suite, df, details_path, gx_root = _JOBS[i]
-    summary = run_suite(suite, df, details_path=details_path, gx_root=gx_root)
+    """In a worker: the call ``i`` of :data:`_JOBS` (inherited from the parent by fork); returns its summary
+    and the results waiting for :func:`build_docs`, which the parent writes."""
+    fn, args, kwargs = _JOBS[i]
+    _PENDING_DOCS.clear()  # the parent's, inherited by fork: the parent keeps them
+    summary = fn(*args, **kwargs)
     return summary, {root: _PENDING_DOCS.pop(root) for root in list(_PENDING_DOCS)}
 
 
-def run_suites(jobs: list[tuple[Suite, Any, Path | None]], *, gx_root: Path | None = None,
-               workers: int | None = None) -> list[dict]:
-    """:func:`run_suite` for each ``(suite, dataframe, details_path)``, in order, on up to ``workers``
-    processes (forked: they inherit the DataFrames, nothing is copied to them). The summaries, the details
-    files and the results for the Data Docs are the same as one by one; without ``fork`` (or with one
-    worker, or one job) the suites run here, one by one."""
+def _in_workers(calls: list[tuple], workers: int) -> list[dict]:
+    """``fn(*args, **kwargs)`` for each call, in order, on ``workers`` forked processes (they inherit the
+    calls' arguments: nothing is copied to them); the results for the Data Docs come back to this process."""
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
-    workers = min(workers or gx_workers(), len(jobs))
+    workers = min(workers, len(calls))
     if workers <= 1 or "fork" not in multiprocessing.get_all_start_methods():
-        return [run_suite(suite, df, details_path=details, gx_root=gx_root) for suite, df, details in jobs]
+        return [fn(*args, **kwargs) for fn, args, kwargs in calls]
     global _JOBS
-    _JOBS = [(suite, df, details, gx_root) for suite, df, details in jobs]
+    _JOBS = calls
     try:
         # a worker that dies (killed, out of memory) raises BrokenProcessPool here instead of hanging the run
         with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
-            out = list(pool.map(_run_job, range(len(jobs))))
+            out = list(pool.map(_run_job, range(len(calls))))
     finally:
         _JOBS = []
     summaries = []
@@ -338,11 +336,25 @@ def run_suites(jobs: list[tuple[Suite, Any, Path | None]], *, gx_root: Path | No
     return summaries
 
 
+def run_suites(jobs: list[tuple[Suite, Any, Path | None]], *, gx_root: Path | None = None,
+               workers: int | None = None) -> list[dict]:
+    """:func:`run_suite` for each ``(suite, dataframe, details_path)``, in order, on up to ``workers``
+    processes (forked: they inherit the DataFrames, nothing is copied to them). The summaries, the details
+    files and the results for the Data Docs are the same as one by one; without ``fork`` (or with one
+    worker, or one job) the suites run here, one by one."""
+    calls = [(run_suite, (suite, df), {"details_path": details, "gx_root": gx_root}) for suite, df, details in jobs]
+    return _in_workers(calls, workers or gx_workers())
+
+
+LARGE_FILES_WORKERS = 2  # large files validated at the same time (each holds a chunk of rows in memory)
+
+
 def run_suites_on_parquet(jobs: list[tuple[Suite, Path, Path | None]], *, gx_root: Path | None = None,
                           max_rows: int | None = None) -> list[dict]:
     """:func:`run_suite_on_parquet` for each ``(suite, parquet, details_path)``, in order. Files up to
-    ``max_rows`` rows are read here and validated by :func:`run_suites` (in parallel); larger files are
-    validated one after the other, in chunks (bounded memory)."""
+    ``max_rows`` rows are read here and validated by :func:`run_suites` (in parallel). Larger files are
+    validated in chunks, up to two at a time with chunks of half ``max_rows`` rows (the memory of one file in
+    chunks of ``max_rows``)."""
     import pyarrow.parquet as pq
 
     max_rows = max_rows or _max_rows()
@@ -352,9 +364,13 @@ def run_suites_on_parquet(jobs: list[tuple[Suite, Path, Path | None]], *, gx_roo
     for i, summary in zip(small, run_suites(frames, gx_root=gx_root), strict=True):
         out[i] = summary
     del frames
-    for i, (suite, parquet, details) in enumerate(jobs):
-        if i not in out:
-            out[i] = run_suite_on_parquet(suite, parquet, details_path=details, gx_root=gx_root, max_rows=max_rows)
+    large = [i for i in range(len(jobs)) if i not in out]
+    workers = min(gx_workers(), LARGE_FILES_WORKERS, len(large))
+    chunk = max(1, max_rows // max(workers, 1))
+    calls = [(run_suite_on_parquet, (jobs[i][0], jobs[i][1]),
+              {"details_path": jobs[i][2], "gx_root": gx_root, "max_rows": chunk}) for i in large]
+    for i, summary in zip(large, _in_workers(calls, workers), strict=True):
+        out[i] = summary
     return [out[i] for i in range(len(jobs))]
 
 

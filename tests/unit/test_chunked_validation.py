@@ -62,7 +62,7 @@ def test_several_suites_at_once_give_what_one_by_one_gives(tmp_path, monkeypatch
     from expectations.runner import run_suites_on_parquet
 
     paths, jobs = [], []
-    for k in range(4):
+    for k in range(5):
         rows = [(f"QN013{i:02d}M", 1000 + i) for i in range(1, 30 if k < 3 else 60)]
         if k % 2:
             rows[3] = ("QP013042", 1200)  # a failure in every other file
@@ -74,18 +74,21 @@ def test_several_suites_at_once_give_what_one_by_one_gives(tmp_path, monkeypatch
     root = tmp_path / "gx"
     runner._PENDING_DOCS.pop(str(root), None)
     monkeypatch.setenv("OBSERVATOIRE_GX_WORKERS", "2")  # two processes, whatever this machine has
-    # the last file is "large" (above max_rows): chunks, in this process
+    # the last two files are "large" (above max_rows): in chunks, both at once (chunks of half max_rows)
     together = run_suites_on_parquet(jobs, gx_root=root, max_rows=40)
     pending = runner._PENDING_DOCS.pop(str(root))
     one_by_one = [run_suite_on_parquet(s, p, max_rows=40) for s, p, _d in jobs]
-    assert [s["suite"] for s in together] == ["raw_t0", "raw_t1", "raw_t2", "raw_t3"]
+    assert [s["suite"] for s in together] == ["raw_t0", "raw_t1", "raw_t2", "raw_t3", "raw_t4"]
     assert [verdicts(s) for s in together] == [verdicts(s) for s in one_by_one]
-    assert [s["success"] for s in together] == [True, False, True, False]
+    assert [s["success"] for s in together] == [True, False, True, False, True]
     failed = next(c for c in together[1]["checks"] if c["status"] == "failed")
     assert failed["sample"][0]["code_qpv"] == "QP013042" and failed["unexpected_count"] == 1
     for _s, _p, details in jobs:
         assert json.loads(details.read_text())["summary"]["suite"] == details.stem
-    assert "validated_as" in together[3] and "validated_as" not in together[2]
+    assert "validated_as" not in together[2]
+    assert "chunks of 20 rows" in together[3]["validated_as"] and "chunks of 20 rows" in together[4]["validated_as"]
+    large_failure = next(c for c in together[3]["checks"] if c["status"] == "failed")
+    assert large_failure["sample"][0]["code_qpv"] == "QP013042" and large_failure["unexpected_count"] == 1
     assert sorted(p[0].name for p in pending) == ["raw_t0", "raw_t1", "raw_t2"]  # from the workers, for the Data Docs
 
 

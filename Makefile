@@ -12,6 +12,10 @@ PYTHON ?= $(shell for p in python3.11 python3.12 python3.13 python3; do \
 UV ?= $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(CURDIR)/.venv
+# the installed packages are compiled to bytecode once, at install: Python otherwise compiles them again in
+# every process when bytecode writing is off (PYTHONDONTWRITEBYTECODE, set on CI machines), which tripled the
+# start-up of the CLI, dbt and every test subprocess (docs/decisions.md, ADR 10)
+export UV_COMPILE_BYTECODE := 1
 
 .PHONY: help install demo test lint bench airflow clean-venv
 
@@ -27,7 +31,7 @@ help:
 	$(PYTHON) -m venv .tools
 	.tools/bin/python -m pip install --quiet --disable-pip-version-check uv
 
-.venv/.synced: pyproject.toml uv.lock | $(UV)
+.venv/.synced: pyproject.toml uv.lock Makefile | $(UV)
 	@test -n "$(PYTHON)" || { echo "error: Python >= 3.11 is required" >&2; exit 1; }
 	$(UV) sync --frozen --python $(PYTHON)
 	@touch $@

@@ -42,7 +42,7 @@ def _gx_module():
 @cache
 def _context(root: str | None):
     """A GX context: file-backed under ``root`` (suites, results and Data Docs live in the data directory,
-    never in git), or ephemeral when ``root`` is None."""
+    never in git), or ephemeral with the pandas data source the batches go through when ``root`` is None."""
     gx = _gx_module()
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
@@ -55,11 +55,9 @@ def _context(root: str | None):
         context.variables.progress_bars = ProgressBarsConfig(globally=False)
     except Exception:  # noqa: BLE001 - cosmetic only
         pass
-    try:
-        source = context.data_sources.get("observatoire")
-    except Exception:  # noqa: BLE001 - not created yet
-        source = context.data_sources.add_pandas("observatoire")
-    return context, source
+    if root:  # stores and Data Docs only: the batches are validated in the ephemeral context
+        return context, None
+    return context, context.data_sources.add_pandas("observatoire")
 
 
 # validations waiting to be written to a file-backed GX project (per root): (suite, result, batch id, run time)

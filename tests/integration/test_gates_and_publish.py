@@ -227,3 +227,57 @@ def test_second_writer_fails_clearly_when_it_cannot_wait(demo_copy):
     finally:
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=30)
+
+
+def test_raw_data_docs_render_while_dbt_builds_and_before_the_mart_gate(demo_copy, monkeypatch):
+    """The raw gate's Data Docs are rendered on a thread while dbt builds; the mart gate writes the GX project
+    only once they are written (one writer at a time); if they fail, the run fails and publishes nothing."""
+    import threading
+
+    import expectations.runner as runner
+    from observatoire import pipeline
+
+    calls: list[dict] = []
+    real_docs, real_build = runner.build_docs, pipeline.build
+
+    def docs(root):
+        call = {"what": "docs", "thread": threading.current_thread().name, "start": time.monotonic()}
+        calls.append(call)
+        try:
+            return real_docs(root)
+        finally:
+            call["end"] = time.monotonic()
+
+    def build(ctx, run_id):
+        call = {"what": "dbt", "start": time.monotonic()}
+        calls.append(call)
+        real_build(ctx, run_id)
+        call["end"] = time.monotonic()
+
+    monkeypatch.setattr(runner, "build_docs", docs)
+    monkeypatch.setattr(pipeline, "build", build)
+    result = run(load_settings(), sources=["insee_pop_qpv"], force=True)
+    assert result.status == "published"
+    raw, dbt, mart = calls
+    assert (raw["what"], dbt["what"], mart["what"]) == ("docs", "dbt", "docs")
+    assert raw["thread"].startswith("data-docs") and mart["thread"] == threading.current_thread().name
+    assert raw["start"] < dbt["end"]  # in flight while dbt builds
+    assert mart["start"] >= raw["end"] and mart["start"] >= dbt["end"]
+
+    pub = demo_copy / "warehouse" / "observatoire.duckdb"
+    before = sha256_of(pub)
+
+    def broken(root):
+        if threading.current_thread().name.startswith("data-docs"):
+            raise OSError(f"disk full while writing the Data Docs under {root}")
+        return real_docs(root)
+
+    monkeypatch.setattr(runner, "build_docs", broken)
+    with pytest.raises(OSError, match="disk full"):
+        run(load_settings(), sources=["insee_pop_qpv"], force=True)
+    assert sha256_of(pub) == before
+    con = sqlite3.connect(demo_copy / "meta" / "history.sqlite")
+    status, error = con.execute("select status, error from runs order by started_at desc, rowid desc "
+                                "limit 1").fetchone()
+    con.close()
+    assert status == "failed" and "disk full" in error

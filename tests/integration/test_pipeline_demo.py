@@ -11,6 +11,7 @@ import subprocess
 
 import duckdb
 import pytest
+import yaml
 
 from observatoire import referentiel
 from tests.conftest import RECORDINGS, ROOT, VENV_BIN, run_cli, sha256_of
@@ -231,6 +232,9 @@ def test_data_docs_show_every_validation(published_demo):
     assert "Status: Succeeded" in text and "Must have exactly 66 rows. 66" in text and "0% unexpected" in text
     assert len(list((published_demo / "meta" / "gx" / "gx" / "uncommitted" / "validations").rglob("*.json"))) \
         == len(pages)
+    # the project holds suites, results and Data Docs only: batches are validated in an in-memory context
+    config = yaml.safe_load((published_demo / "meta" / "gx" / "gx" / "great_expectations.yml").read_text())
+    assert not config.get("fluent_datasources")
 
 
 def test_mart_keys_and_required_columns_are_enforced_by_the_warehouse(demo_copy):

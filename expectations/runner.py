@@ -350,18 +350,19 @@ LARGE_FILES_WORKERS = 2  # large files validated at the same time (each holds a 
 def run_suites_on_parquet(jobs: list[tuple[Suite, Path, Path | None]], *, gx_root: Path | None = None,
                           max_rows: int | None = None) -> list[dict]:
     """:func:`run_suite_on_parquet` for each ``(suite, parquet, details_path)``, in order. Files up to
-    ``max_rows`` rows are read here and validated by :func:`run_suites` (in parallel). Larger files are
-    validated in chunks, up to two at a time with chunks of half ``max_rows`` rows (the memory of one file in
-    chunks of ``max_rows``)."""
+    ``max_rows`` rows are read here, a batch of at most ``max_rows`` rows in all at a time, and validated by
+    :func:`run_suites` (in parallel). Larger files are validated in chunks, up to two at a time with chunks of
+    half ``max_rows`` rows. Either way, at most ``max_rows`` rows are in memory at once."""
     import pyarrow.parquet as pq
 
     max_rows = max_rows or _max_rows()
-    small = [i for i, (_s, parquet, _d) in enumerate(jobs) if pq.ParquetFile(parquet).metadata.num_rows <= max_rows]
+    sizes = [pq.ParquetFile(parquet).metadata.num_rows for _s, parquet, _d in jobs]
     out: dict[int, dict] = {}
-    frames = [(jobs[i][0], _read_frame(jobs[i][1]), jobs[i][2]) for i in small]
-    for i, summary in zip(small, run_suites(frames, gx_root=gx_root), strict=True):
-        out[i] = summary
-    del frames
+    for batch in _batches([i for i, n in enumerate(sizes) if n <= max_rows], sizes, max_rows):
+        frames = [(jobs[i][0], _read_frame(jobs[i][1]), jobs[i][2]) for i in batch]
+        for i, summary in zip(batch, run_suites(frames, gx_root=gx_root), strict=True):
+            out[i] = summary
+        del frames
     large = [i for i in range(len(jobs)) if i not in out]
     workers = min(gx_workers(), LARGE_FILES_WORKERS, len(large))
     chunk = max(1, max_rows // max(workers, 1))
@@ -370,6 +371,20 @@ def run_suites_on_parquet(jobs: list[tuple[Suite, Path, Path | None]], *, gx_roo
     for i, summary in zip(large, _in_workers(calls, workers), strict=True):
         out[i] = summary
     return [out[i] for i in range(len(jobs))]
+
+
+def _batches(indexes: list[int], sizes: list[int], max_rows: int) -> list[list[int]]:
+    """``indexes`` in order, cut into batches of at most ``max_rows`` rows in all (a file larger than that is
+    a batch of its own)."""
+    batches: list[list[int]] = []
+    total = 0
+    for i in indexes:
+        if not batches or total + sizes[i] > max_rows:
+            batches.append([])
+            total = 0
+        batches[-1].append(i)
+        total += sizes[i]
+    return batches
 
 
 def _read_frame(parquet: Path):

@@ -119,3 +119,36 @@ def test_a_worker_that_dies_fails_the_gate_instead_of_hanging(tmp_path, monkeypa
     with pytest.raises(BrokenProcessPool):
         runner.run_suites(jobs, workers=2)
     assert runner._JOBS == []
+
+
+def test_small_files_are_read_a_batch_of_at_most_max_rows_at_a_time(tmp_path, monkeypatch):
+    """Files under the chunking threshold are read whole, but never all at once: a batch holds at most
+    ``max_rows`` rows in all (many files just under the threshold would otherwise all be in memory together),
+    and the summaries are the same, in order."""
+    from expectations import runner
+    from expectations.runner import run_suites_on_parquet
+
+    jobs = []
+    for k, n in enumerate((29, 29, 29, 59, 12, 40)):
+        d = tmp_path / f"f{k}"
+        d.mkdir()
+        rows = [(f"QN013{i:02d}M", 1000 + i) for i in range(1, n + 1)]
+        if k == 3:
+            rows[7] = ("QP013042", 1200)
+        suite = raw_suite(f"t{k}", SPEC, millesime=2021, perimeter_qpv=["QN01301M"], catalogue={})
+        jobs.append((suite, make(d, rows), None))
+    batches = []
+    real = runner.run_suites
+
+    def spy(frames, **kwargs):
+        batches.append([len(df) for _s, df, _d in frames])
+        return real(frames, **kwargs)
+
+    monkeypatch.setattr(runner, "run_suites", spy)
+    monkeypatch.setenv("OBSERVATOIRE_GX_WORKERS", "2")
+    summaries = run_suites_on_parquet(jobs, max_rows=60)
+    assert batches == [[29, 29], [29], [59], [12, 40]]
+    assert [s["suite"] for s in summaries] == [f"raw_t{k}" for k in range(6)]
+    assert [s["success"] for s in summaries] == [True, True, True, False, True, True]
+    assert not any("validated_as" in s for s in summaries)  # all read whole, none in chunks
+    runner._PENDING_DOCS.clear()

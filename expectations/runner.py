@@ -141,7 +141,29 @@ def _validate(name: str, gx_suite, df, result_format: dict):
         batch_def = asset.add_batch_definition_whole_dataframe("all")
     validator = Validator(batch_definition=batch_def, batch_parameters={"dataframe": df},
                           result_format=result_format)
-    return validator.validate_expectation_suite(gx_suite), validator.active_batch_id
+    try:
+        return validator.validate_expectation_suite(gx_suite), validator.active_batch_id
+    finally:
+        # the context lives as long as the process and its engine keeps every batch it was given: release
+        # this one, or each validated DataFrame (a whole file, a chunk) would stay in memory until exit
+        manager = source.get_execution_engine().batch_manager
+        for batch_id in list(manager.batch_data_cache):
+            manager.batch_data_cache.pop(batch_id, None)
+            manager.batch_cache.pop(batch_id, None)
+
+
+# rows of a failing check kept in the results stored for the Data Docs (GX's COMPLETE format lists them all)
+DOCS_ROWS = 50
+
+
+def _trim(result) -> None:
+    """Keep the first :data:`DOCS_ROWS` offending rows of a COMPLETE result: a check failing on a million
+    rows would otherwise hold a million ids until the Data Docs are written."""
+    res = result.result or {}
+    for key in ("unexpected_list", "unexpected_index_list"):
+        if isinstance(res.get(key), list) and len(res[key]) > DOCS_ROWS:
+            res[key] = res[key][:DOCS_ROWS]
+            res.pop("unexpected_index_query", None)  # the filter naming every offending row
 
 
 def _exception(result) -> str | None:
@@ -222,6 +244,7 @@ def run_suite(suite: Suite, df, *, details_path: Path | None = None, gx_root: Pa
                 "result_format": "COMPLETE", "unexpected_index_column_names": id_columns,
                 "partial_unexpected_count": SAMPLE})
             for r in detailed.results:
+                _trim(r)
                 result.results[again[_index(r)]] = r
         results = result.results
         if gx_root:
@@ -290,14 +313,39 @@ _JOBS: list[tuple] = []
 def gx_workers() -> int:
     """Processes validating suites at the same time (``OBSERVATOIRE_GX_WORKERS``, default: the cores this
     process may use, at most 4). GX evaluates a suite in Python: one process per core is what parallelises."""
-    env = os.environ.get("OBSERVATOIRE_GX_WORKERS")
+    env = os.environ.get("OBSERVATOIRE_GX_WORKERS", "").strip()
     if env:
-        return max(1, int(env))
+        try:
+            return max(1, int(env))
+        except ValueError:
+            raise ValueError(f"OBSERVATOIRE_GX_WORKERS must be a whole number of processes, got {env!r}") from None
     try:
         cores = len(os.sched_getaffinity(0))
     except AttributeError:  # not Linux
         cores = os.cpu_count() or 1
     return max(1, min(cores, 4))
+
+
+def _worker_init(parent: int) -> None:  # pragma: no cover - runs in the forked worker
+    """Linux: the kernel kills a worker when the run that forked it dies (even on SIGKILL). A worker inherits
+    the run's open files, the data directory's writer lock among them: an orphan waiting for work would hold
+    that lock for ever."""
+    import signal
+
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except Exception:  # noqa: BLE001 - best effort outside Linux
+        pass
+    if os.getppid() != parent:  # the run died before prctl
+        os._exit(1)
+
+
+def discard_pending(root: Path) -> None:
+    """Forget validations not yet written to the GX project under ``root`` (those of an earlier run of this
+    process that failed before rendering them)."""
+    _PENDING_DOCS.pop(str(root), None)
 
 
 def _run_job(i: int) -> tuple[dict, dict]:
@@ -322,7 +370,8 @@ def _in_workers(calls: list[tuple], workers: int) -> list[dict]:
     _JOBS = calls
     try:
         # a worker that dies (killed, out of memory) raises BrokenProcessPool here instead of hanging the run
-        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
+        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"),
+                                 initializer=_worker_init, initargs=(os.getpid(),)) as pool:
             out = list(pool.map(_run_job, range(len(calls))))
     finally:
         _JOBS = []
@@ -374,8 +423,8 @@ def run_suites_on_parquet(jobs: list[tuple[Suite, Path, Path | None]], *, gx_roo
 
 
 def _batches(indexes: list[int], sizes: list[int], max_rows: int) -> list[list[int]]:
-    """``indexes`` in order, cut into batches of at most ``max_rows`` rows in all (a file larger than that is
-    a batch of its own)."""
+    """``indexes`` (files of at most ``max_rows`` rows) in order, cut into consecutive batches of at most
+    ``max_rows`` rows in all."""
     batches: list[list[int]] = []
     total = 0
     for i in indexes:

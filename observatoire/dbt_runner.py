@@ -15,6 +15,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,17 +36,27 @@ class DbtResult:
     results: list[dict]
 
 
-def _die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
-    """Linux: have the kernel kill dbt if the pipeline process dies (even on SIGKILL), so an interrupted run
-    never leaves a dbt process holding the build warehouse's lock."""
-    try:
-        import ctypes
-        import signal
+# Linux: dbt is started through this launcher, which has the kernel kill dbt when the pipeline process dies
+# (even on SIGKILL; PR_SET_PDEATHSIG survives exec) and then becomes dbt, so an interrupted run never leaves a
+# dbt process holding the build warehouse's lock. (Not a ``preexec_fn``: that runs Python between fork and
+# exec, which is unsafe while another thread runs, and the run renders its Data Docs on one while dbt builds.)
+_LAUNCHER = """
+import os, signal, sys
+try:
+    import ctypes
+    ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)
+except Exception:
+    pass
+if os.getppid() != int(sys.argv[1]):
+    sys.exit("the pipeline process that started dbt is gone")
+os.execv(sys.argv[2], sys.argv[2:])
+"""
 
-        libc = ctypes.CDLL("libc.so.6", use_errno=True)
-        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    except Exception:  # noqa: BLE001 - best effort outside Linux
-        pass
+
+def _launch(cmd: list[str]) -> list[str]:
+    if not sys.platform.startswith("linux"):
+        return cmd
+    return [sys.executable, "-c", _LAUNCHER, str(os.getpid()), *cmd]
 
 
 def dbt_executable() -> str:
@@ -86,9 +97,8 @@ def run_dbt(settings: Settings, args: list[str], *, log_path: Path, vars: dict |
     _seed_parse_cache(target, shared)
     settings.build_db.parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "w", encoding="utf-8") as log:
-        proc = subprocess.run(cmd, cwd=settings.build_db.parent, env=dbt_env(settings), stdout=log,
-                              stderr=subprocess.STDOUT, text=True, check=False,
-                              preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None)
+        proc = subprocess.run(_launch(cmd), cwd=settings.build_db.parent, env=dbt_env(settings), stdout=log,
+                              stderr=subprocess.STDOUT, text=True, check=False)
     _save_parse_cache(target, shared)
     results = _read_results(settings)
     if proc.returncode != 0:
@@ -136,9 +146,13 @@ def _save_parse_cache(target: Path, shared: Path) -> None:
         return
     try:
         shared.parent.mkdir(parents=True, exist_ok=True)
-        tmp = shared.with_name(f"{shared.name}.{os.getpid()}.tmp")
-        shutil.copyfile(produced, tmp)
-        os.replace(tmp, shared)
+        fd, tmp = tempfile.mkstemp(dir=shared.parent, prefix=f".{shared.name}.", suffix=".tmp")
+        os.close(fd)
+        try:
+            shutil.copyfile(produced, tmp)
+            os.replace(tmp, shared)
+        finally:
+            Path(tmp).unlink(missing_ok=True)
     except OSError:
         pass
 

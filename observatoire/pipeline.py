@@ -582,6 +582,11 @@ def extract_and_gate(ctx: Context, run_id: str, items: list[dict], *, force: boo
     return results
 
 
+def _log_docs_failure(future) -> None:
+    if future.exception() is not None:
+        log.error("the raw gate's Data Docs could not be rendered: %s", future.exception())
+
+
 def run(
     settings: Settings | None = None,
     *,
@@ -593,9 +598,10 @@ def run(
     """One full run under the writer lock. Raises :class:`PipelineError` (after recording the failure)."""
     ctx = Context.create(settings)
     with writer_lock(ctx.settings.lock_path, "observatoire run"):
-        from expectations.runner import build_docs
+        from expectations.runner import build_docs, discard_pending
         from observatoire.warehouse import recover
 
+        discard_pending(gx_root(ctx.settings))  # an earlier run of this process may have failed mid-gate
         ctx.history.abandon_stale_runs()
         recover(ctx.settings)
         params = {"sources": sources, "millesime": millesime, "force": force}
@@ -609,6 +615,7 @@ def run(
             # subprocess); the mart gate starts once they are written (one writer of the GX project at a time)
             with ThreadPoolExecutor(max_workers=1, thread_name_prefix="data-docs") as docs:
                 raw_docs = docs.submit(build_docs, gx_root(ctx.settings))
+                raw_docs.add_done_callback(_log_docs_failure)  # seen even if load or dbt fails first
                 fp = fingerprint(ctx)
                 if not force and is_unchanged(ctx, fp):
                     raw_docs.result()

@@ -186,6 +186,18 @@ def _published_is_intact(pub: Path, versions: set[str]) -> str:
     return version
 
 
+def _processes_working_in(path: Path) -> list[str]:
+    found = []
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            try:
+                if Path(os.readlink(proc / "cwd")) == path:
+                    found.append((proc / "cmdline").read_text().replace("\0", " "))
+            except OSError:
+                pass
+    return found
+
+
 @pytest.mark.parametrize("moment", ["publish", "dbt"])
 def test_sigkill_leaves_the_published_file_intact_and_the_next_run_succeeds(moment, demo_copy):
     pub = demo_copy / "warehouse" / "observatoire.duckdb"
@@ -203,10 +215,12 @@ def test_sigkill_leaves_the_published_file_intact_and_the_next_run_succeeds(mome
     proc.send_signal(signal.SIGKILL)
     proc.wait(timeout=30)
     _published_is_intact(pub, {old_version})
-    # no dbt process survives its parent (it would hold the build warehouse's lock)
+    # no dbt process survives its parent (it would hold the build warehouse's lock): dbt works in the
+    # warehouse directory, the run's gate workers in the data directory's parent
     time.sleep(0.5)
     ps = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
     assert str(demo_copy) not in ps
+    assert not _processes_working_in(demo_copy / "warehouse")
     # the lock was released by the kernel: the next run neither waits nor needs cleaning
     nxt = run_cli("run", "--force", "--source", "insee_pop_qpv", env={"OBSERVATOIRE_LOCK_TIMEOUT": "0"})
     assert nxt.returncode == 0, nxt.stderr
@@ -239,10 +253,15 @@ def test_raw_data_docs_render_while_dbt_builds_and_before_the_mart_gate(demo_cop
 
     calls: list[dict] = []
     real_docs, real_build = runner.build_docs, pipeline.build
+    dbt_started = threading.Event()
 
     def docs(root):
         call = {"what": "docs", "thread": threading.current_thread().name, "start": time.monotonic()}
         calls.append(call)
+        if call["thread"].startswith("data-docs"):
+            # rendered while dbt builds: dbt starts while this thread is still here (were the Docs rendered
+            # on the run's own thread, dbt could not start before they are done, and this wait would time out)
+            call["saw_dbt"] = dbt_started.wait(timeout=120)
         try:
             return real_docs(root)
         finally:
@@ -251,6 +270,7 @@ def test_raw_data_docs_render_while_dbt_builds_and_before_the_mart_gate(demo_cop
     def build(ctx, run_id):
         call = {"what": "dbt", "start": time.monotonic()}
         calls.append(call)
+        dbt_started.set()
         real_build(ctx, run_id)
         call["end"] = time.monotonic()
 
@@ -261,7 +281,7 @@ def test_raw_data_docs_render_while_dbt_builds_and_before_the_mart_gate(demo_cop
     raw, dbt, mart = calls
     assert (raw["what"], dbt["what"], mart["what"]) == ("docs", "dbt", "docs")
     assert raw["thread"].startswith("data-docs") and mart["thread"] == threading.current_thread().name
-    assert raw["start"] < dbt["end"]  # in flight while dbt builds
+    assert raw["saw_dbt"] and raw["end"] > dbt["start"]  # in flight while dbt builds
     assert mart["start"] >= raw["end"] and mart["start"] >= dbt["end"]
 
     pub = demo_copy / "warehouse" / "observatoire.duckdb"

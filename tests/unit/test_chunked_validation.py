@@ -1,6 +1,8 @@
 """Large files are validated in bounded memory: row-level checks on chunks, table-level checks on a DuckDB
 profile; the verdicts are the same as validating the whole table at once."""
 
+import os
+
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -53,6 +55,14 @@ def test_chunked_and_whole_agree(tmp_path):
     assert any("volume guard" in k for k in failed)
 
 
+def _recording_pid(fn, path):
+    def wrapped(*args, **kwargs):
+        with open(path, "a") as f:
+            f.write(f"{os.getpid()}\n")
+        return fn(*args, **kwargs)
+    return wrapped
+
+
 def test_several_suites_at_once_give_what_one_by_one_gives(tmp_path, monkeypatch):
     """`run_suites_on_parquet` validates small files on several processes and large ones in chunks: the
     summaries (in order), the details files and the results kept for the Data Docs are those of one by one."""
@@ -63,7 +73,7 @@ def test_several_suites_at_once_give_what_one_by_one_gives(tmp_path, monkeypatch
 
     paths, jobs = [], []
     for k in range(5):
-        rows = [(f"QN013{i:02d}M", 1000 + i) for i in range(1, 30 if k < 3 else 60)]
+        rows = [(f"QN013{i:02d}M", 1000 + i) for i in range(1, 13 if k < 3 else 60)]  # 3 × 12 rows: one batch
         if k % 2:
             rows[3] = ("QP013042", 1200)  # a failure in every other file
         d = tmp_path / f"f{k}"
@@ -74,8 +84,15 @@ def test_several_suites_at_once_give_what_one_by_one_gives(tmp_path, monkeypatch
     root = tmp_path / "gx"
     runner._PENDING_DOCS.pop(str(root), None)
     monkeypatch.setenv("OBSERVATOIRE_GX_WORKERS", "2")  # two processes, whatever this machine has
-    # the last two files are "large" (above max_rows): in chunks, both at once (chunks of half max_rows)
+    # the first three files are read together and validated on two processes; the last two are "large" (above
+    # max_rows): in chunks, both at once (chunks of half max_rows)
+    parent = os.getpid()
+    monkeypatch.setattr(runner, "run_suite", _recording_pid(runner.run_suite, tmp_path / "pids"))
+    monkeypatch.setattr(runner, "run_suite_on_parquet", _recording_pid(runner.run_suite_on_parquet, tmp_path / "pids"))
     together = run_suites_on_parquet(jobs, gx_root=root, max_rows=40)
+    monkeypatch.undo()
+    pids = (tmp_path / "pids").read_text().split()
+    assert len(set(pids)) >= 2 and str(parent) not in pids  # every suite ran in a worker, two at a time
     pending = runner._PENDING_DOCS.pop(str(root))
     one_by_one = [run_suite_on_parquet(s, p, max_rows=40) for s, p, _d in jobs]
     assert [s["suite"] for s in together] == ["raw_t0", "raw_t1", "raw_t2", "raw_t3", "raw_t4"]
@@ -152,3 +169,93 @@ def test_small_files_are_read_a_batch_of_at_most_max_rows_at_a_time(tmp_path, mo
     assert [s["success"] for s in summaries] == [True, True, True, False, True, True]
     assert not any("validated_as" in s for s in summaries)  # all read whole, none in chunks
     runner._PENDING_DOCS.clear()
+
+
+def test_a_validated_dataframe_is_not_kept_by_gx(tmp_path):
+    """GX's in-memory context lives as long as the process and its engine caches every batch it is given:
+    the runner releases each one, so a validated file (or chunk) does not stay in memory."""
+    import gc
+    import weakref
+
+    import pandas as pd
+
+    from expectations.runner import run_suite
+
+    suite = raw_suite("t", SPEC, millesime=2021, perimeter_qpv=["QN01301M"], catalogue={})
+    df = pd.DataFrame({"code_qpv": ["QN01301M", "QP013042"], "population": [1000.0, 1200.0],
+                       "millesime": [2021, 2021], "_line": [2, 3], "_secret": [[], []]})
+    ref = weakref.ref(df)
+    summary = run_suite(suite, df)  # one check fails: validated twice (BASIC, then COMPLETE)
+    assert not summary["success"]
+    del df
+    gc.collect()
+    assert ref() is None
+
+
+def test_the_results_kept_for_the_data_docs_hold_a_bounded_sample_of_rows(tmp_path):
+    """A check failing on every row keeps its count, but only DOCS_ROWS offending rows in the result waiting
+    for the Data Docs (GX's COMPLETE format lists them all)."""
+    from expectations import runner
+
+    rows = [(f"QP0130{i:02d}", 1000 + i) for i in range(1, 100)] * 3  # 297 rows, all 2015 codes
+    suite = raw_suite("t", SPEC, millesime=2021, perimeter_qpv=[], catalogue={})
+    root = tmp_path / "gx"
+    summary = runner.run_suite(suite, runner._read_frame(make(tmp_path, rows)), gx_root=root)
+    failed = next(c for c in summary["checks"] if c["status"] == "failed" and "2015" in c["check"])
+    assert failed["unexpected_count"] == 297 and len(failed["sample"]) == runner.SAMPLE
+    [(_suite, result, _batch, _time)] = runner._PENDING_DOCS.pop(str(root))
+    lists = [r.result.get("unexpected_index_list") for r in result.results if not r.success]
+    assert lists and all(lst is None or len(lst) <= runner.DOCS_ROWS for lst in lists)
+    assert any(lst and len(lst) == runner.DOCS_ROWS for lst in lists)
+
+
+WORKER_HOLDS_LOCK = """
+import sys, time
+from pathlib import Path
+from expectations import runner
+from expectations.suites import Suite
+from observatoire.locking import writer_lock
+import pandas as pd
+
+def stuck(suite, df, **kwargs):
+    Path(sys.argv[2], suite.name).write_text("started")
+    time.sleep(120)
+
+runner.run_suite = stuck
+with writer_lock(Path(sys.argv[1]), "test"):
+    runner.run_suites([(Suite(name=f"s{i}", target="raw:s"), pd.DataFrame({"a": [1]}), None) for i in range(2)],
+                      workers=2)
+"""
+
+
+def test_gate_workers_die_with_their_run_and_release_the_writer_lock(tmp_path):
+    """A run killed (SIGKILL, OOM) during a gate takes its workers with it: they inherited its open files, the
+    data directory's writer lock among them, and would otherwise hold it while they wait for work."""
+    import fcntl
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from tests.conftest import ROOT
+
+    lock = tmp_path / "writer.lock"
+    proc = subprocess.Popen([sys.executable, "-c", WORKER_HOLDS_LOCK, str(lock), str(tmp_path)], cwd=ROOT)
+    deadline = time.monotonic() + 60
+    while not ((tmp_path / "s0").exists() and (tmp_path / "s1").exists()):
+        assert proc.poll() is None and time.monotonic() < deadline, "the workers never started"
+        time.sleep(0.1)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=10)
+    fd = os.open(lock, os.O_RDWR)
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                assert time.monotonic() < deadline, "a worker outlived its run and still holds the writer lock"
+                time.sleep(0.1)
+    finally:
+        os.close(fd)

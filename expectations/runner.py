@@ -478,6 +478,12 @@ def format_failures(summary: dict, limit: int = 5) -> str:
 # -- large files: row-level checks in chunks, table-level checks on a DuckDB-computed profile -----------------
 
 ROW_LEVEL_PREFIXES = ("expect_column_values_to_",)
+# checks named like row-level ones that compare rows with each other: evaluated on the whole file's profile
+WHOLE_FILE_CHECKS = ("expect_column_values_to_be_unique",)
+
+
+def _row_level(check: Check) -> bool:
+    return check.type.startswith(ROW_LEVEL_PREFIXES) and check.type not in WHOLE_FILE_CHECKS
 DEFAULT_MAX_ROWS = 1_000_000
 
 
@@ -502,8 +508,8 @@ def run_suite_on_parquet(suite: Suite, parquet: Path, *, details_path: Path | No
     if total <= max_rows:
         return run_suite(suite, _read_frame(parquet), details_path=details_path, gx_root=gx_root)
 
-    row_checks = [c for c in suite.checks if c.type.startswith(ROW_LEVEL_PREFIXES)]
-    table_checks = [c for c in suite.checks if not c.type.startswith(ROW_LEVEL_PREFIXES)]
+    row_checks = [c for c in suite.checks if _row_level(c)]
+    table_checks = [c for c in suite.checks if not _row_level(c)]
     merged: dict[int, dict] = {}
     chunk_suite = Suite(name=f"{suite.name}_chunks", target=suite.target, checks=row_checks,
                         id_columns=suite.id_columns)
@@ -528,6 +534,8 @@ def run_suite_on_parquet(suite: Suite, parquet: Path, *, details_path: Path | No
             entry.pop("unexpected_count", None)
     table_out = _profile_checks(table_checks, parquet, columns_df, total)
     checks_out = [merged[i] for i in sorted(merged)] + table_out
+    if gx_root:
+        _pend_chunked_docs(suite, row_checks + table_checks, checks_out, total, columns_df, gx_root)
     failed = [c for c in checks_out if c["status"] == "failed"]
     errors = [c for c in checks_out if c["status"] == "error"]
     summary = {
@@ -542,6 +550,51 @@ def run_suite_on_parquet(suite: Suite, parquet: Path, *, details_path: Path | No
         details_path.write_text(json.dumps({"suite": suite.as_dict(), "summary": summary}, ensure_ascii=False,
                                            indent=2, default=str), encoding="utf-8")
     return summary
+
+
+def _pend_chunked_docs(suite: Suite, checks: list[Check], entries: list[dict], total: int, columns_df,
+                       gx_root: Path) -> None:
+    """A file validated in chunks has no single GX validation: its merged verdicts are written as one for the
+    Data Docs (counts over the whole file, a sample of offending values, the checks that errored)."""
+    gx = _gx_module()
+    from great_expectations.core import ExpectationSuiteValidationResult, ExpectationValidationResult
+
+    name = re.sub(r"\W", "_", suite.name)
+    expectations, results = [], []
+    for i, (check, entry) in enumerate(zip(checks, entries, strict=True)):
+        try:
+            expectation = _build(gx, check, i)
+        except Exception:  # noqa: BLE001 - reported as an error of the check in the run's summary
+            continue
+        expectations.append(expectation)
+        res: dict[str, Any] = {}
+        if check.type.startswith(ROW_LEVEL_PREFIXES):  # counts over the whole file (uniqueness: duplicated keys)
+            n = entry.get("unexpected_count") or 0
+            col = check.kwargs.get("column")
+            res.update(element_count=total, unexpected_count=n, unexpected_percent=100.0 * n / total if total else 0.0,
+                       partial_unexpected_list=[row.get(col) for row in entry.get("sample") or [] if col in row])
+        elif check.type.startswith("expect_table_row_count_to_"):
+            res["observed_value"] = total
+        elif check.type == "expect_table_columns_to_match_set" and columns_df is not None:
+            res["observed_value"] = [c for c in columns_df.columns]
+        elif "observed" in entry:
+            res["observed_value"] = entry["observed"]
+        error = entry["status"] == "error"
+        results.append(ExpectationValidationResult(
+            success=bool(entry.get("success")), expectation_config=expectation.configuration, result=res,
+            exception_info={"raised_exception": error, "exception_message": entry.get("exception") if error else None,
+                            "exception_traceback": None}))
+    ok = sum(1 for r in results if r.success)
+    gx_suite = gx.ExpectationSuite(name=name, expectations=expectations)
+    result = ExpectationSuiteValidationResult(
+        success=all(r.success for r in results), results=results, suite_name=name,
+        statistics={"evaluated_expectations": len(results), "successful_expectations": ok,
+                    "unsuccessful_expectations": len(results) - ok,
+                    "success_percent": 100.0 * ok / len(results) if results else None},
+        meta={"great_expectations_version": gx.__version__,
+              "validated_as": f"{total} rows in chunks; table-level checks on a DuckDB profile"})
+    _PENDING_DOCS.setdefault(str(gx_root), []).append((gx_suite, result, f"observatoire-{name}",
+                                                       datetime.now(UTC)))
 
 
 def _profile_checks(checks: list[Check], parquet: Path, columns_df, total: int) -> list[dict]:

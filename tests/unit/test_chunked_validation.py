@@ -106,7 +106,8 @@ def test_several_suites_at_once_give_what_one_by_one_gives(tmp_path, monkeypatch
     assert "chunks of 20 rows" in together[3]["validated_as"] and "chunks of 20 rows" in together[4]["validated_as"]
     large_failure = next(c for c in together[3]["checks"] if c["status"] == "failed")
     assert large_failure["sample"][0]["code_qpv"] == "QP013042" and large_failure["unexpected_count"] == 1
-    assert sorted(p[0].name for p in pending) == ["raw_t0", "raw_t1", "raw_t2"]  # from the workers, for the Data Docs
+    # from the workers, for the Data Docs (the large files too: their merged verdicts)
+    assert sorted(p[0].name for p in pending) == ["raw_t0", "raw_t1", "raw_t2", "raw_t3", "raw_t4"]
 
 
 def test_workers_from_the_environment(monkeypatch):
@@ -259,3 +260,43 @@ def test_gate_workers_die_with_their_run_and_release_the_writer_lock(tmp_path):
                 time.sleep(0.1)
     finally:
         os.close(fd)
+
+
+def test_a_duplicate_in_two_chunks_is_found(tmp_path):
+    """Uniqueness compares rows with each other: on a file validated in chunks it is checked on the whole
+    file (DuckDB profile), not chunk by chunk, which would miss a key repeated in two chunks."""
+    rows = [(f"QN013{i:02d}M", 1000 + i) for i in range(1, 40)]
+    rows[35] = (rows[2][0], 1300)  # rows 3 and 36: chunks 1 and 4 of 10 rows
+    path = make(tmp_path, rows)
+    suite = raw_suite("t", SPEC, millesime=2021, perimeter_qpv=["QN01301M"], catalogue={})
+    whole = run_suite_on_parquet(suite, path, max_rows=1_000)
+    chunked = run_suite_on_parquet(suite, path, max_rows=10)
+    assert verdicts(whole) == verdicts(chunked)
+    dup = next(c for c in chunked["checks"] if "duplicate" in c["check"])
+    assert dup["status"] == "failed" and dup["validated_on"] == "DuckDB profile"
+    assert dup["sample"][0]["code_qpv"] == rows[2][0]
+
+
+def test_a_file_validated_in_chunks_is_in_the_data_docs(tmp_path):
+    """Its merged verdicts are written as one validation: counts over the whole file, offending values."""
+    import html
+    import re
+
+    from expectations import runner
+
+    rows = [(f"QN013{i:02d}M", 1000 + i) for i in range(1, 40)]
+    rows[5] = ("QP013042", 1200)
+    rows[30] = (rows[30][0], -4)
+    suite = raw_suite("t", SPEC, millesime=2021, perimeter_qpv=["QN01301M"], catalogue={})
+    root = tmp_path / "gx"
+    summary = runner.run_suite_on_parquet(suite, make(tmp_path, rows), gx_root=root, max_rows=10)
+    assert "validated_as" in summary and not summary["success"]
+    index = runner.build_docs(root)
+    [page] = list((index.parent / "validations").rglob("*.html"))
+    assert page.parts[-4] == "raw_t"
+    text = " ".join(html.unescape(re.sub(r"<[^>]+>", " ", re.sub(
+        r"(?s)<style.*?</style>|<script.*?</script>", "", page.read_text(encoding="utf-8")))).split())
+    assert "Status: Failed" in text
+    assert f"Evaluated Expectations {len(suite.checks)}" in text
+    assert "1 unexpected values found. ≈2.564% of 39 total rows. Sampled Unexpected Values QP013042" in text
+    assert "Sampled Unexpected Values -4.0" in text

@@ -145,7 +145,8 @@ def _validate(name: str, gx_suite, df, result_format: dict):
         return validator.validate_expectation_suite(gx_suite), validator.active_batch_id
     finally:
         # the context lives as long as the process and its engine keeps every batch it was given: release
-        # this one, or each validated DataFrame (a whole file, a chunk) would stay in memory until exit
+        # them (this one is the only one left), or each validated DataFrame (a whole file, a chunk) would
+        # stay in memory until exit
         manager = source.get_execution_engine().batch_manager
         for batch_id in list(manager.batch_data_cache):
             manager.batch_data_cache.pop(batch_id, None)
@@ -480,11 +481,11 @@ def format_failures(summary: dict, limit: int = 5) -> str:
 ROW_LEVEL_PREFIXES = ("expect_column_values_to_",)
 # checks named like row-level ones that compare rows with each other: evaluated on the whole file's profile
 WHOLE_FILE_CHECKS = ("expect_column_values_to_be_unique",)
+DEFAULT_MAX_ROWS = 1_000_000
 
 
 def _row_level(check: Check) -> bool:
     return check.type.startswith(ROW_LEVEL_PREFIXES) and check.type not in WHOLE_FILE_CHECKS
-DEFAULT_MAX_ROWS = 1_000_000
 
 
 def _max_rows() -> int:
@@ -576,7 +577,7 @@ def _pend_chunked_docs(suite: Suite, checks: list[Check], entries: list[dict], t
         elif check.type.startswith("expect_table_row_count_to_"):
             res["observed_value"] = total
         elif check.type == "expect_table_columns_to_match_set" and columns_df is not None:
-            res["observed_value"] = [c for c in columns_df.columns]
+            res["observed_value"] = list(columns_df.columns)
         elif "observed" in entry:
             res["observed_value"] = entry["observed"]
         error = entry["status"] == "error"

@@ -4,6 +4,7 @@ never touched by a failed run, readers are never disturbed, a killed run leaves 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import signal
 import sqlite3
@@ -243,7 +244,7 @@ def test_second_writer_fails_clearly_when_it_cannot_wait(demo_copy):
         proc.wait(timeout=30)
 
 
-def test_raw_data_docs_render_while_dbt_builds_and_before_the_mart_gate(demo_copy, monkeypatch):
+def test_raw_data_docs_render_while_dbt_builds_and_before_the_mart_gate(demo_copy, monkeypatch, caplog):
     """The raw gate's Data Docs are rendered on a thread while dbt builds; the mart gate writes the GX project
     only once they are written (one writer at a time); if they fail, the run fails and publishes nothing."""
     import threading
@@ -276,7 +277,10 @@ def test_raw_data_docs_render_while_dbt_builds_and_before_the_mart_gate(demo_cop
 
     monkeypatch.setattr(runner, "build_docs", docs)
     monkeypatch.setattr(pipeline, "build", build)
-    result = run(load_settings(), sources=["insee_pop_qpv"], force=True)
+    # what an earlier run of this process left unrendered (it failed mid-gate) is not rendered by this one
+    settings = load_settings()
+    runner._PENDING_DOCS[str(pipeline.gx_root(settings))] = [("a stale entry",)]
+    result = run(settings, sources=["insee_pop_qpv"], force=True)
     assert result.status == "published"
     raw, dbt, mart = calls
     assert (raw["what"], dbt["what"], mart["what"]) == ("docs", "dbt", "docs")
@@ -293,8 +297,9 @@ def test_raw_data_docs_render_while_dbt_builds_and_before_the_mart_gate(demo_cop
         return real_docs(root)
 
     monkeypatch.setattr(runner, "build_docs", broken)
-    with pytest.raises(OSError, match="disk full"):
+    with caplog.at_level(logging.ERROR, logger="observatoire"), pytest.raises(OSError, match="disk full"):
         run(load_settings(), sources=["insee_pop_qpv"], force=True)
+    assert "the raw gate's Data Docs could not be rendered: disk full" in caplog.text  # logged when it happens
     assert sha256_of(pub) == before
     con = sqlite3.connect(demo_copy / "meta" / "history.sqlite")
     status, error = con.execute("select status, error from runs order by started_at desc, rowid desc "

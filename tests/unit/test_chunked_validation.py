@@ -5,6 +5,7 @@ import os
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+import pytest
 
 from expectations.runner import run_suite_on_parquet
 from expectations.suites import raw_suite
@@ -115,6 +116,9 @@ def test_workers_from_the_environment(monkeypatch):
 
     monkeypatch.setenv("OBSERVATOIRE_GX_WORKERS", "1")
     assert gx_workers() == 1
+    monkeypatch.setenv("OBSERVATOIRE_GX_WORKERS", "two")
+    with pytest.raises(ValueError, match="OBSERVATOIRE_GX_WORKERS must be a whole number.*'two'"):
+        gx_workers()
     monkeypatch.delenv("OBSERVATOIRE_GX_WORKERS")
     assert 1 <= gx_workers() <= 4
 

@@ -36,6 +36,9 @@ def _gx_module():
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
     import great_expectations as gx
 
+    from expectations import gx_patches
+
+    gx_patches.apply()
     return gx
 
 
@@ -57,6 +60,9 @@ def _context(root: str | None):
         pass
     if root:  # stores and Data Docs only: the batches are validated in the ephemeral context
         return context, None
+    # an ephemeral project has nowhere to save its configuration, yet GX serialises it to YAML each time a
+    # data asset is added (once per suite): skip that
+    context._save_project_config = lambda: None
     return context, context.data_sources.add_pandas("observatoire")
 
 

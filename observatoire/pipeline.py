@@ -447,17 +447,20 @@ def build(ctx: Context, run_id: str) -> None:
 def validate_marts(ctx: Context, run_id: str) -> list[dict]:
     from expectations.runner import build_docs, format_failures, run_suites
     from expectations.suites import chiffres_cles_suite, mart_suites
-    from observatoire.warehouse import read_table
+    from observatoire.warehouse import read_tables
 
+    (available,) = read_tables(ctx.settings, [("intermediate", "int_indicateur_millesimes")])
     millesimes: dict[str, list[int]] = {}
-    for row in read_table(ctx.settings, "intermediate", "int_indicateur_millesimes").itertuples():
+    for row in available.itertuples():
         millesimes.setdefault(row.indicateur, []).append(int(row.millesime))
     contract = ctx.settings.perimetre == DEFAULT_PERIMETRE
     suites = mart_suites(perimeter_qpv=referentiel.perimeter_qpv_codes(ctx.settings.perimetre, ctx.settings),
                          catalogue=referentiel.catalogue(), millesimes=millesimes, contract_perimeter=contract)
     suites.append(chiffres_cles_suite(referentiel.chiffres_cles(), contract_perimeter=contract))
-    jobs = [(suite, read_table(ctx.settings, "marts", suite.target.split(":", 1)[1]),
-             ctx.run_dir(run_id) / "validations" / f"{suite.name}.json") for suite in suites]
+    frames = read_tables(ctx.settings, [("marts", suite.target.split(":", 1)[1]) for suite in suites])
+    jobs = [(suite, df, ctx.run_dir(run_id) / "validations" / f"{suite.name}.json")
+            for suite, df in zip(suites, frames, strict=True)]
+    del frames
     summaries = run_suites(jobs, gx_root=gx_root(ctx.settings))
     for (suite, _df, details), summary in zip(jobs, summaries, strict=True):
         ctx.history.record_validation(run_id, suite.name, suite.target, summary, str(details))

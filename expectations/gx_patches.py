@@ -1,0 +1,108 @@
+"""Behaviour-preserving shortcuts in Great Expectations' validation path (docs/decisions.md, ADR 11).
+
+GX 1.x rebuilds an expectation's whole configuration (a pydantic ``dict()`` and a deep copy of every
+argument, value sets included) each time it reads *one* of its arguments: ``_get_domain_kwargs``,
+``_get_success_kwargs`` and ``_get_runtime_kwargs`` do it once per key, ~80 times per expectation and
+validation. That was ~40 % of the time of our gates on small tables. The replacements below read the
+configuration once per call and return the same values (same keys, same defaults, the same warning for an
+unknown key); a subclass that overrides one of these methods keeps its override.
+
+They are applied only to the GX version they were checked against (:data:`CHECKED_VERSION`, the one
+``uv.lock`` pins); with another version GX runs unpatched, only slower. ``tests/unit/test_gx_patches.py``
+validates every expectation type the suites use, passing and failing, with and without the patches, and
+requires identical results.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+CHECKED_VERSION = "1.24.1"
+
+_log = logging.getLogger("great_expectations.expectations.expectation")
+_ORIGINAL: dict[str, Any] = {}
+
+
+def _get_domain_kwargs(self, _kwargs: dict | None = None) -> dict[str, Any]:
+    kwargs = self.configuration.kwargs if _kwargs is None else _kwargs
+    return {key: kwargs.get(key, self._get_default_value(key)) for key in self.domain_keys}
+
+
+def _get_success_kwargs(self, _kwargs: dict | None = None) -> dict[str, Any]:
+    kwargs = self.configuration.kwargs if _kwargs is None else _kwargs
+    success = {key: kwargs.get(key, self._get_default_value(key)) for key in self.success_keys}
+    if type(self)._get_domain_kwargs is _get_domain_kwargs:
+        success.update(_get_domain_kwargs(self, kwargs))
+    else:
+        success.update(self._get_domain_kwargs())
+    return success
+
+
+def _success_kwarg(self, kwargs: dict, key: str) -> Any:
+    """``Expectation._get_success_kwarg(key)`` on an already built configuration."""
+    if key in kwargs:
+        return kwargs[key]
+    field = self.__fields__.get(key)
+    if field is not None:
+        return field.default if not field.required else None
+    _log.warning(f'_get_success_kwarg called with key "{key}", but it is not a known field of {type(self).__name__}')
+    return None
+
+
+def _get_runtime_kwargs(self, runtime_configuration: dict | None = None) -> dict:
+    from great_expectations.expectations.expectation_configuration import parse_result_format
+
+    runtime_configuration = runtime_configuration or {}
+    kwargs = self.configuration.kwargs
+    if type(self)._get_success_kwargs is _get_success_kwargs:
+        success = _get_success_kwargs(self, kwargs)
+    else:
+        success = self._get_success_kwargs()
+    own_kwarg = type(self)._get_success_kwarg is _ORIGINAL["_get_success_kwarg"]
+    runtime = {
+        key: runtime_configuration.get(
+            key, _success_kwarg(self, kwargs, key) if own_kwarg else self._get_success_kwarg(key))
+        for key in self.runtime_keys
+    }
+    runtime.update(success)
+    runtime["result_format"] = parse_result_format(runtime["result_format"])
+    return runtime
+
+
+_REPLACEMENTS = {
+    "_get_domain_kwargs": _get_domain_kwargs,
+    "_get_success_kwargs": _get_success_kwargs,
+    "_get_runtime_kwargs": _get_runtime_kwargs,
+}
+
+
+def apply() -> bool:
+    """Install the shortcuts (idempotent). Returns whether they are installed: False for a GX version other
+    than :data:`CHECKED_VERSION`."""
+    import great_expectations
+    from great_expectations.expectations.expectation import Expectation
+
+    if great_expectations.__version__ != CHECKED_VERSION:
+        return False
+    if not _ORIGINAL:
+        _ORIGINAL.update({name: Expectation.__dict__[name] for name in _REPLACEMENTS})
+        _ORIGINAL["_get_success_kwarg"] = Expectation.__dict__["_get_success_kwarg"]
+    for name, fn in _REPLACEMENTS.items():
+        setattr(Expectation, name, fn)
+    return True
+
+
+def remove() -> None:
+    """Put GX's own methods back (tests compare both)."""
+    from great_expectations.expectations.expectation import Expectation
+
+    for name in _REPLACEMENTS:
+        if name in _ORIGINAL:
+            setattr(Expectation, name, _ORIGINAL[name])
+
+
+def applied() -> bool:
+    from great_expectations.expectations.expectation import Expectation
+
+    return all(Expectation.__dict__.get(name) is fn for name, fn in _REPLACEMENTS.items())

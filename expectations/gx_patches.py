@@ -5,17 +5,19 @@ argument, value sets included) each time it reads *one* of its arguments: ``_get
 ``_get_success_kwargs`` and ``_get_runtime_kwargs`` do it once per key, ~80 times per expectation and
 validation. That was ~40 % of the time of our gates on small tables. The replacements below read the
 configuration once per call and return the same values (same keys, same defaults, the same warning for an
-unknown key); a subclass that overrides one of these methods keeps its override.
+unknown key); a subclass that overrides one of these methods keeps its override. (The other shortcut, an
+in-memory project that does not serialise its configuration for each suite, is in ``runner._context``.)
 
 They are applied only to the GX version they were checked against (:data:`CHECKED_VERSION`, the one
-``uv.lock`` pins); with another version GX runs unpatched, only slower. ``tests/unit/test_gx_patches.py``
-validates every expectation type the suites use, passing and failing, with and without the patches, and
-requires identical results.
+``uv.lock`` pins); with another version GX runs unpatched, only slower; ``OBSERVATOIRE_GX_PATCHES=0`` turns
+them off. ``tests/unit/test_gx_patches.py`` validates every expectation type the suites use, passing and
+failing, with and without the patches, and requires identical results.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 from typing import Any
 
 CHECKED_VERSION = "1.24.1"
@@ -77,13 +79,23 @@ _REPLACEMENTS = {
 }
 
 
+def wanted() -> bool:
+    """``OBSERVATOIRE_GX_PATCHES``: ``1`` (default) or ``0`` to run GX exactly as published (to rule the
+    shortcuts out when a check behaves oddly)."""
+    value = os.environ.get("OBSERVATOIRE_GX_PATCHES", "1").strip() or "1"
+    if value not in ("0", "1"):
+        raise ValueError(f"OBSERVATOIRE_GX_PATCHES must be 1 (GX's shortcuts on, the default) or 0 (off), "
+                         f"got {value!r}")
+    return value == "1"
+
+
 def apply() -> bool:
-    """Install the shortcuts (idempotent). Returns whether they are installed: False for a GX version other
-    than :data:`CHECKED_VERSION`."""
+    """Install the shortcuts (idempotent). Returns whether they are installed: False when
+    ``OBSERVATOIRE_GX_PATCHES=0`` or for a GX version other than :data:`CHECKED_VERSION`."""
     import great_expectations
     from great_expectations.expectations.expectation import Expectation
 
-    if great_expectations.__version__ != CHECKED_VERSION:
+    if not wanted() or great_expectations.__version__ != CHECKED_VERSION:
         return False
     if not _ORIGINAL:
         _ORIGINAL.update({name: Expectation.__dict__[name] for name in _REPLACEMENTS})

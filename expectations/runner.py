@@ -60,9 +60,11 @@ def _context(root: str | None):
         pass
     if root:  # stores and Data Docs only: the batches are validated in the ephemeral context
         return context, None
-    # an ephemeral project has nowhere to save its configuration, yet GX serialises it to YAML each time a
-    # data asset is added (once per suite): skip that
-    context._save_project_config = lambda: None
+    from expectations import gx_patches
+
+    if gx_patches.applied():  # one of GX's shortcuts (ADR 11): an ephemeral project has nowhere to save its
+        # configuration, yet GX serialises it to YAML each time a data asset is added (once per suite)
+        context._save_project_config = lambda: None
     return context, context.data_sources.add_pandas("observatoire")
 
 

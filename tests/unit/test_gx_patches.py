@@ -121,3 +121,15 @@ def test_a_subclass_override_is_kept(gx):
     custom = ExpectGxPatchesOverrideProbe(column="code_qpv")
     assert custom._get_success_kwargs()["column"] == "overridden"
     assert custom._get_runtime_kwargs()["column"] == "overridden"
+
+
+def test_the_shortcuts_can_be_turned_off_and_a_bad_switch_is_refused(gx, monkeypatch):
+    gx_patches.remove()
+    monkeypatch.setenv("OBSERVATOIRE_GX_PATCHES", "0")
+    assert gx_patches.apply() is False and not gx_patches.applied()
+    monkeypatch.setenv("OBSERVATOIRE_GX_PATCHES", "yes")
+    with pytest.raises(ValueError, match=r"OBSERVATOIRE_GX_PATCHES must be 1 .* or 0 .*got 'yes'"):
+        gx_patches.apply()
+    assert not gx_patches.applied()
+    monkeypatch.setenv("OBSERVATOIRE_GX_PATCHES", "1")
+    assert gx_patches.apply() is True and gx_patches.applied()

@@ -1,7 +1,7 @@
 """Behaviour-preserving shortcuts in Great Expectations' validation path (docs/decisions.md, ADR 11).
 
-GX 1.x rebuilds an expectation's whole configuration (a pydantic ``dict()`` and a deep copy of every
-argument, value sets included) each time it reads *one* of its arguments: ``_get_domain_kwargs``,
+GX 1.x rebuilds an expectation's whole configuration (a pydantic ``dict()``, which rebuilds every
+argument's lists and dicts, value sets included) each time it reads *one* of its arguments: ``_get_domain_kwargs``,
 ``_get_success_kwargs`` and ``_get_runtime_kwargs`` do it once per key, ~80 times per expectation and
 validation. That was ~40 % of the time of our gates on small tables. The replacements below read the
 configuration once per call and return the same values (same keys, same defaults, the same warning for an
@@ -32,12 +32,15 @@ def _get_domain_kwargs(self, _kwargs: dict | None = None) -> dict[str, Any]:
 
 
 def _get_success_kwargs(self, _kwargs: dict | None = None) -> dict[str, Any]:
-    kwargs = self.configuration.kwargs if _kwargs is None else _kwargs
-    success = {key: kwargs.get(key, self._get_default_value(key)) for key in self.success_keys}
+    # GX's order: the domain kwargs first, then the success kwargs, updated with the domain ones
     if type(self)._get_domain_kwargs is _get_domain_kwargs:
-        success.update(_get_domain_kwargs(self, kwargs))
+        kwargs = self.configuration.kwargs if _kwargs is None else _kwargs
+        domain = _get_domain_kwargs(self, kwargs)
     else:
-        success.update(self._get_domain_kwargs())
+        domain = self._get_domain_kwargs()
+        kwargs = self.configuration.kwargs if _kwargs is None else _kwargs
+    success = {key: kwargs.get(key, self._get_default_value(key)) for key in self.success_keys}
+    success.update(domain)
     return success
 
 
@@ -56,17 +59,19 @@ def _get_runtime_kwargs(self, runtime_configuration: dict | None = None) -> dict
     from great_expectations.expectations.expectation_configuration import parse_result_format
 
     runtime_configuration = runtime_configuration or {}
-    kwargs = self.configuration.kwargs
+    kwargs = None  # built once, by whichever of our methods needs it first
     if type(self)._get_success_kwargs is _get_success_kwargs:
+        kwargs = self.configuration.kwargs
         success = _get_success_kwargs(self, kwargs)
     else:
         success = self._get_success_kwargs()
-    own_kwarg = type(self)._get_success_kwarg is _ORIGINAL["_get_success_kwarg"]
-    runtime = {
-        key: runtime_configuration.get(
-            key, _success_kwarg(self, kwargs, key) if own_kwarg else self._get_success_kwarg(key))
-        for key in self.runtime_keys
-    }
+    if type(self)._get_success_kwarg is _ORIGINAL["_get_success_kwarg"]:
+        if kwargs is None:
+            kwargs = self.configuration.kwargs
+        runtime = {key: runtime_configuration.get(key, _success_kwarg(self, kwargs, key))
+                   for key in self.runtime_keys}
+    else:
+        runtime = {key: runtime_configuration.get(key, self._get_success_kwarg(key)) for key in self.runtime_keys}
     runtime.update(success)
     runtime["result_format"] = parse_result_format(runtime["result_format"])
     return runtime
@@ -98,8 +103,11 @@ def apply() -> bool:
     if not wanted() or great_expectations.__version__ != CHECKED_VERSION:
         return False
     if not _ORIGINAL:
-        _ORIGINAL.update({name: Expectation.__dict__[name] for name in _REPLACEMENTS})
-        _ORIGINAL["_get_success_kwarg"] = Expectation.__dict__["_get_success_kwarg"]
+        originals = {name: Expectation.__dict__[name] for name in (*_REPLACEMENTS, "_get_success_kwarg")}
+        if any(fn.__module__ == __name__ for fn in originals.values()):  # this module was reloaded
+            raise RuntimeError("GX's Expectation already carries shortcuts from an earlier copy of "
+                               f"{__name__}: its own methods are lost; restart the process")
+        _ORIGINAL.update(originals)
     for name, fn in _REPLACEMENTS.items():
         setattr(Expectation, name, fn)
     return True

@@ -63,7 +63,7 @@ def _context(root: str | None):
     from expectations import gx_patches
 
     if gx_patches.applied():  # one of GX's shortcuts (ADR 11): an ephemeral project has nowhere to save its
-        # configuration, yet GX serialises it to YAML each time a data asset is added (once per suite)
+        # configuration, yet GX serialises it to YAML twice for each new data asset (one per suite name)
         context._save_project_config = lambda: None
     return context, context.data_sources.add_pandas("observatoire")
 

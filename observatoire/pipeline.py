@@ -460,7 +460,6 @@ def validate_marts(ctx: Context, run_id: str) -> list[dict]:
     frames = read_tables(ctx.settings, [("marts", suite.target.split(":", 1)[1]) for suite in suites])
     jobs = [(suite, df, ctx.run_dir(run_id) / "validations" / f"{suite.name}.json")
             for suite, df in zip(suites, frames, strict=True)]
-    del frames
     summaries = run_suites(jobs, gx_root=gx_root(ctx.settings))
     for (suite, _df, details), summary in zip(jobs, summaries, strict=True):
         ctx.history.record_validation(run_id, suite.name, suite.target, summary, str(details))

@@ -68,40 +68,120 @@ def test_the_patches_are_installed_for_the_gx_version_of_the_lock(gx):
     assert gx_patches.applied()
 
 
-def test_the_replaced_methods_return_what_gx_returns(gx):
-    runtime = {"result_format": {"result_format": "COMPLETE", "unexpected_index_column_names": ["code_qpv"]},
-               "catch_exceptions": True}
-    compared = 0
-    for i, check in enumerate(checks()):
-        expectation = runner._build(gx, check, i)
+RUNTIME = {"result_format": {"result_format": "COMPLETE", "unexpected_index_column_names": ["code_qpv"]},
+           "catch_exceptions": True, "include_config": False}
+
+
+def _kwargs_of(expectations) -> list:
+    """What the three methods return for each expectation, as ordered (key, type, value) lists."""
+    out = []
+    for expectation in expectations:
         for name, args in (("_get_domain_kwargs", ()), ("_get_success_kwargs", ()),
-                           ("_get_runtime_kwargs", ()), ("_get_runtime_kwargs", (runtime,))):
-            ours = getattr(expectation, name)(*args)
-            theirs = gx_patches._ORIGINAL[name](expectation, *args)
-            assert ours == theirs, (check.type, name)
-            compared += 1
-    assert compared == 4 * len(checks())
+                           ("_get_runtime_kwargs", ()), ("_get_runtime_kwargs", (None,)),
+                           ("_get_runtime_kwargs", (RUNTIME,))):
+            got = getattr(expectation, name)(*args)
+            out.append((type(expectation).__name__, name, [(k, type(v).__name__, v) for k, v in got.items()]))
+    return out
+
+
+def _both_ways(make, caplog=None) -> tuple:
+    """``_kwargs_of(make())`` with the patches, then with GX's own methods (and the warnings each logged)."""
+    results = []
+    for on in (True, False):
+        if on:
+            assert gx_patches.apply()
+        else:
+            gx_patches.remove()
+        if caplog is not None:
+            caplog.clear()
+        got = _kwargs_of(make())
+        logged = [(r.levelname, r.getMessage()) for r in caplog.records] if caplog is not None else []
+        results.append((got, logged))
+    gx_patches.apply()
+    return results[0], results[1]
+
+
+def test_the_replaced_methods_return_what_gx_returns(gx):
+    patched, original = _both_ways(lambda: [runner._build(gx, c, i) for i, c in enumerate(checks())])
+    assert len(patched[0]) == 5 * len(checks())
+    assert patched == original
+
+
+@pytest.fixture
+def probes(gx):
+    """Subclasses overriding each method the replacements call or replace (GX registers every subclass as an
+    expectation type: they are taken out of its registry afterwards)."""
+    from typing import ClassVar
+
+    from great_expectations.expectations.registry import _registered_expectations
+    from great_expectations.util import camel_to_snake
+
+    base = gx.expectations.ExpectColumnValuesToBeBetween
+    classes = [
+        type("ExpectGxPatchesProbeDomain", (base,), {
+            "_get_domain_kwargs": lambda self: {"column": "overridden", "row_condition": None}}),
+        type("ExpectGxPatchesProbeSuccess", (base,), {
+            "_get_success_kwargs": lambda self: {"column": self.column, "min_value": -1}}),
+        type("ExpectGxPatchesProbeKwarg", (base,), {
+            "_get_success_kwarg": lambda self, key, default=None: f"override:{key}"}),
+        type("ExpectGxPatchesProbeDefault", (base,), {
+            "_get_default_value": lambda self, key: f"default:{key}"}),
+        type("ExpectGxPatchesProbeUnknownKeys", (base,), {
+            "__annotations__": {"domain_keys": ClassVar[tuple], "success_keys": ClassVar[tuple],
+                                "runtime_keys": ClassVar[tuple]},
+            "domain_keys": (*base.domain_keys, "not_a_domain_field"),
+            "success_keys": (*base.success_keys, "not_a_success_field"),
+            "runtime_keys": (*base.runtime_keys, "not_a_runtime_field")}),
+    ]
+    try:
+        yield lambda: [cls(column="valeur", min_value=0, max_value=100) for cls in classes]
+    finally:
+        for cls in classes:
+            _registered_expectations.pop(camel_to_snake(cls.__name__), None)
+
+
+def test_overrides_defaults_and_warnings_are_those_of_gx(probes, caplog):
+    caplog.set_level("INFO", logger="great_expectations")
+    patched, original = _both_ways(probes, caplog)
+    assert patched == original
+    values = {}  # the first call of each method: no runtime configuration
+    for cls, name, items in patched[0]:
+        values.setdefault((cls, name), {k: v for k, _t, v in items})
+    assert values["ExpectGxPatchesProbeDomain", "_get_success_kwargs"]["column"] == "overridden"
+    assert values["ExpectGxPatchesProbeSuccess", "_get_runtime_kwargs"]["min_value"] == -1
+    assert values["ExpectGxPatchesProbeKwarg", "_get_runtime_kwargs"]["catch_exceptions"] == "override:catch_exceptions"
+    assert values["ExpectGxPatchesProbeDefault", "_get_domain_kwargs"]["row_condition"] == "default:row_condition"
+    assert values["ExpectGxPatchesProbeUnknownKeys", "_get_runtime_kwargs"]["not_a_runtime_field"] is None
+    warned = [m for level, m in patched[1] if level == "WARNING"]
+    assert any('"not_a_runtime_field", but it is not a known field' in m for m in warned)
 
 
 def _validate_all() -> tuple[dict, list[dict]]:
     suite = Suite(name="gx_patches", target="raw:test", checks=checks())
     summary = runner.run_suite(suite, frame())
     gx = runner._gx_module()
-    gx_suite = gx.ExpectationSuite(name="gx_patches_raw",
-                                   expectations=[runner._build(gx, c, i) for i, c in enumerate(checks())])
-    result, _ = runner._validate("gx_patches_raw", gx_suite, frame(), {
-        "result_format": "COMPLETE", "unexpected_index_column_names": ["code_qpv"]})
-    details = [r.to_json_dict() for r in result.results]
-    for d in details:
-        d["expectation_config"].pop("id", None)
+    details = []
+    for name in ("gx_patches_raw", "gx_patches_raw", "gx_patches_other"):  # a suite name seen again, a new one
+        gx_suite = gx.ExpectationSuite(name=name, expectations=[runner._build(gx, c, i)
+                                                                for i, c in enumerate(checks())])
+        result, _ = runner._validate(name, gx_suite, frame(), {
+            "result_format": "COMPLETE", "unexpected_index_column_names": ["code_qpv"]})
+        details.append([r.to_json_dict() for r in result.results])
+        for d in details[-1]:
+            d["expectation_config"].pop("id", None)
     return summary, details
 
 
-def test_validation_gives_the_same_results_with_and_without_the_patches(gx):
-    patched = _validate_all()
-    gx_patches.remove()
-    assert not gx_patches.applied()
-    original = _validate_all()
+def test_validation_gives_the_same_results_with_and_without_the_shortcuts(gx):
+    outcomes = []
+    for on in (True, False):
+        gx_patches.apply() if on else gx_patches.remove()
+        runner._context.cache_clear()  # a new in-memory project: with or without the skipped saves
+        context, _source = runner._context(None)
+        assert ("_save_project_config" in vars(context)) is on
+        outcomes.append(_validate_all())
+    runner._context.cache_clear()
+    patched, original = outcomes
     assert patched == original
     summary = patched[0]
     statuses = {c["check"]: c["status"] for c in summary["checks"]}
@@ -109,18 +189,6 @@ def test_validation_gives_the_same_results_with_and_without_the_patches(gx):
     assert statuses["statut"] == "failed" and statuses["no 0"] == "warning" and statuses["range"] == "failed"
     assert statuses["columns"] == "passed" and statuses["years"] == "passed" and statuses["type"] == "passed"
     assert summary["errors"] == 0
-
-
-def test_a_subclass_override_is_kept(gx):
-    expectation = runner._build(gx, Check("expect_column_values_to_be_unique", {"column": "code_qpv"}, "x"), 0)
-
-    class ExpectGxPatchesOverrideProbe(type(expectation)):  # registered by GX under this name
-        def _get_domain_kwargs(self):
-            return {"column": "overridden"}
-
-    custom = ExpectGxPatchesOverrideProbe(column="code_qpv")
-    assert custom._get_success_kwargs()["column"] == "overridden"
-    assert custom._get_runtime_kwargs()["column"] == "overridden"
 
 
 def test_the_shortcuts_can_be_turned_off_and_a_bad_switch_is_refused(gx, monkeypatch):

@@ -32,13 +32,10 @@ def _get_domain_kwargs(self, _kwargs: dict | None = None) -> dict[str, Any]:
 
 
 def _get_success_kwargs(self, _kwargs: dict | None = None) -> dict[str, Any]:
+    kwargs = self.configuration.kwargs if _kwargs is None else _kwargs
     # GX's order: the domain kwargs first, then the success kwargs, updated with the domain ones
-    if type(self)._get_domain_kwargs is _get_domain_kwargs:
-        kwargs = self.configuration.kwargs if _kwargs is None else _kwargs
-        domain = _get_domain_kwargs(self, kwargs)
-    else:
-        domain = self._get_domain_kwargs()
-        kwargs = self.configuration.kwargs if _kwargs is None else _kwargs
+    own = type(self)._get_domain_kwargs is _get_domain_kwargs
+    domain = _get_domain_kwargs(self, kwargs) if own else self._get_domain_kwargs()
     success = {key: kwargs.get(key, self._get_default_value(key)) for key in self.success_keys}
     success.update(domain)
     return success
@@ -59,19 +56,13 @@ def _get_runtime_kwargs(self, runtime_configuration: dict | None = None) -> dict
     from great_expectations.expectations.expectation_configuration import parse_result_format
 
     runtime_configuration = runtime_configuration or {}
-    kwargs = None  # built once, by whichever of our methods needs it first
-    if type(self)._get_success_kwargs is _get_success_kwargs:
-        kwargs = self.configuration.kwargs
-        success = _get_success_kwargs(self, kwargs)
-    else:
-        success = self._get_success_kwargs()
-    if type(self)._get_success_kwarg is _ORIGINAL["_get_success_kwarg"]:
-        if kwargs is None:
-            kwargs = self.configuration.kwargs
-        runtime = {key: runtime_configuration.get(key, _success_kwarg(self, kwargs, key))
-                   for key in self.runtime_keys}
-    else:
-        runtime = {key: runtime_configuration.get(key, self._get_success_kwarg(key)) for key in self.runtime_keys}
+    kwargs = self.configuration.kwargs
+    own = type(self)._get_success_kwargs is _get_success_kwargs
+    success = _get_success_kwargs(self, kwargs) if own else self._get_success_kwargs()
+    own = type(self)._get_success_kwarg is _ORIGINAL["_get_success_kwarg"]
+    runtime = {key: runtime_configuration.get(key, _success_kwarg(self, kwargs, key) if own
+                                              else self._get_success_kwarg(key))
+               for key in self.runtime_keys}
     runtime.update(success)
     runtime["result_format"] = parse_result_format(runtime["result_format"])
     return runtime
@@ -84,10 +75,10 @@ _REPLACEMENTS = {
 }
 
 
-def wanted() -> bool:
+def wanted(environ=None) -> bool:
     """``OBSERVATOIRE_GX_PATCHES``: ``1`` (default) or ``0`` to run GX exactly as published (to rule the
     shortcuts out when a check behaves oddly)."""
-    value = os.environ.get("OBSERVATOIRE_GX_PATCHES", "1").strip() or "1"
+    value = (os.environ if environ is None else environ).get("OBSERVATOIRE_GX_PATCHES", "1").strip() or "1"
     if value not in ("0", "1"):
         raise ValueError(f"OBSERVATOIRE_GX_PATCHES must be 1 (GX's shortcuts on, the default) or 0 (off), "
                          f"got {value!r}")

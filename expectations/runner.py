@@ -319,15 +319,37 @@ def run_suite(suite: Suite, df, *, details_path: Path | None = None, gx_root: Pa
 _JOBS: list[tuple] = []
 
 
-def gx_workers() -> int:
+def _whole_number(environ, name: str, what: str) -> int | None:
+    """``environ[name]`` as a whole number ≥ 1, None when unset; a ValueError naming the variable otherwise."""
+    value = (os.environ if environ is None else environ).get(name, "").strip()
+    if not value:
+        return None
+    try:
+        number = int(value)
+    except ValueError:
+        number = 0
+    if number < 1:
+        raise ValueError(f"{name} must be a whole number of {what} (1 or more), got {value!r}")
+    return number
+
+
+def check_environment(environ=None) -> None:
+    """The gates' settings (``OBSERVATOIRE_GX_WORKERS``, ``OBSERVATOIRE_GX_MAX_ROWS``,
+    ``OBSERVATOIRE_GX_PATCHES``), checked when the settings are read: a bad value stops a run before it
+    starts instead of at its first gate. Raises ValueError naming the variable and what was expected."""
+    from expectations import gx_patches
+
+    gx_workers(environ)
+    _max_rows(environ)
+    gx_patches.wanted(environ)
+
+
+def gx_workers(environ=None) -> int:
     """Processes validating suites at the same time (``OBSERVATOIRE_GX_WORKERS``, default: the cores this
     process may use, at most 4). GX evaluates a suite in Python: one process per core is what parallelises."""
-    env = os.environ.get("OBSERVATOIRE_GX_WORKERS", "").strip()
-    if env:
-        try:
-            return max(1, int(env))
-        except ValueError:
-            raise ValueError(f"OBSERVATOIRE_GX_WORKERS must be a whole number of processes, got {env!r}") from None
+    workers = _whole_number(environ, "OBSERVATOIRE_GX_WORKERS", "processes")
+    if workers:
+        return workers
     try:
         cores = len(os.sched_getaffinity(0))
     except AttributeError:  # not Linux
@@ -496,8 +518,8 @@ def _row_level(check: Check) -> bool:
     return check.type.startswith(ROW_LEVEL_PREFIXES) and check.type not in WHOLE_FILE_CHECKS
 
 
-def _max_rows() -> int:
-    return int(os.environ.get("OBSERVATOIRE_GX_MAX_ROWS", DEFAULT_MAX_ROWS))
+def _max_rows(environ=None) -> int:
+    return _whole_number(environ, "OBSERVATOIRE_GX_MAX_ROWS", "rows") or DEFAULT_MAX_ROWS
 
 
 def run_suite_on_parquet(suite: Suite, parquet: Path, *, details_path: Path | None = None,

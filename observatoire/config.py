@@ -95,4 +95,10 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
     except ValueError as err:
         raise ConfigError(str(err)) from None
     perimetre = kind if code is None else f"{kind}:{code}"
+    from expectations.runner import check_environment
+
+    try:
+        check_environment(env)
+    except ValueError as err:
+        raise ConfigError(str(err)) from None
     return Settings(data_dir=data_dir, mode=mode, perimetre=perimetre)

@@ -232,6 +232,24 @@ def test_sigkill_leaves_the_published_file_intact_and_the_next_run_succeeds(mome
     assert any(r["status"] == "interrupted" for r in status)
 
 
+@pytest.mark.parametrize("name, value, expected", [
+    ("OBSERVATOIRE_GX_WORKERS", "two", "OBSERVATOIRE_GX_WORKERS must be a whole number of processes (1 or more), got 'two'"),
+    ("OBSERVATOIRE_GX_WORKERS", "0", "OBSERVATOIRE_GX_WORKERS must be a whole number of processes (1 or more), got '0'"),
+    ("OBSERVATOIRE_GX_MAX_ROWS", "1e6", "OBSERVATOIRE_GX_MAX_ROWS must be a whole number of rows (1 or more), got '1e6'"),
+    ("OBSERVATOIRE_GX_PATCHES", "yes", "OBSERVATOIRE_GX_PATCHES must be 1 (GX's shortcuts on, the default) or 0"),
+])
+def test_a_bad_gate_setting_stops_the_run_before_it_starts(name, value, expected, demo_copy):
+    pub = demo_copy / "warehouse" / "observatoire.duckdb"
+    before = (sha256_of(pub), pub.stat().st_ino, pub.stat().st_mtime_ns)
+    runs = sqlite3.connect(demo_copy / "meta" / "history.sqlite").execute("select count(*) from runs").fetchone()[0]
+    proc = run_cli("run", env={name: value, "OBSERVATOIRE_URL_INSEE_POP_QPV": "file:///nowhere/pop.csv"})
+    assert proc.returncode == 2 and expected in proc.stderr, proc.stderr
+    assert (sha256_of(pub), pub.stat().st_ino, pub.stat().st_mtime_ns) == before
+    con = sqlite3.connect(demo_copy / "meta" / "history.sqlite")
+    assert con.execute("select count(*) from runs").fetchone()[0] == runs  # no run was even started
+    con.close()
+
+
 def test_second_writer_fails_clearly_when_it_cannot_wait(demo_copy):
     proc = _start_run(demo_copy, OBSERVATOIRE_PAUSE_AT="publish:60")
     try:

@@ -5,11 +5,14 @@
                                                              ``<code>`` being the extract code's fingerprint
 
 Both are written to a temporary name and renamed into place, so a crash never leaves a half file under
-its final name; landing the same bytes twice changes nothing.
+its final name; landing the same bytes twice changes nothing, unless the landed copy no longer has the
+sha256 it is named by (altered on disk): the fetched bytes then replace it.
 """
 
 from __future__ import annotations
 
+import hashlib
+import logging
 import os
 import re
 from collections.abc import Iterable
@@ -19,6 +22,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from extract.formats import sniff_path
+
+log = logging.getLogger("observatoire.extract")
 
 _EXT_BY_KIND = {"zip": "zip", "xlsx": "xlsx", "xls": "xls", "json": "json", "geojson": "geojson",
                 "text": "csv", "html": "html", "xml": "xml", "empty": "empty", "binary": "bin"}
@@ -38,12 +43,24 @@ def land_file(tmp_path: Path, raw_dir: Path, source_id: str, millesime: int, sha
     dest_dir.mkdir(parents=True, exist_ok=True)
     dest = dest_dir / f"{sha256}.{ext}"
     if dest.exists():
-        tmp_path.unlink(missing_ok=True)
-    else:
-        _fsync(tmp_path)
-        os.replace(tmp_path, dest)
-        os.chmod(dest, 0o444)
+        found = file_sha256(dest)
+        if found == sha256:
+            tmp_path.unlink(missing_ok=True)
+            return dest
+        log.warning("[%s] the landed copy %s no longer matches its sha256 (found %s): replaced by the bytes "
+                    "just fetched", source_id, dest, found)
+    _fsync(tmp_path)
+    os.replace(tmp_path, dest)
+    os.chmod(dest, 0o444)
     return dest
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def parsed_path_for(raw_path: Path, code_fingerprint: str) -> Path:

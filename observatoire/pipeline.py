@@ -27,7 +27,7 @@ from pathlib import Path
 from extract.apis import fetch_paged
 from extract.errors import ExtractError
 from extract.http import FetchPolicy, fetch, redact
-from extract.landing import land_file, landed_extension, parsed_path_for, write_parsed
+from extract.landing import file_sha256, land_file, landed_extension, parsed_path_for, write_parsed
 from extract.parsers import ParseContext, code_fingerprint, get_parser
 from extract.registry import Source, load_registry, recording_path, resolve_url
 from observatoire import referentiel
@@ -123,6 +123,13 @@ def ensure_parsed(ctx: Context, landing: dict) -> dict:
     if landing.get("parsed_path") == _rel(ctx, wanted) and wanted.exists():
         return landing
     src = ctx.registry[landing["source_id"]]
+    found = file_sha256(raw_path) if raw_path.exists() else "no file"
+    if found != landing["sha256"]:  # parse only the bytes that were validated
+        rel = landing["raw_path"]
+        raise PipelineError("load", f"[{src.id}] the landed file {rel} (millésime {landing['millesime']}) no "
+                            f"longer matches its sha256: expected {landing['sha256']}, found {found}. It was "
+                            "altered or removed on disk; fetch it again with `observatoire run --force --source "
+                            f"{src.id} --millesime {landing['millesime']}`")
     shown = Path(landing["url"]).name or raw_path.name
     dest, rows = _parse_to_parquet(src, raw_path, landing["millesime"], landing["url"], shown)
     return ctx.history.record_landing({**landing, "parsed_path": _rel(ctx, dest), "rows_parsed": rows},

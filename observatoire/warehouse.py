@@ -273,6 +273,13 @@ def recover(settings: Settings) -> list[str]:
         if version and current != version and (settings.parquet_dir / version).is_dir():
             _switch_current(settings.parquet_dir, version)
             actions.append(f"parquet/current switched to {version} to match the published file")
+        # a run killed between writing its Parquet version and replacing the published file: that version
+        # (named by its run id, later than the published one: runs publish one at a time) was never published
+        for folder in settings.parquet_dir.iterdir() if version else []:
+            if (folder.is_dir() and not folder.is_symlink() and not folder.name.startswith(".")
+                    and folder.name > version):
+                shutil.rmtree(folder, ignore_errors=True)
+                actions.append(f"removed unfinished publication parquet/{folder.name}")
         for stale in settings.parquet_dir.glob(".*.tmp"):
             shutil.rmtree(stale, ignore_errors=True) if stale.is_dir() else stale.unlink(missing_ok=True)
     return actions

@@ -230,6 +230,9 @@ def test_sigkill_leaves_the_published_file_intact_and_the_next_run_succeeds(mome
     assert not list((demo_copy / "warehouse").glob(".observatoire.*.tmp"))
     status = json.loads(run_cli("status", "--json").stdout)
     assert any(r["status"] == "interrupted" for r in status)
+    # the killed run's Parquet version (written just before the swap) is gone: only published versions remain
+    published = {r["run_id"] for r in status if r["published"]} | {old_version}
+    assert set(os.listdir(demo_copy / "warehouse" / "parquet")) - {"current"} <= published
 
 
 @pytest.mark.parametrize("name, value, expected", [
@@ -324,3 +327,36 @@ def test_raw_data_docs_render_while_dbt_builds_and_before_the_mart_gate(demo_cop
                                 "limit 1").fetchone()
     con.close()
     assert status == "failed" and "disk full" in error
+
+
+def test_a_landed_file_altered_on_disk_is_named_and_a_forced_fetch_repairs_it(demo_copy):
+    from observatoire.pipeline import Context, ensure_parsed
+
+    ctx = Context.create(load_settings())
+    landing = next(r for r in ctx.history.current_landings()
+                   if r["source_id"] == "insee_pop_qpv" and r["millesime"] == 2021)
+    raw = demo_copy / landing["raw_path"]
+    good = raw.read_bytes()
+    raw.chmod(0o644)
+    header, fields = rows()
+    set_field(fields, fields[3][0], POP, "abc")
+    raw.write_text(header + "".join(";".join(f) for f in fields), encoding="utf-8")
+    raw.chmod(0o444)
+    (demo_copy / landing["parsed_path"]).unlink()  # as after a change of the extract code: parsed again
+    pub = demo_copy / "warehouse" / "observatoire.duckdb"
+    before = sha256_of(pub)
+
+    with pytest.raises(PipelineError) as err:  # the altered bytes are never parsed as if they were the landed ones
+        ensure_parsed(ctx, landing)
+    text = str(err.value)
+    assert err.value.stage == "load" and landing["raw_path"] in text and landing["sha256"] in text
+    assert "--force --source insee_pop_qpv --millesime 2021" in text
+
+    proc = run_cli("run", "--force", "--source", "insee_pop_qpv", "--millesime", "2021")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert raw.read_bytes() == good  # the fetched bytes replaced the altered copy
+    row = ctx.history.find_landing("insee_pop_qpv", 2021, landing["sha256"])
+    assert row["status"] == "accepted"
+    assert sha256_of(pub) != before  # published again (forced), from the good bytes
+    again = run_cli("run")
+    assert again.returncode == 0 and "unchanged" in again.stdout, again.stdout + again.stderr

@@ -95,10 +95,26 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
     except ValueError as err:
         raise ConfigError(str(err)) from None
     perimetre = kind if code is None else f"{kind}:{code}"
-    from expectations.runner import check_environment
-
+    if data_dir.exists() and not data_dir.is_dir():
+        raise ConfigError(f"OBSERVATOIRE_DATA_DIR={str(data_dir)!r} is a file: expected a data directory "
+                          "(an existing one, or a path where one can be created)")
     try:
         check_environment(env)
     except ValueError as err:
         raise ConfigError(str(err)) from None
     return Settings(data_dir=data_dir, mode=mode, perimetre=perimetre)
+
+
+def check_environment(env) -> None:
+    """Every numeric setting read later where it is used (fetch policy, writer lock, retention, partner file
+    limits, gates), checked now: ValueError naming the first bad variable and what it expects."""
+    from expectations.runner import check_environment as check_gates
+    from extract.http import check_environment as check_fetch
+    from observatoire.locking import lock_timeout
+    from observatoire.partenaires.validation import max_bytes, max_unzipped_bytes
+    from observatoire.pipeline import retention
+
+    check_fetch(env)
+    for read in (lock_timeout, retention, max_bytes, max_unzipped_bytes):
+        read(env)
+    check_gates(env)

@@ -18,6 +18,8 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
+from extract.envvars import env_number
+
 
 class LockTimeout(RuntimeError):
     pass
@@ -31,12 +33,17 @@ def _holder(path: Path) -> str:
     return f"pid {info.get('pid', '?')} ({info.get('command', '?')}, since {info.get('since', '?')})"
 
 
+def lock_timeout(environ=None) -> float:
+    """Seconds a second writer waits for the lock (``OBSERVATOIRE_LOCK_TIMEOUT``, default 3600; 0 = not at all)."""
+    return env_number("OBSERVATOIRE_LOCK_TIMEOUT", 3600.0, unit="seconds", environ=environ)
+
+
 @contextmanager
 def writer_lock(lock_path: Path, command: str, *, timeout: float | None = None,
                 poll: float = 0.5, announce=None) -> Iterator[None]:
     """Hold the data directory's writer lock for the duration of the ``with`` block."""
     if timeout is None:
-        timeout = float(os.environ.get("OBSERVATOIRE_LOCK_TIMEOUT", "3600"))
+        timeout = lock_timeout()
     announce = announce or (lambda msg: print(msg, file=sys.stderr, flush=True))
     lock_path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)

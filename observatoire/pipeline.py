@@ -660,11 +660,11 @@ def run(
 
 # -- retention -----------------------------------------------------------------------------------------
 
-def retention() -> int:
+def retention(environ=None) -> int:
     """Landed versions kept per source and millésime (``OBSERVATOIRE_RETENTION``, default 3, at least 1)."""
-    import os
+    from extract.envvars import env_number
 
-    return max(1, int(os.environ.get("OBSERVATOIRE_RETENTION", "3")))
+    return env_number("OBSERVATOIRE_RETENTION", 3, unit="versions", minimum=1, integer=True, environ=environ)
 
 
 def protected_sha256(settings: Settings) -> set[str]:

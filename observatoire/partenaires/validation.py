@@ -38,6 +38,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from pathlib import Path
 
+from extract.envvars import env_number
 from observatoire import referentiel
 from observatoire.config import DEFAULT_PERIMETRE
 
@@ -73,12 +74,14 @@ ERROR = "erreur"
 WARNING = "avertissement"
 
 
-def max_bytes() -> int:
-    return int(os.environ.get("OBSERVATOIRE_PARTENAIRES_MAX_BYTES") or DEFAULT_MAX_BYTES)
+def max_bytes(environ=None) -> int:
+    return env_number("OBSERVATOIRE_PARTENAIRES_MAX_BYTES", DEFAULT_MAX_BYTES, unit="bytes", minimum=1,
+                      integer=True, environ=environ)
 
 
-def max_unzipped_bytes() -> int:
-    return int(os.environ.get("OBSERVATOIRE_PARTENAIRES_MAX_UNZIPPED_BYTES") or DEFAULT_MAX_UNZIPPED_BYTES)
+def max_unzipped_bytes(environ=None) -> int:
+    return env_number("OBSERVATOIRE_PARTENAIRES_MAX_UNZIPPED_BYTES", DEFAULT_MAX_UNZIPPED_BYTES, unit="bytes",
+                      minimum=1, integer=True, environ=environ)
 
 
 def partner_indicators() -> dict[str, dict]:

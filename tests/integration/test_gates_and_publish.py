@@ -240,8 +240,10 @@ def test_sigkill_leaves_the_published_file_intact_and_the_next_run_succeeds(mome
     ("OBSERVATOIRE_GX_WORKERS", "0", "OBSERVATOIRE_GX_WORKERS must be a whole number of processes (1 or more), got '0'"),
     ("OBSERVATOIRE_GX_MAX_ROWS", "1e6", "OBSERVATOIRE_GX_MAX_ROWS must be a whole number of rows (1 or more), got '1e6'"),
     ("OBSERVATOIRE_GX_PATCHES", "yes", "OBSERVATOIRE_GX_PATCHES must be 1 (GX's shortcuts on, the default) or 0"),
+    ("OBSERVATOIRE_HTTP_TIMEOUT", "abc", "OBSERVATOIRE_HTTP_TIMEOUT must be a number of seconds (more than 0), got 'abc'"),
+    ("OBSERVATOIRE_RETENTION", "0", "OBSERVATOIRE_RETENTION must be a whole number of versions (1 or more), got '0'"),
 ])
-def test_a_bad_gate_setting_stops_the_run_before_it_starts(name, value, expected, demo_copy):
+def test_a_bad_setting_stops_the_run_before_it_starts(name, value, expected, demo_copy):
     pub = demo_copy / "warehouse" / "observatoire.duckdb"
     before = (sha256_of(pub), pub.stat().st_ino, pub.stat().st_mtime_ns)
     runs = sqlite3.connect(demo_copy / "meta" / "history.sqlite").execute("select count(*) from runs").fetchone()[0]

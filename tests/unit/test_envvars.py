@@ -1,0 +1,66 @@
+"""Numeric settings: a bad value is refused when the settings are read, naming the variable, what it expects
+and what it got; the commands stop with exit 2 before touching anything."""
+
+from __future__ import annotations
+
+import pytest
+
+from extract.envvars import env_number
+from extract.http import FetchPolicy
+from observatoire.config import ConfigError, load_settings
+from tests.conftest import run_cli
+
+
+def test_env_number_reads_defaults_bounds_and_whole_numbers():
+    assert env_number("X", 3, unit="versions", environ={}) == 3
+    assert env_number("X", 3, unit="versions", environ={"X": " "}) == 3
+    assert env_number("X", 3, unit="versions", integer=True, environ={"X": "5"}) == 5
+    assert env_number("X", 1.0, unit="seconds", environ={"X": "0.25"}) == 0.25
+    assert env_number("X", 1.0, unit="seconds", environ={"X": "0"}) == 0
+    for raw, kwargs, message in [
+        ("abc", {}, "X must be a number of seconds (0 or more), got 'abc'"),
+        ("-1", {}, "X must be a number of seconds (0 or more), got '-1'"),
+        ("inf", {}, "X must be a number of seconds (0 or more), got 'inf'"),
+        ("0", {"strict": True}, "X must be a number of seconds (more than 0), got '0'"),
+        ("1.5", {"integer": True, "minimum": 1}, "X must be a whole number of seconds (1 or more), got '1.5'"),
+    ]:
+        with pytest.raises(ValueError) as err:
+            env_number("X", 1.0, unit="seconds", environ={"X": raw}, **kwargs)
+        assert str(err.value) == message
+
+
+def test_the_fetch_policy_reads_its_settings(monkeypatch):
+    monkeypatch.setenv("OBSERVATOIRE_HTTP_TIMEOUT", "7.5")
+    monkeypatch.setenv("OBSERVATOIRE_HTTP_RETRIES", "0")
+    monkeypatch.setenv("OBSERVATOIRE_MAX_BYTES", "1000")
+    policy = FetchPolicy()
+    assert (policy.read_timeout, policy.retries, policy.max_bytes) == (7.5, 0, 1000)
+
+
+@pytest.mark.parametrize("name, value, expected", [
+    ("OBSERVATOIRE_HTTP_TIMEOUT", "abc", "OBSERVATOIRE_HTTP_TIMEOUT must be a number of seconds (more than 0)"),
+    ("OBSERVATOIRE_HTTP_RETRIES", "-3", "OBSERVATOIRE_HTTP_RETRIES must be a whole number of retries (0 or more)"),
+    ("OBSERVATOIRE_HTTP_BACKOFF", "x", "OBSERVATOIRE_HTTP_BACKOFF must be a number of seconds (0 or more)"),
+    ("OBSERVATOIRE_HTTP_MAX_RETRY_AFTER", "-1", "OBSERVATOIRE_HTTP_MAX_RETRY_AFTER must be a number of seconds"),
+    ("OBSERVATOIRE_MAX_BYTES", "zz", "OBSERVATOIRE_MAX_BYTES must be a whole number of bytes (1 or more)"),
+    ("OBSERVATOIRE_LOCK_TIMEOUT", "abc", "OBSERVATOIRE_LOCK_TIMEOUT must be a number of seconds (0 or more)"),
+    ("OBSERVATOIRE_RETENTION", "0", "OBSERVATOIRE_RETENTION must be a whole number of versions (1 or more)"),
+    ("OBSERVATOIRE_PARTENAIRES_MAX_BYTES", "1.5", "OBSERVATOIRE_PARTENAIRES_MAX_BYTES must be a whole number"),
+    ("OBSERVATOIRE_PARTENAIRES_MAX_UNZIPPED_BYTES", "0", "OBSERVATOIRE_PARTENAIRES_MAX_UNZIPPED_BYTES must be"),
+])
+def test_a_bad_setting_is_refused_when_the_settings_are_read(name, value, expected):
+    with pytest.raises(ConfigError) as err:
+        load_settings({name: value})
+    assert expected in str(err.value) and repr(value) in str(err.value)
+
+
+def test_a_data_directory_that_is_a_file_is_refused_before_anything_is_written(tmp_path):
+    not_a_dir = tmp_path / "data"
+    not_a_dir.write_text("not a directory\n")
+    with pytest.raises(ConfigError, match="OBSERVATOIRE_DATA_DIR=.* is a file: expected a data directory"):
+        load_settings({"OBSERVATOIRE_DATA_DIR": str(not_a_dir)})
+    for args in (["status"], ["run"]):
+        proc = run_cli(*args, env={"OBSERVATOIRE_DATA_DIR": str(not_a_dir), "OBSERVATOIRE_MODE": "demo"})
+        assert proc.returncode == 2 and "is a file: expected a data directory" in proc.stderr, proc.stderr
+        assert "Traceback" not in proc.stderr
+    assert not_a_dir.read_text() == "not a directory\n"

@@ -51,13 +51,16 @@ def run(sources: tuple[str, ...], millesime: int | None, force: bool) -> None:
     untouched. Exit status: 0 published or unchanged, 1 failed (the message says where and why), 2 usage.
     """
     from observatoire.locking import LockTimeout
-    from observatoire.pipeline import PipelineError
+    from observatoire.pipeline import PipelineError, RunRequestError
     from observatoire.pipeline import run as run_pipeline
 
     settings = _settings()
     click.echo(f"observatoire run — mode {settings.mode}, data directory {settings.data_dir}", err=True)
     try:
         result = run_pipeline(settings, sources=list(sources) or None, millesime=millesime, force=force)
+    except RunRequestError as err:
+        click.echo(f"Error: {err}", err=True)
+        sys.exit(2)
     except PipelineError as err:
         click.echo(f"\nRUN FAILED at stage {err.stage} (run {err.run_id})\n{err}", err=True)
         if err.details_path:

@@ -79,19 +79,58 @@ class Context:
 
 # -- planning ----------------------------------------------------------------------------------------
 
-def plan(ctx: Context, *, sources: list[str] | None = None, millesime: int | None = None) -> list[dict]:
-    """The (source, millésime) pairs a run fetches, each with the millésime being loaded (``target``)."""
-    unknown = [s for s in (sources or []) if s not in ctx.registry]
+class RunRequestError(ValueError):
+    """What a run was asked to do cannot be done (unknown source, millésime no selected source has): a usage
+    error, found before the run starts (nothing recorded, nothing touched)."""
+
+
+def check_request(registry: dict[str, Source], *, sources: list[str] | None = None,
+                  millesime: int | None = None, history: History | None = None) -> None:
+    """Refuse a request no run could carry out, naming what is wrong and what exists. With the data
+    directory's ``history``: a run restricted to some sources needs the others loaded before (the marts
+    and their comparators are built from every source)."""
+    unknown = [s for s in (sources or []) if s not in registry]
     if unknown:
-        raise PipelineError("extract", f"unknown source(s): {', '.join(unknown)}; known: "
-                            f"{', '.join(ctx.registry)}")
+        raise RunRequestError(f"unknown source(s): {', '.join(unknown)}; known: {', '.join(registry)}")
+    if sources and history is not None and not history.current_landings():
+        raise RunRequestError(
+            f"--source {' --source '.join(sources)}: nothing is loaded in this data directory yet, and a "
+            "publication is built from every source; run `observatoire run` without --source first (it loads "
+            "every source), then --source refreshes or backfills some of them")
+    selected = [registry[s] for s in sources] if sources else list(registry.values())
+    published = [src for src in selected if src.status == "publie" and src.millesimes]
+    if sources and not published:
+        raise RunRequestError(
+            f"no millésime to fetch for {', '.join(sources)}: "
+            + "; ".join(f"{src.id} is {src.status}" + (" with no millésime" if not src.millesimes else "")
+                        for src in selected)
+            + " (see `observatoire sources list`)")
+    if millesime is not None and not any(millesime in src.millesimes for src in published):
+        years = sorted({y for src in published for y in src.millesimes})
+        raise RunRequestError(f"no selected source has millésime {millesime}; the selected sources have "
+                              f"{', '.join(map(str, years))}")
+
+
+def plan(ctx: Context, *, sources: list[str] | None = None, millesime: int | None = None) -> list[dict]:
+    """The (source, millésime) pairs a run fetches, each with the millésime being loaded (``target``). The
+    ANCT contours come first, and are added to a run restricted to other sources while the data directory
+    has none landed (the perimeter's QPV and the spatial join come from them)."""
+    try:
+        check_request(ctx.registry, sources=sources, millesime=millesime)
+    except RunRequestError as err:
+        raise PipelineError("extract", str(err)) from None
     selected = [ctx.registry[s] for s in sources] if sources else list(ctx.registry.values())
     current = {(r["source_id"], r["millesime"]) for r in ctx.history.current_landings()}
+    contours = ctx.registry.get(referentiel.CONTOURS_SOURCE)
+    added = None
+    if contours and contours not in selected and not any(sid == contours.id for sid, _ in current):
+        added = contours
+        selected.insert(0, contours)
     items = []
     for src in selected:
         if src.status != "publie" or not src.millesimes:
             continue
-        if millesime is not None:
+        if millesime is not None and src is not added:
             if millesime in src.millesimes:
                 items.append({"source_id": src.id, "millesime": millesime, "target": millesime})
             continue
@@ -99,8 +138,6 @@ def plan(ctx: Context, *, sources: list[str] | None = None, millesime: int | Non
         for year in sorted(src.millesimes):
             if year == latest or (src.id, year) not in current:
                 items.append({"source_id": src.id, "millesime": year, "target": latest})
-    if millesime is not None and not items:
-        raise PipelineError("extract", f"no selected source has millésime {millesime}")
     # the référentiel first (see extract_and_gate)
     return sorted(items, key=lambda it: it["source_id"] != referentiel.CONTOURS_SOURCE)
 
@@ -606,6 +643,7 @@ def run(
 ) -> RunResult:
     """One full run under the writer lock. Raises :class:`PipelineError` (after recording the failure)."""
     ctx = Context.create(settings)
+    check_request(ctx.registry, sources=sources, millesime=millesime, history=ctx.history)  # starts no run
     with writer_lock(ctx.settings.lock_path, "observatoire run"):
         from expectations.runner import build_docs, discard_pending
         from observatoire.warehouse import recover

@@ -7,6 +7,7 @@ import html
 import json
 import os
 import re
+import sqlite3
 import subprocess
 
 import duckdb
@@ -80,6 +81,46 @@ def test_unchanged_rerun_publishes_nothing(demo_copy):
     assert proc.returncode == 0, proc.stderr
     assert "unchanged" in proc.stdout
     assert sha256_of(pub) == before
+
+
+@pytest.mark.parametrize("args, expected", [
+    (["--source", "nope"], "unknown source(s): nope; known: insee_pop_qpv"),
+    (["--millesime", "1990"], "no selected source has millésime 1990; the selected sources have 2020"),
+    (["--source", "insee_pop_qpv", "--millesime", "2025"], "no selected source has millésime 2025; the selected "
+                                                            "sources have 2020, 2021"),
+    (["--source", "insee_rp_activite_qpv"], "insee_rp_activite_qpv is non_publie with no millésime"),
+])
+def test_a_request_no_run_can_carry_out_is_a_usage_error_and_starts_no_run(args, expected, demo_copy):
+    history = demo_copy / "meta" / "history.sqlite"
+    before = sha256_of(history)
+    proc = run_cli("run", *args)
+    assert proc.returncode == 2 and expected in proc.stderr, proc.stderr
+    assert sha256_of(history) == before  # no run recorded: `status` does not report a failure for a typo
+
+
+def test_a_first_run_restricted_to_some_sources_is_refused_with_the_way_out(tmp_path):
+    data = tmp_path / "empty"
+    proc = run_cli("run", "--source", "insee_pop_qpv", env={"OBSERVATOIRE_DATA_DIR": str(data),
+                                                            "OBSERVATOIRE_MODE": "demo"})
+    assert proc.returncode == 2, proc.stderr
+    assert "nothing is loaded in this data directory yet" in proc.stderr
+    assert "run `observatoire run` without --source first" in proc.stderr
+    assert not (data / "warehouse" / "observatoire.duckdb").exists() and not list((data / "raw").iterdir())
+
+
+def test_a_source_run_lands_the_contours_first_when_none_are_loaded(demo_copy):
+    from observatoire.config import load_settings
+    from observatoire.pipeline import Context, plan
+
+    ctx = Context.create(load_settings())
+    assert [it["source_id"] for it in plan(ctx, sources=["insee_pop_qpv"])] == ["insee_pop_qpv"]
+    db = sqlite3.connect(ctx.settings.history_db)  # as if the contours had been quarantined at the first run
+    with db:
+        db.execute("UPDATE manifest SET status = 'quarantined' WHERE source_id = 'anct_qpv_contours'")
+    db.close()
+    items = plan(ctx, sources=["insee_pop_qpv"], millesime=2020)
+    assert [(it["source_id"], it["millesime"]) for it in items] == [("anct_qpv_contours", 2024),
+                                                                    ("insee_pop_qpv", 2020)]
 
 
 def test_corrupted_recording_fails_the_gate_and_keeps_the_published_file(demo_copy, tmp_path):

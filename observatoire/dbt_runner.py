@@ -107,6 +107,8 @@ def run_dbt(settings: Settings, args: list[str], *, log_path: Path, vars: dict |
         for r in failing[:15]:
             msg = (r.get("message") or "").strip().splitlines()
             lines.append(f"  - {r.get('unique_id')}: {r.get('status')}: {msg[0] if msg else ''}")
+            if r.get("status") == "fail":  # a data test: the rows it found
+                lines += [f"      {row}" for row in failing_rows(settings, r.get("compiled_code"))]
         if not failing:
             tail = log_path.read_text(encoding="utf-8", errors="replace").strip().splitlines()[-15:]
             lines += ["  " + t for t in tail]
@@ -165,6 +167,28 @@ def _read_results(settings: Settings) -> list[dict]:
         return []
     return [
         {"unique_id": r.get("unique_id"), "status": r.get("status"), "message": r.get("message"),
-         "failures": r.get("failures"), "execution_time": r.get("execution_time")}
+         "failures": r.get("failures"), "execution_time": r.get("execution_time"),
+         "compiled_code": r.get("compiled_code")}
         for r in data.get("results", [])
     ]
+
+
+def failing_rows(settings: Settings, compiled_sql: str | None, limit: int = 5) -> list[str]:
+    """The first rows a failed dbt data test found (its compiled query run again on the build warehouse,
+    read-only, dbt having exited), one ``column=value, …`` line each."""
+    if not compiled_sql or not settings.build_db.exists():
+        return []
+    import duckdb
+
+    query = compiled_sql.strip().rstrip(";")
+    try:
+        con = duckdb.connect(str(settings.build_db), read_only=True)
+        try:
+            cur = con.execute(f"SELECT * FROM (\n{query}\n) AS failing LIMIT {int(limit)}")
+            columns = [d[0] for d in cur.description]
+            rows = cur.fetchall()
+        finally:
+            con.close()
+    except duckdb.Error as err:
+        return [f"(the failing rows could not be read again: {str(err).splitlines()[0]})"]
+    return [", ".join(f"{c}={v!r}" for c, v in zip(columns, row, strict=True)) for row in rows]

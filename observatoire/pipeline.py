@@ -482,7 +482,8 @@ def build(ctx: Context, run_id: str) -> None:
         run_dbt(ctx.settings, ["build", *DBT_BUILD_EXCLUDE], log_path=log_path, vars=dbt_vars(ctx))
     except DbtError as err:
         ctx.history.step(run_id, "dbt", "build", "failed", str(err))
-        raise PipelineError("dbt", str(err), run_id=run_id, details_path=log_path) from None
+        report = _failure_report(ctx, run_id, "dbt", str(err))  # the failing nodes and rows; the log is named
+        raise PipelineError("dbt", str(err), run_id=run_id, details_path=report) from None
     ctx.history.step(run_id, "dbt", "build", "done")
 
 

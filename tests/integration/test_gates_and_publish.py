@@ -121,6 +121,25 @@ def test_broken_recording_fails_the_right_gate(case, demo_copy, tmp_path, monkey
     assert err.value.details_path and Path(err.value.details_path).exists()
 
 
+def test_a_failed_dbt_test_names_the_rows_it_found(demo_copy, tmp_path, monkeypatch):
+    # a population of 5 passes the raw gate (a count ≥ 0) but makes rates per inhabitant implausible
+    pub = demo_copy / "warehouse" / "observatoire.duckdb"
+    before = sha256_of(pub)
+    header, fields = rows()
+    bad = write(tmp_path / "pop_QPV24.csv", header, set_field(fields, "QN01302M", POP, "5"))
+    monkeypatch.setenv("OBSERVATOIRE_URL_INSEE_POP_QPV", bad.as_uri())
+    with pytest.raises(PipelineError) as err:
+        run(load_settings(), sources=["insee_pop_qpv"])
+    message = str(err.value)
+    assert err.value.stage == "dbt", message
+    assert "valeur_dans_plage_catalogue_fct_indicateur_qpv" in message
+    assert "code_qpv='QN01302M'" in message and "valeur_max=" in message  # the offending rows, not only a count
+    report = Path(err.value.details_path)
+    assert report.name == "report.txt" and "code_qpv='QN01302M'" in report.read_text(encoding="utf-8")
+    assert "dbt_build.log" in message  # and where dbt's own log is
+    assert sha256_of(pub) == before
+
+
 READER = """
 import duckdb, sys
 con = duckdb.connect(sys.argv[1], read_only=True)

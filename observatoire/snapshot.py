@@ -4,7 +4,8 @@
 ``$OBSERVATOIRE_DATA_DIR/snapshots/2025/``::
 
     README.md                     for evaluators, in French
-    manifest.json                 edition, version, provenance (run, validations, sources, tools), every file's sha256
+    manifest.json                 edition, version, provenance of the frozen publication (its run, the validations
+                                  it rests on, the source files it was built from, tools), every file's sha256
     SHA256SUMS                    the same hashes in `sha256sum -c` format (manifest.json included)
     observatoire_2025.xlsx        a workbook for humans: notes, one sheet per défi, key figures, fiches, evaluation
     observatoire_2025.duckdb      a standalone DuckDB file (storage readable by DuckDB 1.4+)
@@ -304,6 +305,25 @@ def create(settings: Settings, edition: int, correction: str | None = None, *,
     return Snapshot(version=version, path=root / version, manifest=manifest)
 
 
+def _check_same_territory(settings: Settings, edition: int, publication: dict) -> None:
+    """A correction of an edition describes the territory the edition describes: refuse to freeze a publication
+    made for another perimeter (it would be another observatory under the edition's name)."""
+    from observatoire.config import DEFAULT_PERIMETRE
+
+    published = publication.get("perimetre") or DEFAULT_PERIMETRE
+    # the edition's perimeter is the one its first version (the edition itself) was made for
+    first = min((v for v in versions(settings) if parse_version(v)[0] == edition), key=parse_version)
+    expected = (open_snapshot(settings, first).manifest.get("publication") or {}).get("perimetre") \
+        or DEFAULT_PERIMETRE
+    if published != expected:
+        raise SnapshotError(
+            f"edition {edition} describes the perimeter {expected} (version {first}), but the published warehouse "
+            f"(run {publication.get('run_id')}) was built for the perimeter {published}: a correction of edition "
+            f"{edition} must stay on the same territory. Publish {expected} again first "
+            f"(OBSERVATOIRE_PERIMETRE={expected} observatoire run), or keep each territory in its own data "
+            "directory")
+
+
 def _write_snapshot(settings: Settings, out: Path, edition: int, version: str, correction: str | None,
                     corrects: str | None, log: Callable[[str], None]) -> dict:
     import duckdb
@@ -324,20 +344,20 @@ def _write_snapshot(settings: Settings, out: Path, edition: int, version: str, c
         if "fct_indicateur_qpv" not in tables:
             raise SnapshotError(f"{settings.published_db} holds no fct_indicateur_qpv: not an observatoire warehouse")
         publication = _one_dict(con, "SELECT * FROM pub.meta.publication")
+        if corrects is not None:
+            _check_same_territory(settings, edition, publication)
         log(f"freezing publication {publication.get('run_id')} ({len(tables)} tables) as {version}")
         for t in tables:
             con.execute(f"CREATE TABLE snap.main.{_q(t)} AS SELECT * FROM pub.main.{_q(t)} ORDER BY ALL")
         con.execute(f"CREATE TABLE snap.main.{EVALUATION_TABLE} AS {_evaluation_sql('snap.main')}")
         tables.append(EVALUATION_TABLE)
         tables.sort()
-        con.execute("CREATE SCHEMA snap.meta")
-        for t in ("publication", "manifest", "validations", "runs", "partenaires_fichiers"):
-            if con.execute("SELECT count(*) FROM duckdb_tables() WHERE database_name = 'pub' AND schema_name = 'meta' "
-                           "AND table_name = ?", [t]).fetchone()[0]:
-                con.execute(f"CREATE TABLE snap.meta.{_q(t)} AS SELECT * FROM pub.meta.{_q(t)}")
-        sources = _sources(con)
-        validations = _dicts(con, "SELECT suite, target, success, evaluated, failed, errors "
-                                  "FROM pub.meta.validations ORDER BY suite, target")
+        # the provenance of this publication only: the data directory's history also holds other runs,
+        # quarantined, superseded and purged files, and the validations that judged them
+        landings = _landings_in_use(con)
+        validations = _validations_in_scope(con, publication.get("run_id"), landings)
+        _copy_meta(con, publication.get("run_id"), landings, validations)
+        sources = _sources(landings)
         table_info = {}
         for t in tables:
             cols = [r[0] for r in con.execute(
@@ -409,14 +429,109 @@ def _one_dict(con, sql: str) -> dict:
     return rows[0] if rows else {}
 
 
-def _sources(con) -> list[dict]:
+def _meta_columns(con, table: str) -> set[str]:
+    return {r[0] for r in con.execute(
+        "SELECT column_name FROM duckdb_columns() WHERE database_name = 'pub' AND schema_name = 'meta' "
+        "AND table_name = ?", [table]).fetchall()}
+
+
+def _landings_in_use(con) -> list[dict]:
+    """The landed files the publication was built from: for each source and millésime, the accepted file seen
+    most recently when it was published (what ``History.current_landings`` gave the run that loaded the
+    warehouse; ``meta.manifest`` is the landing manifest as it stood at publication, in its row order).
+    Quarantined, superseded and purged files are not among them."""
+    if not {"source_id", "millesime", "sha256", "status", "last_seen_at"} <= _meta_columns(con, "manifest"):
+        return []
+    return _dicts(con, """
+        SELECT * EXCLUDE (_rn, _row) FROM (
+            SELECT *, row_number() OVER (PARTITION BY source_id, millesime
+                                         ORDER BY last_seen_at DESC, _row DESC) AS _rn
+            FROM (SELECT *, rowid AS _row FROM pub.meta.manifest) WHERE status = 'accepted')
+        WHERE _rn = 1 ORDER BY source_id, millesime""")
+
+
+def _validations_in_scope(con, run_id: str | None, landings: list[dict]) -> list[dict]:
+    """The validations the publication rests on: every suite of the run that published it (its raw gate for
+    the files it landed, its mart gate) and, for each file in use, the raw gate that accepted it, in whichever
+    run that was (a file accepted earlier and unchanged since is not validated again). One entry per suite and
+    run, each with its ``run_id`` and, for a raw gate, the sha256 of the file it judged."""
+    if not {"run_id", "suite", "target", "success"} <= _meta_columns(con, "validations"):
+        return []
+    rows = _dicts(con, "SELECT *, rowid AS _row FROM pub.meta.validations ORDER BY rowid")
+    for r in rows:
+        try:
+            summary = json.loads(r.get("summary") or "{}")
+        except ValueError:
+            summary = {}
+        r["sha256"] = summary.get("sha256") if isinstance(summary, dict) else None
+    kept = {(r["run_id"], r["suite"]): r for r in rows if run_id is not None and r["run_id"] == run_id}
+    for landing in landings:
+        suite = f"raw_{landing['source_id']}_{landing['millesime']}"
+        try:
+            accepted_by = json.loads(landing.get("validation") or "{}")
+        except ValueError:
+            accepted_by = {}
+        accepted_by = accepted_by if isinstance(accepted_by, dict) else {}
+        judged = [r for r in rows if r["suite"] == suite and r["sha256"] in (landing["sha256"], None)]
+        # the validation the manifest row points at (its details file is per run and suite), else the latest
+        # successful one of this very file
+        found = ([r for r in judged if accepted_by.get("details_path")
+                  and r.get("details_path") == accepted_by["details_path"]]
+                 or [r for r in judged if r["sha256"] == landing["sha256"] and r["success"]])
+        if found:
+            r = max(found, key=lambda r: (str(r.get("created_at") or ""), r["_row"]))
+            kept[(r["run_id"], r["suite"])] = {**r, "sha256": landing["sha256"]}
+        else:  # no record of the gate's run left: what the landing manifest says of its acceptance
+            kept[(None, suite)] = {"run_id": None, "suite": suite, "target": f"raw:{landing['source_id']}",
+                                   "success": accepted_by.get("success"), "evaluated": accepted_by.get("evaluated"),
+                                   "failed": accepted_by.get("failed"), "errors": accepted_by.get("errors"),
+                                   "sha256": landing["sha256"]}
+    keys = ("suite", "target", "success", "evaluated", "failed", "errors", "run_id", "sha256")
+    return sorted(({k: r.get(k) for k in keys} for r in kept.values()),
+                  key=lambda v: (v["suite"], v["target"] or "", v["run_id"] or ""))
+
+
+def _copy_meta(con, run_id: str | None, landings: list[dict], validations: list[dict]) -> None:
+    """The ``meta`` schema of the snapshot's DuckDB file: the publication, and the same scope as manifest.json
+    (the files in use, the validations in scope, the runs that ran them, the partner files in force)."""
+    con.execute("CREATE SCHEMA snap.meta")
+    keys = {"_in_use": ("source_id VARCHAR, millesime BIGINT, sha256 VARCHAR",
+                        [[r["source_id"], r["millesime"], r["sha256"]] for r in landings]),
+            "_validated": ("run_id VARCHAR, suite VARCHAR",
+                           [[v["run_id"], v["suite"]] for v in validations if v["run_id"] is not None])}
+    for name, (columns, rows) in keys.items():
+        con.execute(f"CREATE TEMP TABLE {name} ({columns})")
+        if rows:
+            con.executemany(f"INSERT INTO {name} VALUES ({', '.join('?' * len(rows[0]))})", rows)
+    con.execute("CREATE TEMP TABLE _runs AS SELECT run_id FROM _validated UNION SELECT ?", [run_id])
+    scope = {
+        "publication": ("true", set()),
+        "manifest": ("EXISTS (SELECT 1 FROM _in_use AS i WHERE i.source_id = t.source_id "
+                     "AND i.millesime = t.millesime AND i.sha256 = t.sha256)", {"source_id", "millesime", "sha256"}),
+        "validations": ("EXISTS (SELECT 1 FROM _validated AS v WHERE v.run_id = t.run_id AND v.suite = t.suite)",
+                        {"run_id", "suite"}),
+        "runs": ("t.run_id IN (SELECT run_id FROM _runs)", {"run_id"}),
+        "partenaires_fichiers": ("t.status = 'current'", {"status"}),
+    }
+    for table, (keep, needs) in scope.items():
+        cols = _meta_columns(con, table)
+        if not cols:
+            continue
+        if not needs <= cols:  # an empty table (written without columns): nothing to filter
+            keep = "false"
+        con.execute(f"CREATE TABLE snap.meta.{_q(table)} AS SELECT t.* FROM pub.meta.{_q(table)} AS t "
+                    f"WHERE {keep} ORDER BY t.rowid")
+    for tmp in ("_in_use", "_validated", "_runs"):
+        con.execute(f"DROP TABLE {tmp}")
+
+
+def _sources(landings: list[dict]) -> list[dict]:
     """Every input file the published warehouse was built from, with its URL, licence and sha256."""
     from extract.registry import load_registry
 
     registry = load_registry()
     out = []
-    for row in _dicts(con, "SELECT source_id, millesime, url, sha256, bytes, fetched_at FROM pub.meta.manifest "
-                           "ORDER BY source_id, millesime"):
+    for row in landings:
         src = registry.get(row["source_id"])
         out.append({
             "source_id": row["source_id"],
@@ -559,7 +674,9 @@ def _notes_rows(doc: dict) -> list[list[Any]]:
         rows += [["Correction de", c["corrige"]], ["Motif", c["motif"]],
                  ["Changements", (c.get("changements") or {}).get("resume")]]
     rows += [
-        ["Validations", "toutes réussies" if doc.get("validations_reussies") else "voir manifest.json"],
+        ["Validations", ("toutes réussies" if doc.get("validations_reussies") else "voir manifest.json")
+         + " (celles du run de publication et, pour chaque fichier source, celle qui l'a accepté, chacune avec "
+           "son run : rubrique validations de manifest.json)"],
         [],
         ["# Statuts"],
         *[[k, v] for k, v in _STATUTS.items()],
@@ -621,8 +738,8 @@ nouvelle version (`{doc['edition']}.1`, `{doc['edition']}.2`…) dans un dossier
 | `observatoire_{v}.xlsx` | lecture humaine : feuille « notes », une feuille par défi (QPV en lignes, baromètres, comparateurs et statuts en colonnes), chiffres clés, fiches QPV, évaluation, indicateurs, QPV |
 | `csv/*.csv` | Excel en français (double-clic), R `read.csv2()`, tout tableur : UTF-8 avec BOM, séparateur `;`, virgule décimale |
 | `parquet/*.parquet` | R (`arrow::read_parquet`), Python (`pandas.read_parquet`), DuckDB |
-| `{db_name}` | DuckDB 1.4 ou plus récent : toutes les tables, et la provenance dans le schéma `meta` |
-| `manifest.json` | provenance : publication d'origine, validations, sources (URL, millésime, licence, sha256), versions des outils, empreinte et taille de chaque fichier |
+| `{db_name}` | DuckDB 1.4 ou plus récent : toutes les tables, et la provenance de la publication dans le schéma `meta` |
+| `manifest.json` | provenance : publication d'origine, validations sur lesquelles elle repose (chacune avec son run), fichiers sources dont elle est faite (URL, millésime, licence, sha256), versions des outils, empreinte et taille de chaque fichier |
 | `SHA256SUMS` | empreintes au format `sha256sum` |
 
 Tables :

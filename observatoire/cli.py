@@ -112,7 +112,7 @@ def sources_list(as_json: bool) -> None:
 
 
 @main.command()
-@click.option("--limit", default=10, show_default=True, help="Number of runs shown.")
+@click.option("--limit", default=10, show_default=True, type=click.IntRange(min=1), help="Number of runs shown.")
 @click.option("--json", "as_json", is_flag=True, help="Print the runs as JSON.")
 def status(limit: int, as_json: bool) -> None:
     """Show the last runs and, for a failed one, what failed and where the details are."""

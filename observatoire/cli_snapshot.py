@@ -103,15 +103,14 @@ def verify_cmd(version: str) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def diff_cmd(old: str, new: str, code_qpv: str | None, indicateur: str | None, as_json: bool) -> None:
     """Indicators that moved between two versions, by QPV (latest values, and revised values)."""
-    from observatoire.snapshot import SnapshotError, diff
+    from observatoire.snapshot import SnapshotError, UnknownFilter, diff
 
     try:
-        out = diff(_settings(), old, new)
+        out = diff(_settings(), old, new, code_qpv=code_qpv, indicateur=indicateur)
+    except UnknownFilter as err:
+        raise click.BadParameter(str(err), param_hint=err.option) from None
     except SnapshotError as err:
         _fail(str(err))
-    for key in ("dernier", "revisions"):
-        out[key] = [r for r in out[key] if (not code_qpv or r["code_qpv"] == code_qpv)
-                    and (not indicateur or r["indicateur"] == indicateur)]
     if as_json:
         click.echo(json.dumps(out, ensure_ascii=False, indent=2, default=str))
         return

@@ -21,6 +21,7 @@ directory's writer lock, so a snapshot is either absent or whole.
 from __future__ import annotations
 
 import csv
+import difflib
 import hashlib
 import json
 import math
@@ -110,6 +111,9 @@ def open_snapshot(settings: Settings, version: str) -> Snapshot:
     manifest = path / MANIFEST
     if not manifest.is_file():
         known = ", ".join(versions(settings)) or "none"
+        if path.is_dir():
+            raise SnapshotError(f"{path} has no {MANIFEST}: the snapshot is incomplete or was altered, and cannot "
+                                f"be checked (complete snapshots: {known})")
         raise SnapshotError(f"no snapshot {version} in {snapshots_dir(settings)} (known: {known})")
     try:
         doc = json.loads(manifest.read_text(encoding="utf-8"))
@@ -886,8 +890,18 @@ def _diff_fct(a: Path, b: Path, *, revisions_only: bool) -> list[dict]:
         con.close()
 
 
-def diff(settings: Settings, old: str, new: str) -> dict:
-    """Indicators that moved between two versions, by QPV.
+class UnknownFilter(ValueError):
+    """A ``diff`` filter names a QPV or an indicator neither version has."""
+
+    def __init__(self, option: str, message: str) -> None:
+        super().__init__(message)
+        self.option = option
+
+
+def diff(settings: Settings, old: str, new: str, *, code_qpv: str | None = None,
+         indicateur: str | None = None) -> dict:
+    """Indicators that moved between two versions, by QPV (only ``code_qpv``, ``indicateur`` when given:
+    :class:`UnknownFilter` if neither version has it).
 
     ``dernier``: for each QPV and indicator whose latest value differs (a new millésime, a revision or a
     change of statut), both latest values; ``revisions``: values of the same millésime that changed."""
@@ -900,6 +914,16 @@ def diff(settings: Settings, old: str, new: str) -> dict:
         for p in ev:
             if not p.exists():
                 raise SnapshotError(f"{p}: missing (run `observatoire snapshot verify`)")
+        both = f"read_parquet([{_lit(str(ev[0]))}, {_lit(str(ev[1]))}])"
+        for option, column, value in (("--qpv", "code_qpv", code_qpv), ("--indicateur", "indicateur", indicateur)):
+            if value is None:
+                continue
+            known = [r[0] for r in con.execute(f"SELECT DISTINCT {column} FROM {both} ORDER BY 1").fetchall()]
+            if value not in known:
+                close = difflib.get_close_matches(value, known, n=3)
+                raise UnknownFilter(option, f"neither {a.version} nor {b.version} has {column} {value!r}"
+                                    + (f"; did you mean {', '.join(close)}?" if close else
+                                       f"; they have {len(known)}, e.g. {', '.join(known[:3])}"))
         dernier = _dicts(con, f"""
             with a as (select * from read_parquet({_lit(str(ev[0]))})),
                  b as (select * from read_parquet({_lit(str(ev[1]))}))
@@ -918,4 +942,8 @@ def diff(settings: Settings, old: str, new: str) -> dict:
         con.close()
     revisions = _diff_fct(a.path / "parquet" / "fct_indicateur_qpv.parquet",
                           b.path / "parquet" / "fct_indicateur_qpv.parquet", revisions_only=True)
-    return {"avant": a.version, "apres": b.version, "dernier": dernier, "revisions": revisions}
+    out = {"avant": a.version, "apres": b.version, "dernier": dernier, "revisions": revisions}
+    for key in ("dernier", "revisions"):
+        out[key] = [r for r in out[key] if (not code_qpv or r["code_qpv"] == code_qpv)
+                    and (not indicateur or r["indicateur"] == indicateur)]
+    return out

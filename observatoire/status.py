@@ -15,6 +15,8 @@ def render_status(settings: Settings, *, limit: int = 10, as_json: bool = False)
     runs = history.last_runs(limit)
     if as_json:
         for r in runs:
+            for key in ("params", "summary"):  # stored as JSON text: nested as JSON, not as strings
+                r[key] = _decoded(r.get(key))
             r["steps"] = history.steps(r["run_id"])
             r["validations"] = [{k: v for k, v in x.items() if k != "summary"} for x in history.validations(r["run_id"])]
         return json.dumps(runs, ensure_ascii=False, indent=2, default=str)
@@ -51,3 +53,12 @@ def render_status(settings: Settings, *, limit: int = 10, as_json: bool = False)
         if failed["details_path"]:
             lines.append(f"  details: {failed['details_path']}")
     return "\n".join(lines)
+
+
+def _decoded(text):
+    if not isinstance(text, str):
+        return text
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text

@@ -249,6 +249,8 @@ def test_sigkill_leaves_the_published_file_intact_and_the_next_run_succeeds(mome
     assert not list((demo_copy / "warehouse").glob(".observatoire.*.tmp"))
     status = json.loads(run_cli("status", "--json").stdout)
     assert any(r["status"] == "interrupted" for r in status)
+    assert status[0]["params"] == {"force": True, "millesime": None, "sources": ["insee_pop_qpv"]}  # JSON, not text
+    assert status[0]["summary"]["published"]["version"] == status[0]["run_id"]
     # the killed run's Parquet version (written just before the swap) is gone: only published versions remain
     published = {r["run_id"] for r in status if r["published"]} | {old_version}
     assert set(os.listdir(demo_copy / "warehouse" / "parquet")) - {"current"} <= published

@@ -280,6 +280,19 @@ def test_diff_lists_the_indicators_that_moved_by_qpv(published_demo, tmp_path):
     proc = run_cli("snapshot", "diff", "2024", "2025", env={"OBSERVATOIRE_DATA_DIR": str(data)})
     assert proc.returncode == 0 and "QN01303I" in proc.stdout and "taux_pauvrete" in proc.stdout
     assert run_cli("snapshot", "diff", "2024", "2031", env={"OBSERVATOIRE_DATA_DIR": str(data)}).returncode == 1
+    # filters: a known QPV or indicator narrows the list; one neither version has is a usage error
+    assert len(diff(settings, "2024", "2025", code_qpv="QN01303I", indicateur="taux_pauvrete")["dernier"]) == 1
+    assert diff(settings, "2024", "2025", code_qpv="QN01306M") == {"avant": "2024", "apres": "2025",
+                                                                   "dernier": [], "revisions": []}
+    env = {"OBSERVATOIRE_DATA_DIR": str(data)}
+    proc = run_cli("snapshot", "diff", "2024", "2025", "--qpv", "QN99999X", env=env)
+    assert proc.returncode == 2 and "neither 2024 nor 2025 has code_qpv 'QN99999X'" in proc.stderr, proc.stderr
+    proc = run_cli("snapshot", "diff", "2024", "2025", "--indicateur", "taux_pauvret", env=env)
+    assert proc.returncode == 2 and "did you mean taux_pauvrete" in proc.stderr, proc.stderr
+    # a snapshot folder without its manifest is reported as such, not as a missing snapshot
+    (data / "snapshots" / "2024" / "manifest.json").unlink()
+    proc = run_cli("snapshot", "verify", "2024", env=env)
+    assert proc.returncode == 1 and "has no manifest.json: the snapshot is incomplete or was altered" in proc.stderr
 
 
 def test_a_failed_create_leaves_nothing_and_the_lock_is_honoured(published_demo, tmp_path, monkeypatch):

@@ -181,7 +181,8 @@ def _rel(ctx: Context, path: Path) -> str:
 def extract_source(ctx: Context, run_id: str, source_id: str, millesime: int, *,
                    target: int | None = None, force: bool = False) -> dict:
     """Fetch, parse and land one millésime of one source. Never raises for a source problem: returns a
-    result with ``status`` = new | unchanged | failed (and ``error`` for the latter)."""
+    result with ``status`` = new | unchanged | restored (an earlier accepted file again: no new validation, it
+becomes the loaded one) | failed (and ``error`` for the latter)."""
     src = ctx.registry[source_id]
     result: dict = {"source_id": source_id, "millesime": millesime, "status": "failed"}
     h = ctx.history
@@ -229,6 +230,12 @@ def extract_source(ctx: Context, run_id: str, source_id: str, millesime: int, *,
             fetched.path.unlink(missing_ok=True)
             h.touch_landing(source_id, millesime, sha, run_id)
             h.save_http_validators(url, fetched.etag, fetched.last_modified, sha)
+            if current and current["sha256"] != sha:  # the publisher went back to an earlier file
+                reason = (f"same bytes as an earlier accepted file (sha256 {sha[:12]}…), loaded again in place of "
+                          f"{current['sha256'][:12]}…")
+                result.update(status="restored", rows=existing["rows_parsed"], reason=reason)
+                h.step(run_id, "extract", f"{source_id}/{millesime}", "restored", reason)
+                return result
             result.update(status="unchanged", rows=existing["rows_parsed"], reason="same sha256 as the loaded file")
             h.step(run_id, "extract", f"{source_id}/{millesime}", "unchanged", "same sha256")
             return result

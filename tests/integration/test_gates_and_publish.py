@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import signal
 import sqlite3
 import subprocess
@@ -383,3 +384,23 @@ def test_a_landed_file_altered_on_disk_is_named_and_a_forced_fetch_repairs_it(de
     assert sha256_of(pub) != before  # published again (forced), from the good bytes
     again = run_cli("run")
     assert again.returncode == 0 and "unchanged" in again.stdout, again.stdout + again.stderr
+
+
+def test_going_back_to_an_earlier_file_is_reported_as_restored_and_published(demo_copy, tmp_path, monkeypatch):
+    header, fields = rows()
+    old = next(float(f[POP]) for f in fields if f[0] == "QN01306M")
+    revised = write(tmp_path / "pop_QPV24.csv", header, set_field(fields, "QN01306M", POP, str(int(old) + 7)))
+    monkeypatch.setenv("OBSERVATOIRE_URL_INSEE_POP_QPV", revised.as_uri())
+    first = run(load_settings(), sources=["insee_pop_qpv"], millesime=2021)
+    assert first.status == "published" and [r["status"] for r in first.sources if r["source_id"] == "insee_pop_qpv"] == ["new"]
+    monkeypatch.delenv("OBSERVATOIRE_URL_INSEE_POP_QPV")
+    proc = run_cli("run", "--source", "insee_pop_qpv", "--millesime", "2021")
+    assert proc.returncode == 0, proc.stderr
+    assert re.search(r"insee_pop_qpv\s+2021\s+restored", proc.stderr), proc.stderr  # not "unchanged"
+    assert "published" in proc.stdout
+    con = duckdb.connect(str(demo_copy / "warehouse" / "observatoire.duckdb"), read_only=True)
+    try:
+        assert con.execute("SELECT valeur FROM fct_indicateur_qpv WHERE code_qpv = 'QN01306M' AND indicateur = "
+                           "'population' AND millesime = 2021").fetchone()[0] == old  # the earlier file's
+    finally:
+        con.close()

@@ -17,12 +17,13 @@ export UV_PROJECT_ENVIRONMENT := $(CURDIR)/.venv
 # start-up of the CLI, dbt and every test subprocess (docs/decisions.md, ADR 10)
 export UV_COMPILE_BYTECODE := 1
 
-.PHONY: help install demo test lint bench airflow clean-venv
+.PHONY: help install demo test lint bench airflow clean-venv dbt-docs
 
 help:
 	@echo "make demo   - install everything into .venv/ and run the pipeline in demo mode (offline recordings)"
 	@echo "make test   - install everything into .venv/ and run the tests"
 	@echo "make lint   - ruff + dbt parse"
+	@echo "make dbt-docs - dbt's documentation of the models (French), one HTML file, from the data directory's last build"
 	@echo "make bench  - benchmark on national-scale inputs (OBSERVATOIRE_BENCH_CONTOURS=national contours GeoJSON)"
 	@echo "make airflow - Airflow 3 locally without Docker (standalone on SQLite, port AIRFLOW_PORT=8080), Ctrl-C stops"
 
@@ -43,6 +44,16 @@ demo: install
 
 test: install
 	.venv/bin/python -m pytest
+
+# dbt's documentation (models and columns in French, lineage) as one HTML file opened from disk, built from the
+# data directory's build warehouse (OBSERVATOIRE_DATA_DIR, default ./data) after a run
+DOCS_DATA_DIR = $(abspath $(or $(OBSERVATOIRE_DATA_DIR),data))
+dbt-docs: install
+	@test -f "$(DOCS_DATA_DIR)/warehouse/build.duckdb" || { echo "error: no build warehouse in $(DOCS_DATA_DIR): run make demo (or observatoire run) first" >&2; exit 1; }
+	cd dbt_project && OBSERVATOIRE_BUILD_DB="$(DOCS_DATA_DIR)/warehouse/build.duckdb" DBT_PROFILES_DIR=. \
+		DBT_TARGET_PATH="$(DOCS_DATA_DIR)/meta/dbt/docs" DBT_LOG_PATH="$(DOCS_DATA_DIR)/meta/dbt/logs" \
+		DBT_SEND_ANONYMOUS_USAGE_STATS=False ../.venv/bin/dbt docs generate --static --project-dir . --quiet
+	@echo "dbt docs: $(DOCS_DATA_DIR)/meta/dbt/docs/static_index.html"
 
 # the benchmark (docs/performance.md): national inputs generated once into bench/.cache/ (or
 # $OBSERVATOIRE_BENCH_CACHE), contours from $OBSERVATOIRE_BENCH_CONTOURS, figures in bench/results/latest.json

@@ -235,14 +235,18 @@ def test_defi_marts_fiche_and_key_figures(published_demo):
 
 
 def test_dbt_docs_generate_offline(demo_copy, tmp_path):
-    env = {**os.environ, "OBSERVATOIRE_BUILD_DB": str(demo_copy / "warehouse" / "build.duckdb"),
-           "DBT_TARGET_PATH": str(tmp_path / "target"), "DBT_LOG_PATH": str(tmp_path / "logs"),
-           "DBT_PROFILES_DIR": str(ROOT / "dbt_project"), "DBT_SEND_ANONYMOUS_USAGE_STATS": "False"}
-    proc = subprocess.run([str(VENV_BIN / "dbt"), "docs", "generate", "--project-dir", str(ROOT / "dbt_project")],
-                          cwd=ROOT / "dbt_project", env=env, capture_output=True, text=True, timeout=600)
-    assert proc.returncode == 0, proc.stdout[-3000:]
-    catalog = json.loads((tmp_path / "target" / "catalog.json").read_text())
+    """`make dbt-docs`: dbt's documentation of the data directory's build, one HTML file opened from disk."""
+    proc = subprocess.run(["make", "--no-print-directory", "dbt-docs"], cwd=ROOT, capture_output=True, text=True,
+                          timeout=600, env={**os.environ, "OBSERVATOIRE_DATA_DIR": str(demo_copy)})
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    docs = demo_copy / "meta" / "dbt" / "docs"
+    assert f"dbt docs: {docs / 'static_index.html'}" in proc.stdout
+    catalog = json.loads((docs / "catalog.json").read_text())
     assert any(k.endswith("fct_indicateur_qpv") for k in catalog["nodes"])
+    assert "fct_indicateur_qpv" in (docs / "static_index.html").read_text(encoding="utf-8")
+    empty = subprocess.run(["make", "--no-print-directory", "dbt-docs"], cwd=ROOT, capture_output=True, text=True,
+                           timeout=600, env={**os.environ, "OBSERVATOIRE_DATA_DIR": str(tmp_path / "none")})
+    assert empty.returncode != 0 and "run make demo (or observatoire run) first" in empty.stderr
 
 
 def test_dbt_unit_tests_pass(demo_copy, tmp_path):

@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from observatoire import referentiel
-from tests.conftest import RECORDINGS, ROOT, VENV_BIN, run_cli, sha256_of
+from tests.conftest import RECORDINGS, ROOT, run_cli, sha256_of
 
 pytestmark = pytest.mark.slow
 

@@ -138,6 +138,25 @@ class History:
         finally:
             con.close()
 
+    @property
+    def data_dir(self) -> Path:
+        """The data directory this history belongs to (it lives in ``<data dir>/meta/history.sqlite``)."""
+        return self.path.parent.parent
+
+    def portable(self, path: str | Path | None) -> str | None:
+        """A path under the data directory as stored: relative to it, so the directory can move or be copied
+        (a path elsewhere is kept as is)."""
+        if path is None:
+            return None
+        try:
+            return str(Path(path).resolve().relative_to(self.data_dir.resolve()))
+        except ValueError:
+            return str(path)
+
+    def resolve(self, stored: str | None) -> str | None:
+        """A stored path, made absolute against the data directory where it is read now."""
+        return None if stored is None else str(self.data_dir / stored)
+
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
         con = sqlite3.connect(self.path, timeout=60, isolation_level=None)
@@ -192,7 +211,7 @@ class History:
                 "fingerprint = COALESCE(?, fingerprint), published = ?, details_path = COALESCE(?, details_path) "
                 "WHERE run_id = ?",
                 (now_iso(), status, json.dumps(summary or {}, sort_keys=True, default=str), error,
-                 fingerprint, int(published), details_path, run_id),
+                 fingerprint, int(published), self.portable(details_path), run_id),
             )
 
     def set_fingerprint(self, run_id: str, fingerprint: str) -> None:
@@ -348,7 +367,7 @@ class History:
                 "summary, details_path, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (run_id, suite, target, int(bool(summary.get("success"))), summary.get("evaluated"),
                  summary.get("failed"), summary.get("errors"), json.dumps(summary, default=str),
-                 details_path, now_iso()),
+                 self.portable(details_path), now_iso()),
             )
 
     def validations(self, run_id: str) -> list[dict]:

@@ -323,7 +323,7 @@ def _record_raw_gate(ctx: Context, run_id: str, result: dict, summary: dict, det
     ctx.history.record_validation(run_id, f"raw_{source_id}_{millesime}", f"raw:{source_id}", summary, str(details))
     status = "accepted" if summary["success"] else "quarantined"
     compact = {k: summary[k] for k in ("success", "evaluated", "failed", "errors", "warnings")}
-    compact["details_path"] = str(details)
+    compact["details_path"] = ctx.history.portable(details)
     ctx.history.set_landing_status(source_id, millesime, sha, status, compact)
     if summary["success"]:
         ctx.history.save_http_validators(_full_url(ctx, result), result.get("etag"), result.get("last_modified"),

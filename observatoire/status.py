@@ -17,8 +17,10 @@ def render_status(settings: Settings, *, limit: int = 10, as_json: bool = False)
         for r in runs:
             for key in ("params", "summary"):  # stored as JSON text: nested as JSON, not as strings
                 r[key] = _decoded(r.get(key))
+            r["details_path"] = history.resolve(r.get("details_path"))  # stored relative to the data directory
             r["steps"] = history.steps(r["run_id"])
-            r["validations"] = [{k: v for k, v in x.items() if k != "summary"} for x in history.validations(r["run_id"])]
+            r["validations"] = [{k: history.resolve(v) if k == "details_path" else v for k, v in x.items()
+                                 if k != "summary"} for x in history.validations(r["run_id"])]
         return json.dumps(runs, ensure_ascii=False, indent=2, default=str)
     lines = [f"data directory: {settings.data_dir}",
              f"published warehouse: {settings.published_db}"
@@ -45,13 +47,13 @@ def render_status(settings: Settings, *, limit: int = 10, as_json: bool = False)
         for v in history.validations(failed["run_id"]):
             if not v["success"]:
                 lines.append(f"  validation {v['suite']} ({v['target']}): {v['failed']} failed, {v['errors']} errors"
-                             f" — {v['details_path']}")
+                             f" — {history.resolve(v['details_path'])}")
         if failed["error"]:
             lines.append("  error:")
             for msg_line in failed["error"].splitlines()[:25]:
                 lines.append(f"    {msg_line}")
         if failed["details_path"]:
-            lines.append(f"  details: {failed['details_path']}")
+            lines.append(f"  details: {history.resolve(failed['details_path'])}")
     return "\n".join(lines)
 
 

@@ -302,3 +302,16 @@ def test_mart_keys_and_required_columns_are_enforced_by_the_warehouse(demo_copy)
                         "values ('QN01399M', NULL, '13055')")
     finally:
         con.close()
+
+
+def test_history_paths_are_relative_so_the_data_directory_can_move(demo_copy):
+    # demo_copy is a copy of the data directory the demo ran in: every stored path must still lead to its file
+    con = sqlite3.connect(demo_copy / "meta" / "history.sqlite")
+    stored = [r[0] for r in con.execute("SELECT details_path FROM validations")]
+    validation = [json.loads(r[0]).get("details_path") for r in con.execute(
+        "SELECT validation FROM manifest WHERE validation IS NOT NULL")]
+    con.close()
+    assert stored and validation and all(not p.startswith("/") for p in stored + validation), stored + validation
+    runs = json.loads(run_cli("status", "--json").stdout)
+    paths = [v["details_path"] for r in runs for v in r["validations"]]
+    assert paths and all(p.startswith(str(demo_copy)) and os.path.exists(p) for p in paths), paths

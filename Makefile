@@ -46,14 +46,9 @@ test: install
 	.venv/bin/python -m pytest
 
 # dbt's documentation (models and columns in French, lineage) as one HTML file opened from disk, built from the
-# data directory's build warehouse (OBSERVATOIRE_DATA_DIR, default ./data) after a run
-DOCS_DATA_DIR = $(abspath $(or $(OBSERVATOIRE_DATA_DIR),data))
+# data directory's build warehouse (OBSERVATOIRE_DATA_DIR, default ./data) after a run, under its writer lock
 dbt-docs: install
-	@test -f "$(DOCS_DATA_DIR)/warehouse/build.duckdb" || { echo "error: no build warehouse in $(DOCS_DATA_DIR): run make demo (or observatoire run) first" >&2; exit 1; }
-	cd dbt_project && OBSERVATOIRE_BUILD_DB="$(DOCS_DATA_DIR)/warehouse/build.duckdb" DBT_PROFILES_DIR=. \
-		DBT_TARGET_PATH="$(DOCS_DATA_DIR)/meta/dbt/docs" DBT_LOG_PATH="$(DOCS_DATA_DIR)/meta/dbt/logs" \
-		DBT_SEND_ANONYMOUS_USAGE_STATS=False ../.venv/bin/dbt docs generate --static --project-dir . --quiet
-	@echo "dbt docs: $(DOCS_DATA_DIR)/meta/dbt/docs/static_index.html"
+	@set -o pipefail; .venv/bin/observatoire docs --dbt | sed 's/^/dbt docs: /'
 
 # the benchmark (docs/performance.md): national inputs generated once into bench/.cache/ (or
 # $OBSERVATOIRE_BENCH_CACHE), contours from $OBSERVATOIRE_BENCH_CONTOURS, figures in bench/results/latest.json

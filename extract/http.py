@@ -38,7 +38,7 @@ from urllib.request import url2pathname
 
 import requests
 
-from extract.envvars import env_number
+from extract.envvars import setting
 from extract.errors import FetchError
 
 log = logging.getLogger(__name__)
@@ -48,36 +48,14 @@ CHUNK = 1 << 20
 RETRYABLE_STATUS = {429, 500, 502, 503, 504}
 
 
-# (name, default, unit, minimum, whole number): the fetch policy's settings (a timeout must be above 0)
-SETTINGS = {
-    "read_timeout": ("OBSERVATOIRE_HTTP_TIMEOUT", 60.0, "seconds", 0, False),
-    "retries": ("OBSERVATOIRE_HTTP_RETRIES", 4, "retries", 0, True),
-    "backoff": ("OBSERVATOIRE_HTTP_BACKOFF", 2.0, "seconds", 0, False),
-    "max_retry_after": ("OBSERVATOIRE_HTTP_MAX_RETRY_AFTER", 300.0, "seconds", 0, False),
-    "max_bytes": ("OBSERVATOIRE_MAX_BYTES", 2 * 1024**3, "bytes", 1, True),
-}
-
-
-def _setting(key: str, environ=None):
-    name, default, unit, minimum, integer = SETTINGS[key]
-    return env_number(name, default, unit=unit, minimum=minimum, integer=integer, strict=key == "read_timeout",
-                      environ=environ)
-
-
-def check_environment(environ=None) -> None:
-    """Every fetch setting, checked (ValueError naming the first bad one)."""
-    for key in SETTINGS:
-        _setting(key, environ)
-
-
 @dataclass
 class FetchPolicy:
     connect_timeout: float = 10.0
-    read_timeout: float = field(default_factory=lambda: _setting("read_timeout"))
-    retries: int = field(default_factory=lambda: _setting("retries"))
-    backoff: float = field(default_factory=lambda: _setting("backoff"))
-    max_retry_after: float = field(default_factory=lambda: _setting("max_retry_after"))
-    max_bytes: int = field(default_factory=lambda: _setting("max_bytes"))
+    read_timeout: float = field(default_factory=lambda: setting("OBSERVATOIRE_HTTP_TIMEOUT"))
+    retries: int = field(default_factory=lambda: setting("OBSERVATOIRE_HTTP_RETRIES"))
+    backoff: float = field(default_factory=lambda: setting("OBSERVATOIRE_HTTP_BACKOFF"))
+    max_retry_after: float = field(default_factory=lambda: setting("OBSERVATOIRE_HTTP_MAX_RETRY_AFTER"))
+    max_bytes: int = field(default_factory=lambda: setting("OBSERVATOIRE_MAX_BYTES"))
 
 
 @dataclass

@@ -7,10 +7,11 @@ runs only when a task fails, in the worker).
 from __future__ import annotations
 
 import logging
-import os
 from datetime import timedelta
 
 from airflow.sdk import Asset, AssetAlias
+
+from extract.envvars import setting
 
 #: every task that writes the warehouse (or the data directory's shared stores) runs in this 1-slot pool,
 #: shared by all the project's DAGs; created by `make airflow` and by the compose init job
@@ -34,8 +35,8 @@ def default_args(**overrides) -> dict:
     (the tests set them low; reading the environment at parse time is cheap and does no I/O)."""
     args = {
         "owner": "observatoire",
-        "retries": int(os.environ.get("OBSERVATOIRE_TASK_RETRIES", "2")),
-        "retry_delay": timedelta(seconds=int(os.environ.get("OBSERVATOIRE_RETRY_DELAY_SECONDS", "120"))),
+        "retries": setting("OBSERVATOIRE_TASK_RETRIES"),
+        "retry_delay": timedelta(seconds=setting("OBSERVATOIRE_RETRY_DELAY_SECONDS")),
         "retry_exponential_backoff": True,
         "max_retry_delay": timedelta(minutes=30),
         "on_failure_callback": on_failure,

@@ -123,12 +123,24 @@ def status(limit: int, as_json: bool) -> None:
 
 
 @main.command()
-def docs() -> None:
+@click.option("--dbt", "dbt_docs", is_flag=True,
+              help="Instead: write dbt's documentation of the models (in French, with lineage) from the last build "
+                   "as one HTML file, and print its path.")
+def docs(dbt_docs: bool) -> None:
     """Print the path of the Great Expectations Data Docs (validation results of every run)."""
     from expectations.runner import docs_index
     from observatoire.pipeline import gx_root
 
     settings = _settings()
+    if dbt_docs:
+        from observatoire.dbt_runner import DbtError, generate_docs
+
+        try:
+            click.echo(str(generate_docs(settings)))
+        except DbtError as err:
+            click.echo(f"Error: {err}", err=True)
+            sys.exit(1)
+        return
     index = docs_index(gx_root(settings))
     if not index.exists():
         click.echo(f"no Data Docs yet in {settings.data_dir} (they are written by the first run's validations)",

@@ -106,15 +106,31 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
 
 
 def check_environment(env) -> None:
-    """Every numeric setting read later where it is used (fetch policy, writer lock, retention, partner file
-    limits, gates), checked now: ValueError naming the first bad variable and what it expects."""
+    """Every setting read later where it is used (the numeric ones of ``extract.envvars``: fetch policy,
+    writer lock, retention, partner file limits, Airflow retries; the fault rehearsal point; the gates'),
+    checked now: ValueError naming the first bad variable and what it expects."""
     from expectations.runner import check_environment as check_gates
-    from extract.http import check_environment as check_fetch
-    from observatoire.locking import lock_timeout
-    from observatoire.partenaires.validation import max_bytes, max_unzipped_bytes
-    from observatoire.pipeline import retention
+    from extract.envvars import check_all
 
-    check_fetch(env)
-    for read in (lock_timeout, retention, max_bytes, max_unzipped_bytes):
-        read(env)
+    check_all(env)
+    pause_point_setting(env)
     check_gates(env)
+
+
+PAUSE_POINTS = ("publish",)
+
+
+def pause_point_setting(env=None) -> tuple[str, float] | None:
+    """``OBSERVATOIRE_PAUSE_AT=<point>:<seconds>`` (fault rehearsal: see ``pipeline.pause_point``), or None."""
+    raw = ((os.environ if env is None else env).get("OBSERVATOIRE_PAUSE_AT") or "").strip()
+    if not raw:
+        return None
+    point, _, seconds = raw.partition(":")
+    try:
+        wait = float(seconds) if seconds else 60.0
+    except ValueError:
+        wait = -1.0
+    if point not in PAUSE_POINTS or not 0 <= wait < float("inf"):
+        raise ValueError(f"OBSERVATOIRE_PAUSE_AT must be <point>:<seconds> with a point among "
+                         f"{', '.join(PAUSE_POINTS)} and seconds 0 or more (e.g. publish:30), got {raw!r}")
+    return point, wait

@@ -191,4 +191,23 @@ def failing_rows(settings: Settings, compiled_sql: str | None, limit: int = 5) -
             con.close()
     except duckdb.Error as err:
         return [f"(the failing rows could not be read again: {str(err).splitlines()[0]})"]
-    return [", ".join(f"{c}={v!r}" for c, v in zip(columns, row, strict=True)) for row in rows]
+    return [_clip(", ".join(f"{c}={_clip(repr(v), 80)}" for c, v in zip(columns, row, strict=True)), 400)
+            for row in rows]
+
+
+def _clip(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def generate_docs(settings: Settings) -> Path:
+    """dbt's documentation of the project (models and columns described in French, lineage, the columns of
+    the last build) as one HTML file read from disk; under the writer lock (dbt opens the build warehouse)."""
+    from observatoire.locking import writer_lock
+
+    if not settings.build_db.exists():
+        raise DbtError(f"no build warehouse in {settings.data_dir}: run `observatoire run` (or make demo) first")
+    with writer_lock(settings.lock_path, "observatoire docs --dbt"):
+        logs = settings.meta_dir / "dbt" / "logs"
+        run_dbt(settings, ["docs", "generate", "--static"], log_path=logs / "docs_generate.log",
+                vars={"perimetre": settings.perimetre})
+    return settings.meta_dir / "dbt" / "target" / "static_index.html"

@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
-from extract.envvars import env_number
+from extract.envvars import setting
 
 
 class LockTimeout(RuntimeError):
@@ -35,7 +35,7 @@ def _holder(path: Path) -> str:
 
 def lock_timeout(environ=None) -> float:
     """Seconds a second writer waits for the lock (``OBSERVATOIRE_LOCK_TIMEOUT``, default 3600; 0 = not at all)."""
-    return env_number("OBSERVATOIRE_LOCK_TIMEOUT", 3600.0, unit="seconds", environ=environ)
+    return setting("OBSERVATOIRE_LOCK_TIMEOUT", environ)
 
 
 @contextmanager

@@ -92,11 +92,12 @@ def check_request(registry: dict[str, Source], *, sources: list[str] | None = No
     unknown = [s for s in (sources or []) if s not in registry]
     if unknown:
         raise RunRequestError(f"unknown source(s): {', '.join(unknown)}; known: {', '.join(registry)}")
-    if sources and history is not None and not history.current_landings():
+    if (sources or millesime is not None) and history is not None and not history.current_landings():
+        asked = [f"--source {s}" for s in sources or []] + ([f"--millesime {millesime}"] if millesime else [])
         raise RunRequestError(
-            f"--source {' --source '.join(sources)}: nothing is loaded in this data directory yet, and a "
-            "publication is built from every source; run `observatoire run` without --source first (it loads "
-            "every source), then --source refreshes or backfills some of them")
+            f"{' '.join(asked)}: nothing is loaded in this data directory yet, and a publication is built from "
+            "every source; run `observatoire run` without --source or --millesime first (it loads every source "
+            "and millésime), then --source and --millesime refresh or backfill some of them")
     selected = [registry[s] for s in sources] if sources else list(registry.values())
     published = [src for src in selected if src.status == "publie" and src.millesimes]
     if sources and not published:
@@ -122,10 +123,10 @@ def plan(ctx: Context, *, sources: list[str] | None = None, millesime: int | Non
     selected = [ctx.registry[s] for s in sources] if sources else list(ctx.registry.values())
     current = {(r["source_id"], r["millesime"]) for r in ctx.history.current_landings()}
     contours = ctx.registry.get(referentiel.CONTOURS_SOURCE)
-    added = None
-    if contours and contours not in selected and not any(sid == contours.id for sid, _ in current):
+    added = None  # the contours, fetched whatever the request while none are accepted
+    if contours and not any(sid == contours.id for sid, _ in current):
         added = contours
-        selected.insert(0, contours)
+        selected = [contours] + [src for src in selected if src is not contours]
     items = []
     for src in selected:
         if src.status != "publie" or not src.millesimes:
@@ -533,15 +534,15 @@ def validate_marts(ctx: Context, run_id: str) -> list[dict]:
 def pause_point(name: str) -> None:
     """Fault injection for operators and tests: ``OBSERVATOIRE_PAUSE_AT=<name>:<seconds>`` makes the run sleep
     at that point (``publish`` = the new file is written, just before it replaces the published one), so a
-    crash there can be rehearsed. Does nothing otherwise."""
-    import os
+    crash there can be rehearsed (the value is checked with the settings). Does nothing otherwise."""
     import time
 
-    spec = os.environ.get("OBSERVATOIRE_PAUSE_AT", "")
-    point, _, seconds = spec.partition(":")
-    if point == name:
-        log.warning("pausing %s s at %s (OBSERVATOIRE_PAUSE_AT)", seconds or "60", name)
-        time.sleep(float(seconds or 60))
+    from observatoire.config import pause_point_setting
+
+    spec = pause_point_setting()
+    if spec and spec[0] == name:
+        log.warning("pausing %g s at %s (OBSERVATOIRE_PAUSE_AT)", spec[1], name)
+        time.sleep(spec[1])
 
 
 def publish(ctx: Context, run_id: str, fp: str) -> dict:
@@ -708,9 +709,9 @@ def run(
 
 def retention(environ=None) -> int:
     """Landed versions kept per source and millésime (``OBSERVATOIRE_RETENTION``, default 3, at least 1)."""
-    from extract.envvars import env_number
+    from extract.envvars import setting
 
-    return env_number("OBSERVATOIRE_RETENTION", 3, unit="versions", minimum=1, integer=True, environ=environ)
+    return setting("OBSERVATOIRE_RETENTION", environ)
 
 
 def protected_sha256(settings: Settings) -> set[str]:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -257,6 +258,17 @@ def published_version(settings: Settings) -> str | None:
         con.close()
 
 
+RUN_ID = re.compile(r"\d{8}T\d{6}Z-[0-9a-f]{6}")  # observatoire.history.new_run_id
+
+
+def _published_run_ids(settings: Settings) -> set[str]:
+    from observatoire.history import History
+
+    if not settings.history_db.exists():
+        return set()
+    return {r["run_id"] for r in History(settings.history_db).query("SELECT run_id FROM runs WHERE published = 1")}
+
+
 def recover(settings: Settings) -> list[str]:
     """After a crash: drop temporary files and make the Parquet ``current`` link agree with the published
     file. Called under the writer lock at the start of every writing command."""
@@ -273,13 +285,17 @@ def recover(settings: Settings) -> list[str]:
         if version and current != version and (settings.parquet_dir / version).is_dir():
             _switch_current(settings.parquet_dir, version)
             actions.append(f"parquet/current switched to {version} to match the published file")
-        # a run killed between writing its Parquet version and replacing the published file: that version
-        # (named by its run id, later than the published one: runs publish one at a time) was never published
-        for folder in settings.parquet_dir.iterdir() if version else []:
-            if (folder.is_dir() and not folder.is_symlink() and not folder.name.startswith(".")
-                    and folder.name > version):
-                shutil.rmtree(folder, ignore_errors=True)
-                actions.append(f"removed unfinished publication parquet/{folder.name}")
+        # a run killed between writing its Parquet version and replacing the published file: that version (a
+        # folder named by its run id, later than the published one) was never published; a run id the history
+        # records as published stays (an Airflow run's id is taken before the lock: a later id may publish first)
+        unfinished = [f for f in settings.parquet_dir.iterdir() if version and f.is_dir() and not f.is_symlink()
+                      and RUN_ID.fullmatch(f.name) and f.name > version]
+        if unfinished:
+            published = _published_run_ids(settings)
+            for folder in unfinished:
+                if folder.name not in published:
+                    shutil.rmtree(folder, ignore_errors=True)
+                    actions.append(f"removed unfinished publication parquet/{folder.name}")
         for stale in settings.parquet_dir.glob(".*.tmp"):
             shutil.rmtree(stale, ignore_errors=True) if stale.is_dir() else stale.unlink(missing_ok=True)
     return actions

@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from pathlib import Path
 
-from extract.envvars import env_number
+from extract.envvars import NUMERIC, setting
 from observatoire import referentiel
 from observatoire.config import DEFAULT_PERIMETRE
 
@@ -47,8 +47,8 @@ COLUMNS = ("indicateur", "code_qpv", "nom_qpv", "millesime", "valeur", "commenta
 DATA_SHEET = "donnees"
 FIRST_MILLESIME = 2024
 ACCEPTED_EXTENSIONS = (".xlsx", ".csv")
-DEFAULT_MAX_BYTES = 10 * 1024 * 1024
-DEFAULT_MAX_UNZIPPED_BYTES = 50 * 1024 * 1024
+DEFAULT_MAX_BYTES = NUMERIC["OBSERVATOIRE_PARTENAIRES_MAX_BYTES"][0]  # 10 MiB
+DEFAULT_MAX_UNZIPPED_BYTES = NUMERIC["OBSERVATOIRE_PARTENAIRES_MAX_UNZIPPED_BYTES"][0]  # 50 MiB
 MAX_ZIP_MEMBERS = 1000
 MAX_ROWS = 5000
 MAX_TEXT = 1000
@@ -75,13 +75,11 @@ WARNING = "avertissement"
 
 
 def max_bytes(environ=None) -> int:
-    return env_number("OBSERVATOIRE_PARTENAIRES_MAX_BYTES", DEFAULT_MAX_BYTES, unit="bytes", minimum=1,
-                      integer=True, environ=environ)
+    return setting("OBSERVATOIRE_PARTENAIRES_MAX_BYTES", environ)
 
 
 def max_unzipped_bytes(environ=None) -> int:
-    return env_number("OBSERVATOIRE_PARTENAIRES_MAX_UNZIPPED_BYTES", DEFAULT_MAX_UNZIPPED_BYTES, unit="bytes",
-                      minimum=1, integer=True, environ=environ)
+    return setting("OBSERVATOIRE_PARTENAIRES_MAX_UNZIPPED_BYTES", environ)
 
 
 def partner_indicators() -> dict[str, dict]:

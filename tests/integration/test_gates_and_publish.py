@@ -404,3 +404,22 @@ def test_going_back_to_an_earlier_file_is_reported_as_restored_and_published(dem
                            "'population' AND millesime = 2021").fetchone()[0] == old  # the earlier file's
     finally:
         con.close()
+
+
+def test_recovery_removes_only_unpublished_run_versions_of_the_parquet_exports(demo_copy):
+    from observatoire.warehouse import recover
+
+    parquet = demo_copy / "warehouse" / "parquet"
+    unfinished, published_later, own = "20991231T000000Z-abcdef", "20991231T000001Z-123456", "archive"
+    for name in (unfinished, published_later, own):
+        (parquet / name).mkdir()
+        (parquet / name / "dim_qpv.parquet").write_bytes(b"x")
+    con = sqlite3.connect(demo_copy / "meta" / "history.sqlite")
+    with con:  # a run whose id was taken before another's but which published after it (Airflow takes ids early)
+        con.execute("INSERT INTO runs (run_id, started_at, status, mode, published) "
+                    "VALUES (?, '2099-12-31T00:00:01+00:00', 'success', 'demo', 1)", [published_later])
+    con.close()
+    actions = recover(load_settings())
+    assert actions == [f"removed unfinished publication parquet/{unfinished}"]
+    assert not (parquet / unfinished).exists()
+    assert (parquet / published_later).is_dir() and (parquet / own).is_dir()

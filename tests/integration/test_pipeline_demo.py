@@ -98,13 +98,13 @@ def test_a_request_no_run_can_carry_out_is_a_usage_error_and_starts_no_run(args,
     assert sha256_of(history) == before  # no run recorded: `status` does not report a failure for a typo
 
 
-def test_a_first_run_restricted_to_some_sources_is_refused_with_the_way_out(tmp_path):
+@pytest.mark.parametrize("args", [["--source", "insee_pop_qpv"], ["--millesime", "2020"]])
+def test_a_first_run_restricted_to_some_sources_is_refused_with_the_way_out(args, tmp_path):
     data = tmp_path / "empty"
-    proc = run_cli("run", "--source", "insee_pop_qpv", env={"OBSERVATOIRE_DATA_DIR": str(data),
-                                                            "OBSERVATOIRE_MODE": "demo"})
+    proc = run_cli("run", *args, env={"OBSERVATOIRE_DATA_DIR": str(data), "OBSERVATOIRE_MODE": "demo"})
     assert proc.returncode == 2, proc.stderr
-    assert "nothing is loaded in this data directory yet" in proc.stderr
-    assert "run `observatoire run` without --source first" in proc.stderr
+    assert f"{' '.join(args)}: nothing is loaded in this data directory yet" in proc.stderr
+    assert "run `observatoire run` without --source or --millesime first" in proc.stderr
     assert not (data / "warehouse" / "observatoire.duckdb").exists() and not list((data / "raw").iterdir())
 
 
@@ -121,6 +121,9 @@ def test_a_source_run_lands_the_contours_first_when_none_are_loaded(demo_copy):
     items = plan(ctx, sources=["insee_pop_qpv"], millesime=2020)
     assert [(it["source_id"], it["millesime"]) for it in items] == [("anct_qpv_contours", 2024),
                                                                     ("insee_pop_qpv", 2020)]
+    # a backfill of every source: the contours have no 2020 millésime, they are fetched all the same
+    items = plan(ctx, millesime=2020)
+    assert items[0]["source_id"] == "anct_qpv_contours" and {it["millesime"] for it in items[1:]} == {2020}
 
 
 def test_corrupted_recording_fails_the_gate_and_keeps_the_published_file(demo_copy, tmp_path):
@@ -239,14 +242,14 @@ def test_dbt_docs_generate_offline(demo_copy, tmp_path):
     proc = subprocess.run(["make", "--no-print-directory", "dbt-docs"], cwd=ROOT, capture_output=True, text=True,
                           timeout=600, env={**os.environ, "OBSERVATOIRE_DATA_DIR": str(demo_copy)})
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    docs = demo_copy / "meta" / "dbt" / "docs"
+    docs = demo_copy / "meta" / "dbt" / "target"
     assert f"dbt docs: {docs / 'static_index.html'}" in proc.stdout
     catalog = json.loads((docs / "catalog.json").read_text())
     assert any(k.endswith("fct_indicateur_qpv") for k in catalog["nodes"])
     assert "fct_indicateur_qpv" in (docs / "static_index.html").read_text(encoding="utf-8")
     empty = subprocess.run(["make", "--no-print-directory", "dbt-docs"], cwd=ROOT, capture_output=True, text=True,
                            timeout=600, env={**os.environ, "OBSERVATOIRE_DATA_DIR": str(tmp_path / "none")})
-    assert empty.returncode != 0 and "run make demo (or observatoire run) first" in empty.stderr
+    assert empty.returncode != 0 and "run `observatoire run` (or make demo) first" in empty.stderr
 
 
 def test_dbt_unit_tests_pass(demo_copy, tmp_path):

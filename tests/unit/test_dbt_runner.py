@@ -52,3 +52,23 @@ def test_a_read_only_checkout_only_loses_the_cache(tmp_path, monkeypatch):
     dbt_runner._save_parse_cache(target, shared)  # no error
     dbt_runner._seed_parse_cache(tmp_path / "u", shared)
     assert not (tmp_path / "u" / "partial_parse.msgpack").exists()
+
+
+def test_failing_rows_are_read_again_and_clipped(tmp_path):
+    import duckdb
+
+    from observatoire.config import load_settings
+    from observatoire.dbt_runner import failing_rows
+
+    settings = load_settings({"OBSERVATOIRE_DATA_DIR": str(tmp_path / "data")})
+    settings.build_db.parent.mkdir(parents=True)
+    con = duckdb.connect(str(settings.build_db))
+    con.execute("CREATE TABLE t AS SELECT 'QN01306M' AS code_qpv, repeat('x', 500) AS geometrie, 1.5::DOUBLE AS valeur "
+                "UNION ALL SELECT 'QN01307M', 'court', NULL")
+    con.close()
+    sql = "-- rows outside the range\nselect * from \"build\".\"main\".\"t\" order by code_qpv -- trailing comment"
+    rows = failing_rows(settings, sql, limit=5)
+    assert rows[1] == "code_qpv='QN01307M', geometrie='court', valeur=None"
+    assert rows[0].startswith("code_qpv='QN01306M', geometrie='xxx") and "…" in rows[0] and len(rows[0]) < 140
+    assert failing_rows(settings, None) == []
+    assert failing_rows(settings, "select * from nowhere")[0].startswith("(the failing rows could not be read again")

@@ -17,6 +17,9 @@ def test_env_number_reads_defaults_bounds_and_whole_numbers():
     assert env_number("X", 3, unit="versions", integer=True, environ={"X": "5"}) == 5
     assert env_number("X", 1.0, unit="seconds", environ={"X": "0.25"}) == 0.25
     assert env_number("X", 1.0, unit="seconds", environ={"X": "0"}) == 0
+    # a whole number may be written as a float (values deployments used before the check was added)
+    assert env_number("X", 3, unit="bytes", integer=True, environ={"X": "2e9"}) == 2_000_000_000
+    assert isinstance(env_number("X", 3, unit="retries", integer=True, environ={"X": "4.0"}), int)
     for raw, kwargs, message in [
         ("abc", {}, "X must be a number of seconds (0 or more), got 'abc'"),
         ("-1", {}, "X must be a number of seconds (0 or more), got '-1'"),
@@ -47,6 +50,10 @@ def test_the_fetch_policy_reads_its_settings(monkeypatch):
     ("OBSERVATOIRE_RETENTION", "0", "OBSERVATOIRE_RETENTION must be a whole number of versions (1 or more)"),
     ("OBSERVATOIRE_PARTENAIRES_MAX_BYTES", "1.5", "OBSERVATOIRE_PARTENAIRES_MAX_BYTES must be a whole number"),
     ("OBSERVATOIRE_PARTENAIRES_MAX_UNZIPPED_BYTES", "0", "OBSERVATOIRE_PARTENAIRES_MAX_UNZIPPED_BYTES must be"),
+    ("OBSERVATOIRE_TASK_RETRIES", "x", "OBSERVATOIRE_TASK_RETRIES must be a whole number of retries (0 or more)"),
+    ("OBSERVATOIRE_RETRY_DELAY_SECONDS", "-5", "OBSERVATOIRE_RETRY_DELAY_SECONDS must be a whole number"),
+    ("OBSERVATOIRE_PAUSE_AT", "foo", "OBSERVATOIRE_PAUSE_AT must be <point>:<seconds> with a point among publish"),
+    ("OBSERVATOIRE_PAUSE_AT", "publish:abc", "OBSERVATOIRE_PAUSE_AT must be <point>:<seconds>"),
 ])
 def test_a_bad_setting_is_refused_when_the_settings_are_read(name, value, expected):
     with pytest.raises(ConfigError) as err:
@@ -64,3 +71,19 @@ def test_a_data_directory_that_is_a_file_is_refused_before_anything_is_written(t
         assert proc.returncode == 2 and "is a file: expected a data directory" in proc.stderr, proc.stderr
         assert "Traceback" not in proc.stderr
     assert not_a_dir.read_text() == "not a directory\n"
+
+
+def test_every_numeric_setting_is_checked_and_read_with_its_default():
+    from extract.envvars import NUMERIC, check_all, setting
+    from observatoire.config import pause_point_setting
+    from observatoire.partenaires.validation import DEFAULT_MAX_BYTES, max_bytes
+
+    check_all({})
+    for name, (default, *_rest) in NUMERIC.items():
+        assert setting(name, {}) == default
+        with pytest.raises(ValueError, match=name):
+            check_all({name: "not a number"})
+    assert max_bytes({}) == DEFAULT_MAX_BYTES == 10 * 1024 * 1024
+    assert pause_point_setting({"OBSERVATOIRE_PAUSE_AT": "publish:2.5"}) == ("publish", 2.5)
+    assert pause_point_setting({"OBSERVATOIRE_PAUSE_AT": "publish"}) == ("publish", 60.0)
+    assert pause_point_setting({}) is None

@@ -134,10 +134,11 @@ def docs(dbt_docs: bool) -> None:
     settings = _settings()
     if dbt_docs:
         from observatoire.dbt_runner import DbtError, generate_docs
+        from observatoire.locking import LockTimeout
 
         try:
             click.echo(str(generate_docs(settings)))
-        except DbtError as err:
+        except (DbtError, LockTimeout) as err:
             click.echo(f"Error: {err}", err=True)
             sys.exit(1)
         return

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import csv
 import difflib
-import hashlib
 import json
 import math
 import os
@@ -37,6 +36,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from extract.landing import file_sha256 as sha256_file
 from observatoire.config import Settings
 from observatoire.warehouse import _lit, _q  # SQL quoting shared with the publication
 
@@ -237,14 +237,6 @@ class _Workbook:
 
     def save(self, path: Path) -> None:
         self.wb.save(path)
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _tool_versions() -> dict[str, str | None]:

@@ -252,6 +252,7 @@ def test_sigkill_leaves_the_published_file_intact_and_the_next_run_succeeds(mome
     assert any(r["status"] == "interrupted" for r in status)
     assert status[0]["params"] == {"force": True, "millesime": None, "sources": ["insee_pop_qpv"]}  # JSON, not text
     assert status[0]["summary"]["published"]["version"] == status[0]["run_id"]
+    assert run_cli("status", "--limit", "0").returncode == 2  # at least one run shown
     # the killed run's Parquet version (written just before the swap) is gone: only published versions remain
     published = {r["run_id"] for r in status if r["published"]} | {old_version}
     assert set(os.listdir(demo_copy / "warehouse" / "parquet")) - {"current"} <= published

@@ -247,6 +247,14 @@ def test_dbt_docs_generate_offline(demo_copy, tmp_path):
     catalog = json.loads((docs / "catalog.json").read_text())
     assert any(k.endswith("fct_indicateur_qpv") for k in catalog["nodes"])
     assert "fct_indicateur_qpv" in (docs / "static_index.html").read_text(encoding="utf-8")
+    # dbt opens the build warehouse: the docs wait for a run holding the writer lock, and say so when they give up
+    from observatoire.config import load_settings
+    from observatoire.locking import writer_lock
+
+    with writer_lock(load_settings({"OBSERVATOIRE_DATA_DIR": str(demo_copy)}).lock_path, "observatoire run"):
+        busy = run_cli("docs", "--dbt", env={"OBSERVATOIRE_DATA_DIR": str(demo_copy),
+                                             "OBSERVATOIRE_LOCK_TIMEOUT": "0"})
+    assert busy.returncode == 1 and "is being written by" in busy.stderr and "Traceback" not in busy.stderr
     empty = subprocess.run(["make", "--no-print-directory", "dbt-docs"], cwd=ROOT, capture_output=True, text=True,
                            timeout=600, env={**os.environ, "OBSERVATOIRE_DATA_DIR": str(tmp_path / "none")})
     assert empty.returncode != 0 and "run `observatoire run` (or make demo) first" in empty.stderr

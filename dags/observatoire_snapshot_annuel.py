@@ -11,6 +11,10 @@ file's sha256, `SHA256SUMS`, a README in French), then verifies it by recomputin
 * **Manual trigger**: params `edition` (the year; default: last year) and `correction` (a reason: writes
   the next correction `2025.1`, `2025.2`… next to the edition, which stays untouched). A manual trigger for an
   edition that exists, without `correction`, fails: an edition is never rewritten.
+* **Demo data**: a publication of demo data (the project's recordings, synthetic values) is refused, so the
+  task fails saying why: a live deployment never holds demo data. On a demo deployment, trigger with param
+  `demo` = true (like `snapshot create --demo`): the edition is then marked « données de démonstration,
+  valeurs synthétiques » in its README, manifest and workbook.
 
 `create` runs in the writer pool `observatoire_warehouse` (shared with the nightly refresh) and holds the data
 directory's writer lock, so it never freezes a half-published warehouse. Runbook: `docs/runbook.md`.
@@ -41,6 +45,10 @@ SNAPSHOT = Asset(name="observatoire_snapshot", uri="file:///observatoire/snapsho
                          description="Edition (year); default: the year before the run"),
         "correction": Param(None, type=["null", "string"],
                             description="Reason of a correction of an existing edition (writes 2025.1, 2025.2…)"),
+        "demo": Param(False, type="boolean",
+                      description="The published warehouse holds demo data (recordings, synthetic values): make a "
+                                  "demonstration edition anyway, marked as such (refused otherwise; never needed "
+                                  "on a live deployment)"),
     },
 )
 def observatoire_snapshot_annuel():
@@ -55,7 +63,8 @@ def observatoire_snapshot_annuel():
             when = context.get("logical_date") or pendulum.now("Europe/Paris")
             edition = pendulum.instance(when).in_timezone("Europe/Paris").year - 1
         correction = (params.get("correction") or "").strip() or None
-        out = tasks.snapshot_create(int(edition), correction, skip_if_exists=not explicit)
+        out = tasks.snapshot_create(int(edition), correction, skip_if_exists=not explicit,
+                                    demo=bool(params.get("demo")))
         if out["status"] == "exists":
             from airflow.sdk.exceptions import AirflowSkipException
 

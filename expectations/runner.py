@@ -122,6 +122,9 @@ def _build(gx, check: Check, index: int):
         if len(check.row_condition) == 3 and check.row_condition[1] == "in":
             col, _op, values = check.row_condition
             kwargs["row_condition"] = ConditionColumn(col).is_in(list(values))
+        elif len(check.row_condition) == 3 and check.row_condition[1] == "not_in":
+            col, _op, values = check.row_condition  # rows whose value is NULL are "not in" too
+            kwargs["row_condition"] = ConditionColumn(col).is_not_in(list(values))
         else:
             col, value = check.row_condition
             kwargs["row_condition"] = ConditionColumn(col) == value
@@ -476,18 +479,26 @@ def _read_frame(parquet: Path):
     return pq.read_table(parquet).to_pandas(types_mapper={pa.int64(): pd.Int64Dtype()}.get)
 
 
-def format_failures(summary: dict, limit: int = 5) -> str:
+def describe_condition(cond) -> str:
+    """A check's row condition in words; a long set of values is counted, not listed."""
+    if len(cond) == 3:
+        values = list(cond[2])
+        shown = repr(values) if len(values) <= 6 else f"({len(values)} values: {', '.join(map(str, values[:3]))}, …)"
+        return f"{cond[0]} {'not in' if cond[1] == 'not_in' else 'in'} {shown}"
+    return f"{cond[0]} = {cond[1]!r}"
+
+
+def format_failures(summary: dict, limit: int = 5, *, statuses: tuple[str, ...] = ("failed", "error")) -> str:
     """A readable account of what failed: which suite, which check, which column, which rows."""
     lines = []
     for c in summary["checks"]:
-        if c["status"] not in ("failed", "error"):
+        if c["status"] not in statuses:
             continue
         head = f"{summary['suite']} ({summary['target']}): {c['status'].upper()} {c['expectation']}"
         if c.get("column"):
             head += f" on column {c['column']!r}"
         if c.get("row_condition"):
-            cond = c["row_condition"]
-            head += (f" where {cond[0]} in {cond[2]!r}" if len(cond) == 3 else f" where {cond[0]} = {cond[1]!r}")
+            head += f" where {describe_condition(c['row_condition'])}"
         lines.append(head)
         lines.append(f"    check: {c['check']}")
         if c["status"] == "error":
@@ -504,6 +515,11 @@ def format_failures(summary: dict, limit: int = 5) -> str:
         if "observed" in c:
             lines.append(f"    observed: {c['observed']!r}")
     return "\n".join(lines)
+
+
+def format_warnings(summary: dict, limit: int = 5) -> str:
+    """The checks that only warn (rows outside the perimeter, more rows than last time…), with their rows."""
+    return format_failures(summary, limit, statuses=("warning",))
 
 
 # -- large files: row-level checks in chunks, table-level checks on a DuckDB-computed profile -----------------

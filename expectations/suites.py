@@ -21,10 +21,12 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-QPV_2024_REGEX = r"^QN(?:\d{3}|02A|02B)\d{2}[NMI]$"
+QPV_2024_REGEX = r"^QN(?:\d{3}|02A|02B)\d{2}[NMIC]$"
 QPV_2015_REGEX = r"^QP\d{6}$"
 STATUTS = ("disponible", "secret_statistique", "non_publie", "attendu_partenaire", "non_calculable")
 VOLUME_DROP_MAX = 0.40
+#: how the motif of a derived value withheld as implausible starts (dbt: int_indicateurs_qpv)
+NON_CALCULABLE_MOTIF = "Valeur non calculable : "
 
 
 @dataclass(frozen=True)
@@ -115,7 +117,7 @@ def raw_suite(
             Check("expect_column_values_to_not_match_regex", {"column": qpv, "regex": QPV_2015_REGEX},
                   "no QPV 2015 code (QP + 6 digits) in a source on the 2024 geography"),
             Check("expect_column_values_to_match_regex", {"column": qpv, "regex": QPV_2024_REGEX},
-                  "QPV codes follow the 2024 format QN + département (3 characters) + 2 digits + N/M/I"),
+                  "QPV codes follow the 2024 format QN + département (3 characters) + 2 digits + N/M/I/C"),
         )
         if covers_perimeter and spec.covers_all_qpv and perimeter_qpv:
             suite.add(Check("expect_column_distinct_values_to_contain_set",
@@ -128,6 +130,9 @@ def raw_suite(
         else:
             suite.add(Check("expect_compound_columns_to_be_unique", {"column_list": list(spec.key)},
                             f"no duplicate key ({', '.join(spec.key)})"))
+    # value checks (ranges, plausibility) decide only for the rows of the perimeter: the same failure on a row
+    # outside it (a national file's QPV the observatory does not publish) is a warning naming the row
+    value_checks: list[Check] = []
     for col in spec.value_columns:
         lo, hi = _range_for(col, catalogue)
         if lo is not None or hi is not None:
@@ -137,14 +142,16 @@ def raw_suite(
             if hi is not None:
                 kw["max_value"] = hi
             what = col.indicateur or col.kind or "value"
-            suite.add(Check("expect_column_values_to_be_between", kw,
-                            f"{col.name} within the plausible range for {what} [{lo}, {hi}]"))
+            value_checks.append(Check("expect_column_values_to_be_between", kw,
+                                      f"{col.name} within the plausible range for {what} [{lo}, {hi}]"))
         if not col.secret_allowed:
-            suite.add(Check("expect_column_values_to_not_be_null", {"column": col.name},
-                            f"{col.name} is published for every row (never secret)"))
+            value_checks.append(Check("expect_column_values_to_not_be_null", {"column": col.name},
+                                      f"{col.name} is published for every row (never secret)"))
         if col.zero_is_suspect:
-            suite.add(Check("expect_column_values_to_not_be_in_set", {"column": col.name, "value_set": [0]},
-                            f"{col.name} is never exactly 0: a withheld (secret) cell must be blank/NULL, not 0"))
+            value_checks.append(Check(
+                "expect_column_values_to_not_be_in_set", {"column": col.name, "value_set": [0]},
+                f"{col.name} is never exactly 0: a withheld (secret) cell must be blank/NULL, not 0"))
+    suite.add(*split_by_perimeter(value_checks, qpv, perimeter_qpv))
     if previous_rows:
         floor = math.ceil(previous_rows * (1 - VOLUME_DROP_MAX))
         suite.add(
@@ -156,6 +163,25 @@ def raw_suite(
                   severity="warning"),
         )
     return suite
+
+
+OUTSIDE_PERIMETER = "outside the perimeter"
+
+
+def split_by_perimeter(checks: list[Check], qpv_column: str | None, perimeter_qpv: list[str]) -> list[Check]:
+    """Each value check twice: an error on the rows of the perimeter's QPV, a warning on the other rows (a QPV
+    the observatory does not publish, or no QPV). Without a QPV column or a perimeter, the checks as they are:
+    every row decides."""
+    if not qpv_column or not perimeter_qpv:
+        return list(checks)
+    inside = ("in", sorted(perimeter_qpv))
+    out = []
+    for check in checks:
+        out.append(Check(check.type, check.kwargs, f"{check.description} (QPV of the perimeter)",
+                         row_condition=(qpv_column, *inside)))
+        out.append(Check(check.type, check.kwargs, f"{check.description} ({OUTSIDE_PERIMETER}: reported only)",
+                         severity="warning", row_condition=(qpv_column, "not_in", sorted(perimeter_qpv))))
+    return out
 
 
 def mart_suites(*, perimeter_qpv: list[str], catalogue: dict[str, dict], millesimes: dict[str, list[int]],
@@ -207,6 +233,11 @@ def mart_suites(*, perimeter_qpv: list[str], catalogue: dict[str, dict], millesi
             fct.add(Check("expect_column_values_to_be_between", kw,
                           f"valeur within the catalogue's range [{lo}, {hi}] for {', '.join(inds)}",
                           row_condition=("indicateur", "in", inds)))
+    # a derived value outside its plausible range was withheld (non_calculable, its motif naming the value found,
+    # its numerator and denominator): reported, never blocking
+    fct.add(Check("expect_column_values_to_not_match_regex", {"column": "motif", "regex": f"^{NON_CALCULABLE_MOTIF}"},
+                  "no derived value withheld as implausible (its sources disagree: see the motif)",
+                  severity="warning"))
     # a value is present exactly when the statut says it is available
     fct.add(Check("expect_column_values_to_not_be_null", {"column": "valeur"},
                   "a row with statut 'disponible' has a value", row_condition=("statut", "disponible")))

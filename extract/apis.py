@@ -16,6 +16,13 @@ turns the records a parser extracts from the pages into Arrow batches of its :cl
 A ``file://`` URL (``OBSERVATOIRE_URL_<ID>``) naming such a page archive is taken as is: a mirror of the source
 (the benchmark's national extracts are page archives); any other local file is read as the first page.
 
+A page's links are the publisher's word, not ours: a ``next`` link (absolute or relative) is followed only on the
+scheme, host and port of the first request, over http or https. A link to another host, or to a ``file://`` or
+any other scheme, is an error of the source (:class:`FormatError` naming the page and the link's
+``scheme://host`` only): nothing of its target is read, and the API key (``api_key_env``) goes nowhere else
+(:func:`extract.http.fetch` sends it only to the host requested, redirects included). One deadline
+(``OBSERVATOIRE_HTTP_DEADLINE``) covers every page of a paged fetch.
+
 Paginators (the ``paginator`` key of a registry entry):
 
 ``datafair``  ADEME data-fair ``/lines``: follow the ``next`` URL (cursor ``after``; it may name the dataset by
@@ -40,13 +47,14 @@ import time
 import zipfile
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
 import pyarrow as pa
 
+from extract.envvars import setting
 from extract.errors import FetchError, FormatError
-from extract.formats import describe_kind, sniff_kind
-from extract.http import FetchPolicy, FetchResult, fetch, redact
+from extract.formats import describe_kind, open_zip, sniff_kind
+from extract.http import Deadline, FetchPolicy, FetchResult, fetch, origin, origin_label, redact
 
 ZIP_DATE = (2000, 1, 1, 0, 0, 0)
 MAX_PAGES = 100_000
@@ -121,6 +129,26 @@ PAGINATORS: dict[str, Callable[[str, dict, int, str], str | None]] = {
 }
 
 
+def checked_next(link, *, first: str, current: str, index: int, source_id: str) -> str:
+    """The absolute URL of the ``next`` link ``link`` read in page ``index`` (requested as ``current``), if it
+    stays on the first request's scheme, host and port over http(s); a :class:`FormatError` otherwise, naming
+    the link by its ``scheme://host`` only (nothing of its target is read)."""
+    expected = f"a next link on {origin_label(first)} (the first request's scheme, host and port)"
+    if not isinstance(link, str):
+        raise FormatError(source_id, f"page {index}'s next link is not a URL", url=redact(current),
+                          expected=expected, found=f"a JSON {type(link).__name__}")
+    try:
+        nxt = urljoin(current, link.strip())
+        target = origin(nxt)
+    except ValueError:
+        raise FormatError(source_id, f"page {index}'s next link is not a valid URL", url=redact(current),
+                          expected=expected, found="an unparsable link") from None
+    if target[0] not in ("http", "https") or target != origin(first):
+        raise FormatError(source_id, f"page {index}'s next link points to {origin_label(nxt)}: not followed",
+                          url=redact(current), expected=expected, found=origin_label(nxt))
+    return nxt
+
+
 def first_url(paginator: str, url: str) -> str:
     """The first URL requested for a registry URL (the cassettes record exactly this one)."""
     if paginator == "melodi" and query_param(url, "page") is None:
@@ -171,8 +199,9 @@ def fetch_paged(
         raise FetchError(source_id, f"unknown paginator {paginator!r}", url=redact(url),
                          expected=", ".join(PAGINATORS))
     policy = policy or FetchPolicy()
+    deadline = Deadline.of(policy)
     if urlsplit(url).scheme.lower() == "file":
-        mirrored = _fetch_page_archive(url, dest_dir, source_id=source_id, policy=policy)
+        mirrored = _fetch_page_archive(url, dest_dir, source_id=source_id, policy=policy, deadline=deadline)
         if mirrored is not None:
             return mirrored
     step = PAGINATORS[paginator]
@@ -184,7 +213,7 @@ def fetch_paged(
     total_bytes = 0
     last_request = 0.0
     seen: set[str] = set()
-    current: str | None = first_url(paginator, url)
+    first = current = first_url(paginator, url)
     try:
         with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:
             index = 0
@@ -198,17 +227,24 @@ def fetch_paged(
                                      url=redact(current))
                 seen.add(current)
                 wait = interval - (time.monotonic() - last_request)
+                if deadline is not None and (deadline.passed() or (wait > 0 and last_request
+                                                                   and wait >= deadline.remaining())):
+                    raise deadline.error(source_id, current, what="paged download", at=f"page {index}")
                 if wait > 0 and last_request:
                     sleep(wait)
                 last_request = time.monotonic()
                 try:
                     page = fetch(current, dest_dir, source_id=source_id, policy=policy, session=session,
-                                 api_key_env=api_key_env, progress=False, sleep=sleep)
+                                 api_key_env=api_key_env, progress=False, sleep=sleep, deadline=deadline)
                 except FetchError as err:
+                    if deadline is not None and err.cause == "timeout" and deadline.passed():
+                        raise deadline.error(source_id, current, what="paged download", at=f"page {index}",
+                                             attempts=err.attempts) from err
                     if paginator == "melodi" and "HTTP 500" in err.problem:
                         raise FetchError(source_id, err.problem + " (Melodi answers HTTP 500 text/plain for an "
                                          "unknown dataset identifier: check the DS_… id of the URL)",
-                                         url=err.url, expected="an existing Melodi dataset") from err
+                                         url=err.url, expected="an existing Melodi dataset", cause=err.cause,
+                                         host=err.host, proxy=err.proxy, attempts=err.attempts) from err
                     raise
                 try:
                     body = page.path.read_bytes()
@@ -225,7 +261,9 @@ def fetch_paged(
                 zf.writestr(info, body)
                 requests_log.append({"page": index, "url": redact(current), "file": name,
                                      "content_type": page.content_type, "bytes": len(body)})
-                current = step(current, doc, index, source_id)
+                nxt = step(current, doc, index, source_id)
+                current = checked_next(nxt, first=first, current=current, index=index, source_id=source_id) \
+                    if nxt else None
             info = zipfile.ZipInfo("requests.json", date_time=ZIP_DATE)
             info.compress_type = zipfile.ZIP_DEFLATED
             zf.writestr(info, json.dumps(requests_log, indent=1, sort_keys=True))
@@ -237,16 +275,20 @@ def fetch_paged(
                        bytes=len(data), content_type="application/zip", attempts=len(requests_log))
 
 
-def _fetch_page_archive(url: str, dest_dir: Path, *, source_id: str, policy: FetchPolicy) -> FetchResult | None:
+def _fetch_page_archive(url: str, dest_dir: Path, *, source_id: str, policy: FetchPolicy,
+                        deadline: Deadline | None = None) -> FetchResult | None:
     """A ``file://`` URL naming a page archive (the ZIP this module lands: ``requests.json`` + pages), e.g. a
     mirror of an API source or a national extract prepared elsewhere: taken as is, like a file source.
     ``None`` when the file is something else (a single JSON page is then read through the paginator)."""
-    fetched = fetch(url, dest_dir, source_id=source_id, policy=policy, progress=False)
+    fetched = fetch(url, dest_dir, source_id=source_id, policy=policy, progress=False, deadline=deadline)
     try:
-        with zipfile.ZipFile(fetched.path) as zf:
+        with _open_page_archive(fetched.path, source_id=source_id, file=Path(urlsplit(url).path).name) as zf:
             is_archive = "requests.json" in zf.namelist()
     except zipfile.BadZipFile:
         is_archive = False
+    except BaseException:
+        fetched.path.unlink(missing_ok=True)
+        raise
     if not is_archive:
         fetched.path.unlink(missing_ok=True)
         return None
@@ -254,10 +296,18 @@ def _fetch_page_archive(url: str, dest_dir: Path, *, source_id: str, policy: Fet
                        content_type="application/zip", attempts=1)
 
 
+def _open_page_archive(path: Path, *, source_id: str, file: str | None = None):
+    """A page archive opened with its expansion bounded: ``OBSERVATOIRE_MAX_UNZIPPED_BYTES``, and as many members
+    as :data:`MAX_PAGES` pages allow (or ``OBSERVATOIRE_MAX_ZIP_MEMBERS`` if higher)."""
+    return open_zip(path, source_id=source_id, file=file,
+                    max_members=max(setting("OBSERVATOIRE_MAX_ZIP_MEMBERS"), MAX_PAGES + 1))
+
+
 def iter_pages(path: Path, *, source_id: str) -> Iterator[tuple[str, dict]]:
-    """``(url, page document)`` for each page of a landed paged ZIP, in order (one page in memory at a time)."""
+    """``(url, page document)`` for each page of a landed paged ZIP, in order (one page in memory at a time).
+    The archive's expansion is bounded (:func:`extract.formats.open_zip`; up to :data:`MAX_PAGES` pages)."""
     try:
-        zf = zipfile.ZipFile(path)
+        zf = _open_page_archive(path, source_id=source_id)
     except zipfile.BadZipFile:
         raise FormatError(source_id, "not a landed page archive", file=path.name, expected="a ZIP of pages",
                           found=describe_kind(sniff_kind(path.read_bytes()[:65536]))) from None

@@ -15,6 +15,11 @@ NUMERIC: dict[str, tuple[float, str, float, bool, bool]] = {
     "OBSERVATOIRE_HTTP_BACKOFF": (2.0, "seconds", 0, False, False),
     "OBSERVATOIRE_HTTP_MAX_RETRY_AFTER": (300.0, "seconds", 0, False, False),
     "OBSERVATOIRE_MAX_BYTES": (2 * 1024**3, "bytes", 1, True, False),
+    # a ZIP archive read from a source: uncompressed bytes over all members, number of members
+    "OBSERVATOIRE_MAX_UNZIPPED_BYTES": (8 * 1024**3, "bytes", 1, True, False),
+    "OBSERVATOIRE_MAX_ZIP_MEMBERS": (1000, "members", 1, True, False),
+    # overall time for one file (a paged API: all its pages), besides the read timeout; 0 = no deadline
+    "OBSERVATOIRE_HTTP_DEADLINE": (1800.0, "seconds", 0, False, False),
     "OBSERVATOIRE_LOCK_TIMEOUT": (3600.0, "seconds", 0, False, False),
     "OBSERVATOIRE_RETENTION": (3, "versions", 1, True, False),
     "OBSERVATOIRE_PARTENAIRES_MAX_BYTES": (10 * 1024**2, "bytes", 1, True, False),

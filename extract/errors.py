@@ -2,12 +2,29 @@
 
 from __future__ import annotations
 
+#: What went wrong while fetching, in :attr:`ExtractError.cause` (``None``: not a fetch problem, e.g. a format
+#: error). Network: ``dns`` (the host name did not resolve), ``unreachable`` (no route: network down),
+#: ``connect`` (connection refused or failed), ``timeout`` (connect or read), ``reset`` (connection reset or
+#: closed without an answer), ``proxy`` (the HTTP(S) proxy could not be reached or refused the request),
+#: ``tls`` (certificate verification). Server and transfer: ``http`` (an HTTP status), ``truncated`` (body cut
+#: short), ``size`` (size limit). Local: ``file`` (a ``file://`` URL that does not exist), ``request`` (an
+#: unusable URL).
+FETCH_CAUSES = ("dns", "unreachable", "connect", "timeout", "reset", "proxy", "tls", "http", "truncated", "size",
+                "file", "request")
+
 
 class ExtractError(Exception):
     """A source could not be fetched or parsed.
 
     The message always names the source id, where the data came from (URL and/or file name),
     the position when known (line, column) and what was expected versus what was found.
+    A fetch problem also carries its ``cause`` (one of :data:`FETCH_CAUSES`), the ``host`` requested, the
+    ``proxy`` it went through (credentials masked) and the number of ``attempts``, for the diagnosis of a run
+    (:mod:`extract.diagnosis`).
+
+    The URL is stored redacted (:func:`extract.http.redact`: no credentials, no secret query parameter), and
+    every URL quoted in the problem, the expected and found texts or the file name too
+    (:func:`extract.http.redact_text`): the message goes to reports, the run history and webhooks.
     """
 
     kind = "extract"
@@ -23,15 +40,27 @@ class ExtractError(Exception):
         column: str | None = None,
         expected: str | None = None,
         found: str | None = None,
+        cause: str | None = None,
+        host: str | None = None,
+        proxy: str | None = None,
+        attempts: int | None = None,
     ) -> None:
+        if cause is not None and cause not in FETCH_CAUSES:
+            raise ValueError(f"unknown fetch cause {cause!r}: expected one of {', '.join(FETCH_CAUSES)}")
+        from extract.http import redact, redact_text  # (extract.http imports this module)
+
         self.source_id = source_id
-        self.problem = problem
-        self.url = url
-        self.file = file
+        self.problem = redact_text(problem)
+        self.url = redact(url) if url else url
+        self.file = redact_text(file)
         self.line = line
         self.column = column
-        self.expected = expected
-        self.found = found
+        self.expected = redact_text(expected)
+        self.found = redact_text(found)
+        self.cause = cause
+        self.host = host
+        self.proxy = proxy
+        self.attempts = attempts
         super().__init__(self.render())
 
     def render(self) -> str:
@@ -64,6 +93,10 @@ class ExtractError(Exception):
             "column": self.column,
             "expected": self.expected,
             "found": self.found,
+            "cause": self.cause,
+            "host": self.host,
+            "proxy": self.proxy,
+            "attempts": self.attempts,
             "message": self.render(),
         }
 

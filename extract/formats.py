@@ -3,6 +3,13 @@
 Publishers change formats without notice: the same URL may serve a ZIP one year and a CSV the next,
 an error page with HTTP 200, a file re-encoded in Windows-1252. Nothing here trusts a file name or a
 Content-Type: the first bytes decide.
+
+Nor a ZIP archive's own word: :func:`open_zip` opens one with its expansion bounded: at most
+``OBSERVATOIRE_MAX_ZIP_MEMBERS`` members (counted in the end-of-central-directory record before the central
+directory is even parsed) and ``OBSERVATOIRE_MAX_UNZIPPED_BYTES`` uncompressed over all members, checked against
+the sizes the central directory declares when the archive is opened AND against the bytes actually produced while
+members are decompressed (a header that lies about a size must not get through; a member whose data do not
+match its header is an error). Archives inside an archive are never opened.
 """
 
 from __future__ import annotations
@@ -12,10 +19,12 @@ import io
 import json
 import re
 import zipfile
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from extract.envvars import setting
 from extract.errors import FormatError
 
 SNIFF_BYTES = 64 * 1024
@@ -54,6 +63,9 @@ def sniff_path(path: Path) -> str:
     if kind == "zip":
         # the first member may be large: ask the central directory whether it is an XLSX
         try:
+            declared = declared_member_count(path)
+            if declared is not None and declared > setting("OBSERVATOIRE_MAX_ZIP_MEMBERS"):
+                return "zip"  # its central directory is not parsed here: open_zip refuses it, naming the limit
             with zipfile.ZipFile(path) as zf:
                 names = zf.namelist()
             if "[Content_Types].xml" in names and any(n.startswith("xl/") for n in names):
@@ -61,6 +73,154 @@ def sniff_path(path: Path) -> str:
         except zipfile.BadZipFile:
             return "zip"
     return kind
+
+
+# -- ZIP archives, their expansion bounded ----------------------------------------------------------------------
+
+def declared_member_count(path: Path) -> int | None:
+    """The number of members a ZIP archive's end-of-central-directory record declares (``None``: no such record),
+    read without parsing the central directory (millions of entries would be millions of objects)."""
+    with open(path, "rb") as fh:
+        try:
+            end = zipfile._EndRecData(fh)  # noqa: SLF001 - the stdlib's reader of that record
+        except OSError:
+            return None
+    return None if not end else int(end[zipfile._ECD_ENTRIES_TOTAL])  # noqa: SLF001
+
+
+class BoundedZipFile(zipfile.ZipFile):
+    """A ZIP archive opened for reading by :func:`open_zip`: every member read (``open``, ``read``) counts the
+    bytes it produces against the archive's limit and against the member's declared size."""
+
+    source_id: str
+    url: str | None
+    file: str
+    max_unzipped: int
+    max_members: int
+
+    def _setup(self, *, source_id: str, url: str | None, file: str, max_unzipped: int, max_members: int) -> None:
+        self.source_id, self.url, self.file = source_id, url, file
+        self.max_unzipped, self.max_members = max_unzipped, max_members
+        self._expanded: dict[int, int] = {}  # bytes produced so far per member (the most of any read of it)
+        self.expanded = 0
+
+    def error(self, problem: str, *, expected: str, found: str) -> FormatError:
+        return FormatError(self.source_id, problem, url=self.url, file=self.file, expected=expected, found=found)
+
+    def too_big(self, member: str, found: str) -> FormatError:
+        return self.error(f"ZIP archive expands beyond the limit (member {member})",
+                          expected=f"at most {self.max_unzipped} bytes uncompressed over all members "
+                                   "(OBSERVATOIRE_MAX_UNZIPPED_BYTES)", found=found)
+
+    def check_central_directory(self) -> None:
+        infos = self.infolist()
+        if len(infos) > self.max_members:
+            raise self.too_many(len(infos))
+        total = 0
+        for info in infos:
+            total += info.file_size
+            if total > self.max_unzipped:
+                raise self.too_big(info.filename, f"member {info.filename} declares {info.file_size} bytes, "
+                                   f"{total} bytes declared up to it")
+
+    def too_many(self, count: int) -> FormatError:
+        return self.error("ZIP archive has too many members",
+                          expected=f"at most {self.max_members} members (OBSERVATOIRE_MAX_ZIP_MEMBERS)",
+                          found=f"{count} members")
+
+    def count(self, info: zipfile.ZipInfo, produced: int) -> None:
+        """``produced`` bytes of ``info`` have come out of one read of it: check the limits."""
+        name = info.filename
+        if produced > info.file_size:
+            raise self.error(f"ZIP member {name} expands beyond the size its header declares",
+                             expected=f"{info.file_size} bytes (the central directory's size)",
+                             found=f"more than {produced - 1} bytes")
+        key = info.header_offset  # a member, even when two members share a name
+        before = self._expanded.get(key, 0)
+        if produced > before:
+            self._expanded[key] = produced
+            self.expanded += produced - before
+            if self.expanded > self.max_unzipped:
+                raise self.too_big(name, f"more than {self.max_unzipped} bytes produced by the time member "
+                                   f"{name} was read")
+
+    def open(self, name, mode="r", pwd=None, *, force_zip64=False):  # noqa: A003 - zipfile's own name
+        fh = super().open(name, mode, pwd, force_zip64=force_zip64)
+        if mode != "r":
+            return fh
+        return _BoundedMember(fh, self, name if isinstance(name, zipfile.ZipInfo) else self.getinfo(name))
+
+
+class _BoundedMember(io.BufferedIOBase):
+    """A member of a :class:`BoundedZipFile` being read: its bytes counted as they are decompressed, and a
+    corrupt member (bad CRC, broken deflate stream) turned into a :class:`FormatError` naming it."""
+
+    def __init__(self, fh, archive: BoundedZipFile, info: zipfile.ZipInfo) -> None:
+        super().__init__()
+        self._fh = fh
+        self._archive = archive
+        self._info = info
+        self._produced = 0
+        self.name = info.filename
+
+    def _guard(self, read, *args) -> bytes:
+        try:
+            data = read(*args)
+        except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
+            raise self._archive.error(f"ZIP member {self._info.filename} is corrupt ({exc.__class__.__name__}: "
+                                      f"{exc})", expected=f"a member whose data match its header "
+                                      f"({self._info.file_size} bytes, CRC {self._info.CRC:08x})",
+                                      found="data that do not") from None
+        self._produced += len(data)
+        self._archive.count(self._info, self._produced)
+        return data
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, n: int | None = -1) -> bytes:
+        return self._guard(self._fh.read, -1 if n is None else n)
+
+    def read1(self, n: int = -1) -> bytes:
+        return self._guard(self._fh.read1, n)
+
+    def readinto(self, b) -> int:
+        data = self.read(len(b))
+        b[: len(data)] = data
+        return len(data)
+
+    def peek(self, n: int = 1) -> bytes:
+        return self._fh.peek(n)
+
+    def close(self) -> None:
+        try:
+            self._fh.close()
+        finally:
+            super().close()
+
+
+def open_zip(path: Path, *, source_id: str, url: str | None = None, file: str | None = None,
+             max_unzipped: int | None = None, max_members: int | None = None) -> BoundedZipFile:
+    """``path`` opened as a ZIP archive whose expansion is bounded (see the module's text); the limits default to
+    ``OBSERVATOIRE_MAX_UNZIPPED_BYTES`` and ``OBSERVATOIRE_MAX_ZIP_MEMBERS``. Raises :class:`FormatError` naming
+    the source, the file (``file``, default the path's name), the member and the limit; ``zipfile.BadZipFile``
+    for something that is not a ZIP archive."""
+    max_unzipped = int(setting("OBSERVATOIRE_MAX_UNZIPPED_BYTES") if max_unzipped is None else max_unzipped)
+    max_members = int(setting("OBSERVATOIRE_MAX_ZIP_MEMBERS") if max_members is None else max_members)
+    shown = file or Path(path).name
+    declared = declared_member_count(Path(path))
+    if declared is not None and declared > max_members:
+        raise FormatError(source_id, "ZIP archive has too many members", url=url, file=shown,
+                          expected=f"at most {max_members} members (OBSERVATOIRE_MAX_ZIP_MEMBERS)",
+                          found=f"{declared} members declared")
+    zf = BoundedZipFile(path)
+    zf._setup(source_id=source_id, url=url, file=shown, max_unzipped=max_unzipped, max_members=max_members)
+    try:
+        zf.check_central_directory()
+    except BaseException:
+        zf.close()
+        raise
+    return zf
 
 
 def decode(data: bytes) -> tuple[str, str]:
@@ -177,16 +337,19 @@ def _describe_kind(kind: str) -> str:
 describe_kind = _describe_kind
 
 
-def csv_bytes_from(path: Path, *, source_id: str, url: str | None, member_pattern: str) -> tuple[bytes, str]:
+def csv_bytes_from(path: Path, *, source_id: str, url: str | None, member_pattern: str,
+                   file: str | None = None) -> tuple[bytes, str]:
     """The bytes of the data CSV of a landed file, whether it was served as a CSV or inside a ZIP.
 
     ``member_pattern`` is a regular expression matched (case-insensitively) against ZIP member names:
     INSEE ZIPs hold ``data_<SOURCE><YEAR>_<GEO>.csv`` next to ``meta_`` files.
-    Returns ``(bytes, name)`` where name is the member read (or the file name).
+    Returns ``(bytes, name)`` where name is the member read (or the file name). A ZIP is read through
+    :func:`open_zip` (bounded); ``file`` is the name its errors give the archive (default: the path's name;
+    a parser passes the published name, ``ParseContext.file``).
     """
     kind = sniff_path(path)
     if kind == "zip":
-        with zipfile.ZipFile(path) as zf:
+        with open_zip(path, source_id=source_id, url=url, file=file) as zf:
             names = [n for n in zf.namelist() if not n.endswith("/")]
             rx = re.compile(member_pattern, re.IGNORECASE)
             matches = [n for n in names if rx.search(n.rsplit("/", 1)[-1])]
@@ -199,7 +362,12 @@ def csv_bytes_from(path: Path, *, source_id: str, url: str | None, member_patter
                     expected=f"exactly one member matching {member_pattern!r}",
                     found=", ".join(names[:10]) or "no member",
                 )
-            return zf.read(matches[0]), matches[0]
+            data = zf.read(matches[0])
+            if sniff_kind(data[:SNIFF_BYTES]) in ("zip", "xlsx"):
+                raise FormatError(source_id, f"the data file {matches[0]} inside the ZIP archive is itself a ZIP "
+                                  "archive: nested archives are not opened", url=url, file=path.name,
+                                  expected="CSV (delimited text) inside the ZIP archive", found="a ZIP archive")
+            return data, matches[0]
     if kind == "text":
         return path.read_bytes(), path.name
     raise FormatError(source_id, "unexpected file type", url=url, file=path.name,

@@ -4,39 +4,57 @@ What every fetch does:
 
 * timeouts (connect, read) and bounded retries with exponential backoff on connection errors,
   timeouts, truncated bodies, HTTP 429 and 5xx, honouring ``Retry-After`` (seconds or HTTP date);
+* fail fast when the network is plainly absent: a host name that does not resolve, a network with no route,
+  or a proxy that cannot be reached or refuses the tunnel get one quick retry, not the backoff series;
+  every network error is classified (:func:`classify_request_error`: ``dns``, ``proxy``, ``timeout``…) into
+  the raised error's ``cause`` so a run can diagnose it (:mod:`extract.diagnosis`);
+* one log line per retry naming the source, the host and the problem, never the URL's query string;
 * conditional GET: ``If-None-Match`` / ``If-Modified-Since`` from the validators of the last successful
   load of this exact URL; a 304 answer means "unchanged";
 * streaming to a temporary file while computing the sha256, with a size limit (checked against
   ``Content-Length`` before reading and against the bytes actually read);
 * a truncated body (connection closed before ``Content-Length`` bytes) is an error, never a short file;
+* an overall deadline per file (``OBSERVATOIRE_HTTP_DEADLINE``) besides the read timeout: a server sending a
+  byte now and then is cut there (cause ``timeout``), the partial file removed;
 * TLS verification on; an optional API key read from an environment variable, sent as a header and
-  never logged;
+  never logged, only to the scheme, host and port requested: redirects are followed hop by hop here and a hop
+  to another host goes without it (:func:`_get`);
+* every URL written anywhere goes through :func:`redact` (credentials of the netloc, secret query parameters),
+  every text that may quote one through :func:`redact_text`;
 * ``file://`` URLs read a local file through the same code path (demo recordings, mirrors);
 * a progress bar on a terminal for long downloads.
 
 Settings (environment): ``OBSERVATOIRE_HTTP_TIMEOUT`` (read timeout, s, default 60),
 ``OBSERVATOIRE_HTTP_RETRIES`` (default 4), ``OBSERVATOIRE_HTTP_BACKOFF`` (base delay, s, default 2),
 ``OBSERVATOIRE_HTTP_MAX_RETRY_AFTER`` (cap on a server's Retry-After, s, default 300),
-``OBSERVATOIRE_MAX_BYTES`` (default size limit, bytes, default 2 GiB).
+``OBSERVATOIRE_MAX_BYTES`` (default size limit, bytes, default 2 GiB), ``OBSERVATOIRE_HTTP_DEADLINE`` (s per file,
+default 1800, 0: none).
 """
 
 from __future__ import annotations
 
 import email.utils
+import errno
 import hashlib
+import http.client
 import logging
 import os
 import random
+import re
+import socket
+import ssl
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import unquote, urlparse
+from urllib.parse import unquote, unquote_plus, urljoin, urlparse, urlsplit
 from urllib.request import url2pathname
 
 import requests
+import urllib3.exceptions
+import urllib3.response
 
 from extract.envvars import setting
 from extract.errors import FetchError
@@ -46,6 +64,11 @@ log = logging.getLogger(__name__)
 USER_AGENT = "observatoire-quartiers-amp/0.1 (+https://www.ampmetropole.fr; contrat de ville 2024-2030)"
 CHUNK = 1 << 20
 RETRYABLE_STATUS = {429, 500, 502, 503, 504}
+FAST_RETRIES = 1  # quick retries left to a "network plainly absent" problem (dns, unreachable, proxy refusing)
+FAST_RETRY_DELAY = 1.0  # at most this many seconds before that quick retry
+LOG_PROBLEM_CHARS = 160
+MAX_REDIRECTS = 10
+DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 @dataclass
@@ -56,6 +79,37 @@ class FetchPolicy:
     backoff: float = field(default_factory=lambda: setting("OBSERVATOIRE_HTTP_BACKOFF"))
     max_retry_after: float = field(default_factory=lambda: setting("OBSERVATOIRE_HTTP_MAX_RETRY_AFTER"))
     max_bytes: int = field(default_factory=lambda: setting("OBSERVATOIRE_MAX_BYTES"))
+    deadline: float = field(default_factory=lambda: setting("OBSERVATOIRE_HTTP_DEADLINE"))  # s per file, 0: none
+
+
+@dataclass
+class Deadline:
+    """The overall time a download may take (``OBSERVATOIRE_HTTP_DEADLINE``), whatever the server does within the
+    read timeout (a server sending a byte now and then keeps every read alive), and the bytes received meanwhile.
+    One deadline covers every attempt of a file, and every page of a paged API."""
+
+    seconds: float
+    started: float = field(default_factory=time.monotonic)
+    received: int = 0
+
+    @classmethod
+    def of(cls, policy: FetchPolicy) -> Deadline | None:
+        return cls(float(policy.deadline)) if policy.deadline and policy.deadline > 0 else None
+
+    def remaining(self) -> float:
+        return self.started + self.seconds - time.monotonic()
+
+    def passed(self) -> bool:
+        return self.remaining() <= 0
+
+    def error(self, source_id: str, url: str, *, what: str = "download", at: str | None = None,
+              last_problem: str | None = None, attempts: int | None = None, proxy: str | None = None) -> FetchError:
+        problem = (f"{what} cut at the deadline of {self.seconds:g} s (OBSERVATOIRE_HTTP_DEADLINE)"
+                   + (f" at {at}" if at else "") + f", after receiving {self.received} bytes")
+        if last_problem:
+            problem += f"; last problem: {last_problem}"
+        return FetchError(source_id, problem, url=redact(url), expected=f"the whole {what} within {self.seconds:g} s",
+                          cause="timeout", host=_host_label(url) or None, proxy=proxy, attempts=attempts)
 
 
 @dataclass
@@ -95,23 +149,288 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
     return max(0.0, dt.timestamp() - now)
 
 
+#: Words that make a query parameter's value a secret (a whole word of its name, case-insensitive:
+#: ``apikey``, ``api_key``, ``apiKey``, ``X-Amz-Signature``, ``client_secret``…).
+SECRET_WORDS = frozenset({
+    "key", "apikey", "token", "secret", "password", "passwd", "pwd", "pass", "passphrase", "sig", "signature",
+    "auth", "authorization", "credential", "credentials", "jwt", "bearer",
+})
+#: … or the end of its name once separators are dropped (``accesstoken``, ``subscriptionkey``, ``oauth``).
+SECRET_SUFFIXES = ("key", "token", "secret", "password", "passwd", "pwd", "sig", "signature", "auth", "credential",
+                   "credentials")
+MASK = "***"
+_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*")
+
+
+def secret_name(name: str) -> bool:
+    """Whether a query parameter named ``name`` carries a secret (see :data:`SECRET_WORDS`)."""
+    raw = unquote_plus(name)
+    words = re.findall(r"[a-z0-9]+", re.sub(r"([a-z0-9])([A-Z])", r"\1 \2", raw).lower())
+    if any(w in SECRET_WORDS for w in words):
+        return True
+    return "".join(words).endswith(SECRET_SUFFIXES)
+
+
+def _redact_params(params: str) -> str:
+    parts = []
+    for part in params.split("&"):
+        name, eq, value = part.partition("=")
+        if eq and value and value != MASK and secret_name(name):
+            part = f"{name}={MASK}"
+        parts.append(part)
+    return "&".join(parts)
+
+
 def redact(url: str) -> str:
-    """The URL without credentials or query-string secrets, for logs and messages."""
-    parsed = urlparse(url)
+    """``url`` as it may be written anywhere (console, reports, history, published file, webhook): the user
+    and password of its netloc replaced by ``***@``, the values of its query (and fragment) parameters whose
+    name looks secret (:func:`secret_name`: ``apikey``, ``token``, ``signature``…) replaced by ``***``; every
+    other character kept as is, so a URL without secrets is unchanged. Idempotent."""
+    if not url:
+        return url
+    text = str(url)
+    head, rest = "", text
+    sep = text.find("://")
+    if sep > 0 and _SCHEME.fullmatch(text[:sep]):
+        rest = text[sep + 3:]
+        authority = re.match(r"[^/?#]*", rest).group(0)
+        rest = rest[len(authority):]
+        if "@" in authority:
+            authority = f"{MASK}@" + authority.rpartition("@")[2]
+        head = text[: sep + 3] + authority
+    rest, hashmark, fragment = rest.partition("#")
+    path, qmark, query = rest.partition("?")
+    out = head + path
+    if qmark:
+        out += "?" + _redact_params(query)
+    if hashmark:
+        out += "#" + (_redact_params(fragment) if "=" in fragment else fragment)
+    return out
+
+
+_URL_IN_TEXT = re.compile(r"\b[A-Za-z][A-Za-z0-9+.-]*://[^\s'\"<>`]+")
+_PARAM_IN_TEXT = re.compile(r"([?&;])([A-Za-z0-9_.~%\[\]-]+)=([^&\s'\"<>#]+)")
+_AUTH_IN_TEXT = re.compile(r"\b(Bearer|Basic|Token)\s+[A-Za-z0-9._~+/=-]{6,}")
+_TRAILING = ".,;:)]}"
+
+
+def _split_trailing(text: str) -> tuple[str, str]:
+    """``text`` without the punctuation that ends the sentence it is quoted in, and that punctuation."""
+    tail = ""
+    while text and text[-1] in _TRAILING:
+        text, tail = text[:-1], text[-1] + tail
+    return text, tail
+
+
+def _redact_match(m: re.Match) -> str:
+    url, tail = _split_trailing(m.group(0))
+    return redact(url) + tail
+
+
+def _redact_param_match(m: re.Match) -> str:
+    value, tail = _split_trailing(m.group(3))
+    if not value or value == MASK or not secret_name(m.group(2)):
+        return m.group(0)
+    return f"{m.group(1)}{m.group(2)}={MASK}{tail}"
+
+
+def redact_text(text: str | None) -> str | None:
+    """``text`` (an exception's message, a log line, a report) with every URL in it redacted (:func:`redact`),
+    and also the secret parameters of a query string quoted without its scheme and host (urllib3:
+    ``with url: /data?apikey=…``) and the value of an ``Authorization: Bearer …`` quoted in it."""
+    if not text:
+        return text
+    out = _URL_IN_TEXT.sub(_redact_match, str(text))
+    out = _PARAM_IN_TEXT.sub(_redact_param_match, out)
+    return _AUTH_IN_TEXT.sub(lambda m: f"{m.group(1)} {MASK}", out)
+
+
+def origin(url: str) -> tuple[str, str, int | None]:
+    """``(scheme, host, port)`` of a URL, the port made explicit for http and https (80, 443): what must be equal
+    for a request to go to the same place as another (credentials, pagination links)."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    return scheme, (parts.hostname or "").lower(), port or DEFAULT_PORTS.get(scheme)
+
+
+def origin_label(url: str) -> str:
+    """``scheme://host[:port]`` of a URL: what messages show of a URL that must not be quoted (no credentials,
+    no path, no query)."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    return f"{parts.scheme.lower()}://{host}" + (f":{port}" if port else "")
+
+
+def redact_proxy(proxy: str | None) -> str | None:
+    """A proxy URL as shown in messages: credentials masked (``http://***@proxy:3128``), no path or query."""
+    if not proxy:
+        return None
+    parsed = urlparse(proxy if "://" in proxy else f"http://{proxy}")
     netloc = parsed.hostname or ""
     if parsed.port:
         netloc += f":{parsed.port}"
-    query = parsed.query
-    if query:
-        parts = []
-        for kv in query.split("&"):
-            k, _, v = kv.partition("=")
-            if any(s in k.lower() for s in ("key", "token", "secret", "password", "apikey")):
-                v = "***"
-            parts.append(f"{k}={v}" if _ else k)
-        query = "&".join(parts)
-    out = f"{parsed.scheme}://{netloc}{parsed.path}"
-    return out + (f"?{query}" if query else "")
+    if parsed.username or parsed.password:
+        netloc = f"***@{netloc}"
+    return f"{parsed.scheme}://{netloc}"
+
+
+def proxy_for(url: str, session: requests.Session | None = None) -> str | None:
+    """The proxy requests will use for ``url`` (``HTTPS_PROXY``/``HTTP_PROXY``/``ALL_PROXY`` and ``NO_PROXY`` of the
+    environment, or the session's own ``proxies``), credentials masked; ``None`` for a direct connection."""
+    session = session or requests.Session()
+    try:
+        proxies = session.merge_environment_settings(url, {}, None, None, None).get("proxies") or {}
+        return redact_proxy(requests.utils.select_proxy(url, proxies))
+    except Exception:  # noqa: BLE001 - only used in messages
+        return None
+
+
+# -- classification of network errors ------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class NetworkProblem:
+    """A network error, classified: ``cause`` (see :data:`extract.errors.FETCH_CAUSES`), a short ``text`` that
+    names the proxy when one is involved but never the URL nor the host, and ``fast``: the network is plainly
+    absent or the proxy refuses, so one quick retry at most (a timeout, a reset, a refused connection to the
+    publisher keep the full retry policy)."""
+
+    cause: str
+    text: str
+    fast: bool
+
+
+_DNS_TEXTS = ("name or service not known", "temporary failure in name resolution", "nodename nor servname",
+              "no address associated with hostname", "getaddrinfo failed", "failed to resolve",
+              "name resolution", "no such host is known")
+_UNREACHABLE_ERRNOS = {errno.ENETUNREACH, errno.EHOSTUNREACH, getattr(errno, "ENETDOWN", -1)}
+_RESET_ERRNOS = {errno.ECONNRESET, errno.ECONNABORTED, errno.EPIPE}
+
+
+def _chain(exc: BaseException) -> list[BaseException]:
+    """``exc`` and what it wraps (requests → urllib3 MaxRetryError → reason → socket error), breadth first."""
+    out: list[BaseException] = []
+    todo: list[BaseException] = [exc]
+    seen: set[int] = set()
+    while todo and len(out) < 24:
+        e = todo.pop(0)
+        if id(e) in seen:
+            continue
+        seen.add(id(e))
+        out.append(e)
+        nxt = [getattr(e, "reason", None), getattr(e, "original_error", None), e.__cause__, e.__context__]
+        nxt += [a for a in getattr(e, "args", ()) if isinstance(a, BaseException)]
+        todo += [n for n in nxt if isinstance(n, BaseException)]
+    return out
+
+
+def _scrub(text: str) -> str:
+    """An exception text without the URL it may quote (urllib3 quotes path and query string: secrets, kilobytes)."""
+    text = re.sub(r"with url: \S+", "with url: …", text)
+    text = re.sub(r"(https?://[^/\s'\"?]+)[^\s'\"]*", r"\1/…", text)
+    text = re.sub(r"\?[^\s'\"]*", "?…", text)
+    return shorten(text, LOG_PROBLEM_CHARS)
+
+
+def shorten(text: str, limit: int) -> str:
+    """``text`` on one line, cut to ``limit`` characters with an ellipsis."""
+    text = " ".join(str(text).split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _dns_reason(chain: list[BaseException]) -> str | None:
+    for e in chain:
+        if isinstance(e, socket.gaierror):
+            return e.strerror or str(e)
+    for e in chain:
+        if isinstance(e, urllib3.exceptions.NameResolutionError):
+            m = re.search(r"\((\[Errno [^]]*\] )?([^()]*)\)\s*$", str(e))
+            return m.group(2) if m else "name resolution failed"
+    for e in chain:
+        low = str(e).lower()
+        for t in _DNS_TEXTS:
+            if t in low:
+                return t if t != "failed to resolve" else "name resolution failed"
+    return None
+
+
+def _errno_in(chain: list[BaseException], codes: set[int]) -> bool:
+    return any(isinstance(e, OSError) and e.errno in codes for e in chain)
+
+
+def _text_in(chain: list[BaseException], *needles: str) -> bool:
+    return any(n in str(e).lower() for e in chain for n in needles)
+
+
+def _tls_detail(chain: list[BaseException]) -> str | None:
+    """Why the certificate was refused (``self-signed certificate in certificate chain``: often a proxy that
+    inspects TLS), when the ssl module says."""
+    return next((e.verify_message for e in chain if isinstance(e, ssl.SSLCertVerificationError)
+                 and getattr(e, "verify_message", None)), None)
+
+
+def classify_request_error(exc: BaseException, *, proxy: str | None = None, connect_timeout: float | None = None,
+                           read_timeout: float | None = None) -> NetworkProblem:
+    """Classify an exception raised by requests (or urllib3, or the socket layer) for a request sent through
+    ``proxy`` if one is used. The text never quotes the URL nor the host (the caller names it)."""
+    chain = _chain(exc)
+    via = proxy or "the proxy"
+    dns = _dns_reason(chain)
+    # urllib3's NewConnectionError (refused, unresolved…) subclasses its ConnectTimeoutError: not a timeout
+    timeout = any(isinstance(e, (requests.exceptions.Timeout, urllib3.exceptions.TimeoutError, TimeoutError,
+                                 socket.timeout)) and not isinstance(e, urllib3.exceptions.NewConnectionError)
+                  for e in chain)
+    unreachable = _errno_in(chain, _UNREACHABLE_ERRNOS) or _text_in(chain, "network is unreachable",
+                                                                     "no route to host")
+    refused = (any(isinstance(e, ConnectionRefusedError) for e in chain)
+               or _errno_in(chain, {errno.ECONNREFUSED}) or _text_in(chain, "connection refused"))
+    reset = (any(isinstance(e, (ConnectionResetError, ConnectionAbortedError, BrokenPipeError,
+                                http.client.RemoteDisconnected, urllib3.exceptions.ProtocolError)) for e in chain)
+             or _errno_in(chain, _RESET_ERRNOS) or _text_in(chain, "connection reset", "connection aborted",
+                                                           "remote end closed connection"))
+    if any(isinstance(e, (requests.exceptions.ProxyError, urllib3.exceptions.ProxyError)) for e in chain):
+        tunnel = next((m for e in chain if (m := re.search(r"tunnel connection failed: (.*)", str(e), re.I))), None)
+        if tunnel:
+            status = tunnel.group(1).strip().rstrip("')\"")
+            refusing = status[:3] in ("407", "403")
+            return NetworkProblem("proxy", shorten(f"proxy {via} refused the tunnel ({status})", LOG_PROBLEM_CHARS),
+                                  refusing)
+        if dns:
+            return NetworkProblem("proxy", f"proxy {via} not resolved ({dns})", True)
+        if refused:
+            return NetworkProblem("proxy", f"proxy {via} refused the connection", True)
+        if unreachable:
+            return NetworkProblem("proxy", f"proxy {via} unreachable (no route)", True)
+        if timeout:
+            return NetworkProblem("proxy", f"proxy {via} did not answer in time", False)
+        return NetworkProblem("proxy", f"proxy {via} failed: {_scrub(str(chain[-1]))}", False)
+    if any(isinstance(e, (requests.exceptions.SSLError, ssl.SSLError, urllib3.exceptions.SSLError)) for e in chain):
+        detail = _tls_detail(chain)
+        return NetworkProblem("tls", "TLS verification failed" + (f" ({detail})" if detail else ""), False)
+    if dns:
+        return NetworkProblem("dns", f"host name not resolved ({dns})", True)
+    if timeout:
+        if isinstance(exc, requests.exceptions.ConnectTimeout) or any(
+                isinstance(e, urllib3.exceptions.ConnectTimeoutError) for e in chain):
+            within = f" within {connect_timeout:g} s" if connect_timeout else ""
+            return NetworkProblem("timeout", f"ConnectTimeout: no connection{within}", False)
+        within = f" within {read_timeout:g} s" if read_timeout else ""
+        name = exc.__class__.__name__ if "timeout" in exc.__class__.__name__.lower() else "ReadTimeout"
+        return NetworkProblem("timeout", f"{name}: no answer{within}", False)
+    if unreachable:
+        return NetworkProblem("unreachable", "network unreachable (no route to the host)", True)
+    if refused:
+        return NetworkProblem("connect", "connection refused", False)
+    if reset:
+        return NetworkProblem("reset", "connection reset or closed without an answer", False)
+    return NetworkProblem("connect", f"{exc.__class__.__name__}: {_scrub(str(exc))}", False)
 
 
 class _Progress:
@@ -132,49 +451,60 @@ class _Progress:
 
 
 def _stream_to_file(
-    chunks, dest_dir: Path, limit: int, source_id: str, url: str, progress: _Progress
+    chunks, dest_dir: Path, limit: int, source_id: str, url: str, progress: _Progress,
+    deadline: Deadline | None = None,
 ) -> tuple[Path, str, int]:
+    """Write ``chunks`` to a temporary file under ``dest_dir`` (sha256, size limit, deadline checked after each
+    block received); the file is removed on any error."""
     digest = hashlib.sha256()
     size = 0
     fd, tmp = tempfile.mkstemp(prefix=".fetch-", dir=dest_dir)
     try:
         with os.fdopen(fd, "wb") as out:
             for chunk in chunks:
-                if not chunk:
-                    continue
-                size += len(chunk)
-                if size > limit:
-                    raise FetchError(
-                        source_id,
-                        "download exceeds the size limit",
-                        url=redact(url),
-                        expected=f"at most {limit} bytes",
-                        found=f"more than {limit} bytes",
-                    )
-                digest.update(chunk)
-                out.write(chunk)
-                progress.update(len(chunk))
+                if chunk:
+                    size += len(chunk)
+                    if deadline is not None:
+                        deadline.received += len(chunk)
+                    if size > limit:
+                        raise FetchError(
+                            source_id,
+                            "download exceeds the size limit",
+                            url=redact(url),
+                            expected=f"at most {limit} bytes",
+                            found=f"more than {limit} bytes",
+                            cause="size",
+                            host=_host_label(url) or None,
+                        )
+                    digest.update(chunk)
+                    out.write(chunk)
+                    progress.update(len(chunk))
+                if deadline is not None and deadline.passed():
+                    raise deadline.error(source_id, url)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
     return Path(tmp), digest.hexdigest(), size
 
 
-def _fetch_file(url: str, dest_dir: Path, source_id: str, policy: FetchPolicy) -> FetchResult:
+def _fetch_file(url: str, dest_dir: Path, source_id: str, policy: FetchPolicy,
+                deadline: Deadline | None = None) -> FetchResult:
     parsed = urlparse(url)
     path = Path(url2pathname(unquote(parsed.path)))
     if parsed.netloc and parsed.netloc != "localhost":
         path = Path(f"//{parsed.netloc}") / path
     if not path.is_file():
-        raise FetchError(source_id, "local file not found", url=url, expected="an existing file")
+        raise FetchError(source_id, "local file not found", url=redact(url), expected="an existing file",
+                         cause="file")
     size = path.stat().st_size
     if size > policy.max_bytes:
         raise FetchError(
             source_id,
             "file exceeds the size limit",
-            url=url,
+            url=redact(url),
             expected=f"at most {policy.max_bytes} bytes",
             found=f"{size} bytes",
+            cause="size",
         )
 
     def chunks():
@@ -187,10 +517,18 @@ def _fetch_file(url: str, dest_dir: Path, source_id: str, policy: FetchPolicy) -
 
     progress = _Progress(size, path.name, True)
     try:
-        tmp, sha, n = _stream_to_file(chunks(), dest_dir, policy.max_bytes, source_id, url, progress)
+        tmp, sha, n = _stream_to_file(chunks(), dest_dir, policy.max_bytes, source_id, url, progress, deadline)
     finally:
         progress.close()
     return FetchResult(url=url, status="downloaded", path=tmp, sha256=sha, bytes=n)
+
+
+def api_key_headers(api_key_env: str | None) -> dict[str, str]:
+    """The credential headers of a source: ``Authorization: Bearer <key>`` when its ``api_key_env`` variable is
+    set (never logged, sent only to the host of the URL requested: see :func:`fetch`)."""
+    if api_key_env and os.environ.get(api_key_env):
+        return {"Authorization": f"Bearer {os.environ[api_key_env]}"}
+    return {}
 
 
 def fetch(
@@ -204,21 +542,30 @@ def fetch(
     session: requests.Session | None = None,
     sleep: Callable[[float], None] = time.sleep,
     progress: bool = True,
+    deadline: Deadline | None = None,
 ) -> FetchResult:
     """Download ``url`` into a temporary file under ``dest_dir``.
 
     Returns a :class:`FetchResult` with ``status="not_modified"`` (and no file) when the server answers
     304 to the conditional request built from ``validators`` (``etag``, ``last_modified``).
-    Raises :class:`FetchError` with the source id, the URL and the problem otherwise.
+    Raises :class:`FetchError` with the source id, the URL (redacted) and the problem otherwise, and with the
+    problem's ``cause`` (``dns``, ``proxy``, ``timeout``, ``http``…), the ``host``, the ``proxy`` used and the
+    ``attempts``.
+
+    Redirects are followed here, hop by hop (at most :data:`MAX_REDIRECTS`, http and https only): the credentials
+    (``api_key_env``'s header) are sent only to the scheme, host and port of ``url``, never to another host a
+    redirect points at. ``deadline`` (default: a new one from ``policy.deadline``) bounds the whole download,
+    retries included; a paged fetch passes one deadline to all its pages.
     """
     policy = policy or FetchPolicy()
+    deadline = deadline if deadline is not None else Deadline.of(policy)
     dest_dir.mkdir(parents=True, exist_ok=True)
     scheme = urlparse(url).scheme.lower()
     if scheme == "file":
-        return _fetch_file(url, dest_dir, source_id, policy)
+        return _fetch_file(url, dest_dir, source_id, policy, deadline)
     if scheme not in ("http", "https"):
         raise FetchError(source_id, f"unsupported URL scheme {scheme!r}", url=redact(url),
-                         expected="http, https or file")
+                         expected="http, https or file", cause="request")
 
     headers = {"User-Agent": USER_AGENT, "Accept-Encoding": "identity"}
     if validators:
@@ -226,33 +573,57 @@ def fetch(
             headers["If-None-Match"] = validators["etag"]
         if validators.get("last_modified"):
             headers["If-Modified-Since"] = validators["last_modified"]
-    if api_key_env and os.environ.get(api_key_env):
-        headers["Authorization"] = f"Bearer {os.environ[api_key_env]}"
+    credentials = api_key_headers(api_key_env)
 
     own_session = session is None
     session = session or requests.Session()
     safe_url = redact(url)
+    host = _host_label(url)
+    proxy = proxy_for(url, session)
     attempts = policy.retries + 1
     last_problem = ""
+    last_cause = "connect"
+    fast_retries = FAST_RETRIES
+
+    def error(problem: str, cause: str, attempt: int, **kw) -> FetchError:
+        return FetchError(source_id, problem, url=safe_url, cause=cause, host=host, proxy=proxy, attempts=attempt,
+                          **kw)
+
+    def past_deadline(attempt: int) -> FetchError:
+        return deadline.error(source_id, url, last_problem=last_problem or None, attempts=attempt or None,
+                              proxy=proxy)
+
     try:
         for attempt in range(1, attempts + 1):
             wait: float | None = None
+            quick = False
+            if deadline is not None and deadline.passed():
+                raise past_deadline(attempt - 1)
+            read_timeout = policy.read_timeout
+            if deadline is not None:  # no single read may outlive the deadline
+                read_timeout = max(0.05, min(read_timeout, deadline.remaining()))
             try:
-                resp = session.get(
-                    url,
-                    headers=headers,
-                    stream=True,
-                    timeout=(policy.connect_timeout, policy.read_timeout),
-                    verify=True,
-                    allow_redirects=True,
-                )
+                resp = _get(session, url, headers=headers, credentials=credentials,
+                            timeout=(policy.connect_timeout, read_timeout),
+                            refuse=lambda problem, attempt=attempt: error(problem, "request", attempt))
             except requests.exceptions.SSLError as exc:
-                raise FetchError(source_id, f"TLS verification failed: {exc.__class__.__name__}",
-                                 url=safe_url) from exc
+                detail = _tls_detail(_chain(exc))
+                raise error(f"TLS verification failed: {exc.__class__.__name__}" + (f" ({detail})" if detail else ""),
+                            "tls", attempt) from exc
             except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as exc:
-                last_problem = f"{exc.__class__.__name__}: {_short(exc)}"
+                problem = classify_request_error(exc, proxy=proxy, connect_timeout=policy.connect_timeout,
+                                                 read_timeout=read_timeout)
+                last_problem, last_cause = problem.text, problem.cause
+                if deadline is not None and deadline.passed():
+                    raise past_deadline(attempt) from exc
+                if problem.fast:  # the network is plainly absent, or the proxy refuses: one quick retry at most
+                    if fast_retries <= 0 or attempt == attempts:
+                        raise error(f"gave up after {attempt} attempt{'s' if attempt > 1 else ''}: {last_problem}",
+                                    last_cause, attempt) from exc
+                    fast_retries -= 1
+                    quick = True
             except requests.exceptions.RequestException as exc:  # invalid URL, replay miss…: not retried
-                raise FetchError(source_id, f"request failed: {_short(exc)}", url=safe_url) from exc
+                raise error(f"request failed: {_short(exc)}", "request", attempt) from exc
             else:
                 with resp:
                     if resp.status_code == 304:
@@ -264,40 +635,112 @@ def fetch(
                         )
                     if resp.status_code in RETRYABLE_STATUS:
                         last_problem = f"HTTP {resp.status_code} {resp.reason or ''}".strip()
+                        last_cause = "http"
                         wait = parse_retry_after(resp.headers.get("Retry-After"))
                         if wait is not None and wait > policy.max_retry_after:
-                            raise FetchError(
-                                source_id,
-                                f"{last_problem}: the server asks to retry after {wait:.0f} s",
-                                url=safe_url,
+                            raise error(
+                                f"{last_problem}: the server asks to retry after {wait:.0f} s", "http", attempt,
                                 expected=f"a Retry-After of at most {policy.max_retry_after:.0f} s",
                             )
                     elif resp.status_code >= 400:
-                        raise FetchError(
-                            source_id,
-                            f"HTTP {resp.status_code} {resp.reason or ''}".strip(),
-                            url=safe_url,
+                        raise error(
+                            f"HTTP {resp.status_code} {resp.reason or ''}".strip(), "http", attempt,
                             expected="HTTP 200",
                             found=_body_hint(resp),
                         )
                     else:
-                        result = _read_body(resp, url, dest_dir, source_id, policy, attempt, progress)
+                        result = _read_body(resp, url, dest_dir, source_id, policy, attempt, progress, deadline)
                         if result is not None:
                             return result
                         last_problem = "truncated body (connection closed before the announced length)"
+                        last_cause = "truncated"
+                        if deadline is not None and deadline.passed():
+                            raise past_deadline(attempt)
             if attempt < attempts:
-                delay = wait if wait is not None else policy.backoff * (2 ** (attempt - 1))
-                delay = min(delay, policy.max_retry_after) + (random.uniform(0, 0.1) if wait is None else 0)
-                log.warning("[%s] %s on %s, retry %d/%d in %.1f s", source_id, last_problem, safe_url,
-                            attempt, attempts - 1, delay)
+                if quick:
+                    delay = min(policy.backoff, FAST_RETRY_DELAY)
+                else:
+                    delay = wait if wait is not None else policy.backoff * (2 ** (attempt - 1))
+                    delay = min(delay, policy.max_retry_after) + (random.uniform(0, 0.1) if wait is None else 0)
+                if deadline is not None and delay >= deadline.remaining():
+                    raise past_deadline(attempt)  # waiting would outlive the deadline
+                if quick:
+                    log.warning("[%s] %s: %s; one quick retry in %.1f s", source_id, host,
+                                shorten(last_problem, LOG_PROBLEM_CHARS), delay)
+                else:
+                    log.warning("[%s] %s: %s; retry %d/%d in %.1f s", source_id, host,
+                                shorten(last_problem, LOG_PROBLEM_CHARS), attempt, attempts - 1, delay)
                 sleep(delay)
-        raise FetchError(source_id, f"gave up after {attempts} attempts: {last_problem}", url=safe_url)
+        raise error(f"gave up after {attempts} attempts: {last_problem}", last_cause, attempts)
     finally:
         if own_session:
             session.close()
 
 
-def _read_body(resp, url, dest_dir, source_id, policy, attempt, progress) -> FetchResult | None:
+def _get(session: requests.Session, url: str, *, headers: dict, credentials: dict, timeout: tuple,
+         refuse: Callable[[str], FetchError]) -> requests.Response:
+    """GET ``url``, following redirects one hop at a time: each hop must be http or https, and ``credentials``
+    go only to a hop on the scheme, host and port of ``url`` (requests strips ``Authorization`` on a cross-host
+    redirect but not other headers, and re-adds netrc credentials: nothing is left to it). ``refuse(problem)``
+    is the error raised for a redirect that is not followed."""
+    home = origin(url)
+    target = url
+    for _hop in range(MAX_REDIRECTS + 1):
+        hop_headers = dict(headers)
+        if credentials and origin(target) == home:
+            hop_headers.update(credentials)
+        resp = session.get(target, headers=hop_headers, stream=True, timeout=timeout, verify=True,
+                           allow_redirects=False)
+        location = session.get_redirect_target(resp) if resp.is_redirect else None
+        if not location:
+            return resp
+        resp.close()
+        nxt = urljoin(target, location)
+        if urlsplit(nxt).scheme.lower() not in ("http", "https"):
+            raise refuse(f"HTTP {resp.status_code} redirect to a {urlsplit(nxt).scheme or 'relative'}:// URL, "
+                         f"not followed (http and https only)")
+        target = nxt
+    raise refuse(f"more than {MAX_REDIRECTS} redirects")
+
+
+def _host_label(url: str) -> str:
+    """``host`` or ``host:port`` of a URL (what the retry lines and the diagnosis show instead of the URL)."""
+    parsed = urlparse(url)
+    label = parsed.hostname or ""
+    try:
+        if parsed.port:
+            label += f":{parsed.port}"
+    except ValueError:
+        pass
+    return label
+
+
+def _body_chunks(resp) -> Iterator[bytes]:
+    """The body as it arrives: each block is what one read of the socket returned (up to :data:`CHUNK` bytes), so
+    a server sending a byte now and then gives a block now and then and the deadline is checked between them
+    (``iter_content`` would wait for a whole chunk). requests' exceptions, as ``iter_content`` raises them."""
+    raw = resp.raw
+    if not isinstance(raw, urllib3.response.HTTPResponse):  # a replayed response, a test double
+        yield from resp.iter_content(CHUNK)
+        return
+    while True:
+        try:
+            block = raw.read1(CHUNK, decode_content=True)
+        except urllib3.exceptions.ProtocolError as exc:
+            raise requests.exceptions.ChunkedEncodingError(exc) from exc
+        except urllib3.exceptions.DecodeError as exc:
+            raise requests.exceptions.ContentDecodingError(exc) from exc
+        except urllib3.exceptions.ReadTimeoutError as exc:
+            raise requests.exceptions.ConnectionError(exc) from exc
+        except urllib3.exceptions.SSLError as exc:
+            raise requests.exceptions.SSLError(exc) from exc
+        if not block:
+            return
+        yield block
+
+
+def _read_body(resp, url, dest_dir, source_id, policy, attempt, progress,
+               deadline: Deadline | None = None) -> FetchResult | None:
     """Stream the body to a file; ``None`` if it was cut short (the caller retries)."""
     declared = resp.headers.get("Content-Length")
     declared_n = int(declared) if declared and declared.isdigit() else None
@@ -308,12 +751,13 @@ def _read_body(resp, url, dest_dir, source_id, policy, attempt, progress) -> Fet
             url=redact(url),
             expected=f"at most {policy.max_bytes} bytes",
             found=f"Content-Length {declared_n}",
+            cause="size",
+            host=_host_label(url),
+            attempts=attempt,
         )
     bar = _Progress(declared_n, source_id, progress)
     try:
-        tmp, sha, n = _stream_to_file(
-            resp.iter_content(CHUNK), dest_dir, policy.max_bytes, source_id, url, bar
-        )
+        tmp, sha, n = _stream_to_file(_body_chunks(resp), dest_dir, policy.max_bytes, source_id, url, bar, deadline)
     except (requests.exceptions.ChunkedEncodingError, requests.exceptions.ConnectionError,
             requests.exceptions.Timeout):
         return None
@@ -336,8 +780,9 @@ def _read_body(resp, url, dest_dir, source_id, policy, attempt, progress) -> Fet
     )
 
 
-def _short(exc: BaseException) -> str:
-    text = str(exc)
+def _short(exc: BaseException | str) -> str:
+    """An exception's text, every URL in it redacted, cut to 200 characters."""
+    text = redact_text(str(exc)) or ""
     return text if len(text) < 200 else text[:200] + "…"
 
 

@@ -36,7 +36,7 @@ from extract.formats import decode, describe_kind, sniff_kind, sniff_path
 from extract.parsers import ParseContext, Parser
 from extract.tables import Column, TableSpec
 
-QPV_2024_RE = re.compile(r"^QN(\d{3}|02A|02B)\d{2}[NMI]$")
+QPV_2024_RE = re.compile(r"^QN(\d{3}|02A|02B)\d{2}[NMIC]$")
 QPV_2015_RE = re.compile(r"^QP(\d{3}|02A|02B)\d{3}$")
 BATCH_FEATURES = 500
 
@@ -278,7 +278,7 @@ def parse_geojson_text(text: str, *, source_id: str, millesime: int, file: str, 
             problem = ("a QPV 2015 code (this is the 2015 référentiel, not QP2024)"
                        if code and QPV_2015_RE.match(code) else "not a QPV 2024 code")
             raise FormatError(**where, column="code_qp", problem=problem,
-                              expected="QN + département (3 characters) + 2 digits + N/M/I, e.g. QN01306M",
+                              expected="QN + département (3 characters) + 2 digits + N/M/I/C, e.g. QN01306M",
                               found=repr(code))
         buf["geometry_wkb"].append(_geometry_wkb(feature.get("geometry"), where=where))
         lines.append(line)

@@ -41,6 +41,9 @@ class Millesime:
     url: str
     published: str | None = None
     recording: str | None = None
+    #: a known break of series starting with this millésime (a new methodology): the comparison with the
+    #: previous millésime only warns, and the break is recorded (rupture_serie), as with --accept-break
+    rupture: str | None = None
 
 
 @dataclass(frozen=True)
@@ -68,6 +71,9 @@ class Source:
     #: for any perimeter but the default one, with ``{millesime}`` and the perimeter's parameters (``{geo}``,
     #: ``{dpe_communes}``, see observatoire.perimetre); the millésimes' URLs are the default perimeter's
     perimetre_url: str | None = None
+    #: tolerances of the comparison with the last accepted load (expectations/drift.py: factor,
+    #: max_share_jumped, max_null_increase, max_median_factor, max_match_drop, min_rows); empty: the defaults
+    drift: dict[str, float] = field(default_factory=dict)
 
     @property
     def env_override_name(self) -> str:
@@ -113,6 +119,15 @@ def _parse_source(raw: dict[str, Any], path: Path) -> Source:
         raise RegistryError(f"{path}: source {sid!r} lacks parser")
     if status == "non_publie" and not (raw.get("reason") and raw.get("next_release")):
         raise RegistryError(f"{path}: source {sid!r} is non_publie: give its reason and next_release")
+    drift = raw.get("drift") or {}
+    if not isinstance(drift, dict):
+        raise RegistryError(f"{path}: source {sid!r}: drift must be a mapping of tolerances")
+    from expectations.drift import Tolerances
+
+    try:
+        Tolerances.from_mapping(drift)
+    except (TypeError, ValueError) as err:
+        raise RegistryError(f"{path}: source {sid!r}: drift: {err}") from None
     if kind == "api" and not raw.get("paginator"):
         raise RegistryError(f"{path}: source {sid!r} is an API source: give its paginator")
     millesimes: dict[int, Millesime] = {}
@@ -126,7 +141,8 @@ def _parse_source(raw: dict[str, Any], path: Path) -> Source:
         if not val.get("url"):
             raise RegistryError(f"{path}: source {sid!r}: millésime {year} has no url")
         millesimes[year] = Millesime(
-            year=year, url=str(val["url"]), published=val.get("published"), recording=val.get("recording")
+            year=year, url=str(val["url"]), published=val.get("published"), recording=val.get("recording"),
+            rupture=str(val["rupture"]).strip() if val.get("rupture") else None,
         )
     return Source(
         id=sid,
@@ -149,6 +165,7 @@ def _parse_source(raw: dict[str, Any], path: Path) -> Source:
         notes=str(raw.get("notes", "")),
         millesimes=millesimes,
         perimetre_url=str(raw["perimetre_url"]).strip() if raw.get("perimetre_url") else None,
+        drift={str(k): v for k, v in drift.items()},
     )
 
 

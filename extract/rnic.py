@@ -50,7 +50,7 @@ from extract.formats import SNIFF_BYTES, TextTable, describe_kind, sniff_kind, s
 from extract.parsers import ParseContext, Parser
 from extract.tables import Column, TableSpec, map_header, parse_rows
 
-QPV_2024_RE = re.compile(r"^QN(\d{3}|02A|02B)\d{2}[NMI]$")
+QPV_2024_RE = re.compile(r"^QN(\d{3}|02A|02B)\d{2}[NMIC]$")
 QPV_2015_RE = re.compile(r"^QP(\d{3}|02A|02B)\d{3}$")
 INSEE_RE = re.compile(r"^((0[1-9]|1\d|2[1-9]|[3-8]\d|9[0-5])\d{3}|2[AB]\d{3}|97[1-6]\d{2})$")
 #: PLM arrondissements -> their commune
@@ -313,7 +313,7 @@ def _canonical_rows(rows, header, mapping, keep, count, *, ctx: ParseContext, sh
             raw = f[i].strip() if i is not None else ""
             if name == "code_qpv" and raw and not QPV_2024_RE.match(raw):
                 what = "a QPV 2015 code in the 2024 column" if QPV_2015_RE.match(raw) else "not a QPV 2024 code"
-                raise err(line, i, what, "blank or QN + département (3 characters) + 2 digits + N/M/I", raw)
+                raise err(line, i, what, "blank or QN + département (3 characters) + 2 digits + N/M/I/C", raw)
             if name == "code_qp_2015" and raw and not QPV_2015_RE.match(raw):
                 what = "a QPV 2024 code in the 2015 column" if QPV_2024_RE.match(raw) else "not a QPV 2015 code"
                 raise err(line, i, what, "blank or QP + 6 digits (QPV 2015)", raw)

@@ -44,25 +44,43 @@ def main() -> None:
 @click.option("--millesime", type=int, metavar="YEAR",
               help="Load this millésime (backfill) instead of the latest; OBSERVATOIRE_URL_<ID> then applies to it.")
 @click.option("--force", is_flag=True, help="Ignore the unchanged checks (HTTP validators, sha256, fingerprint).")
-def run(sources: tuple[str, ...], millesime: int | None, force: bool) -> None:
+@click.option("--accept-break", "accept_breaks", multiple=True, metavar="SOURCE",
+              help="A deliberate break of series (new methodology) for this source's new file: its jumps against the "
+                   "last accepted load only warn, the break is recorded and flagged rupture_serie (needs --reason).")
+@click.option("--reason", metavar="TEXT", help="Why the break of series is accepted (recorded and published).")
+def run(sources: tuple[str, ...], millesime: int | None, force: bool, accept_breaks: tuple[str, ...],
+        reason: str | None) -> None:
     """Run the pipeline: extract, validate, build, validate, publish.
 
     Publishes only if every check passed and something changed; otherwise the published warehouse is left
-    untouched. Exit status: 0 published or unchanged, 1 failed (the message says where and why), 2 usage.
+    untouched. Demo and live data never share a data directory: a run of the other mode than the data the
+    directory holds (meta/mode.json) is refused. Exit status: 0 published or unchanged, 1 failed (the message
+    says where and why), 2 usage (a bad request, or a data directory holding the other mode's data: no run
+    started, nothing touched).
     """
     from observatoire.locking import LockTimeout
     from observatoire.pipeline import PipelineError, RunRequestError
     from observatoire.pipeline import run as run_pipeline
 
+    if accept_breaks and not (reason or "").strip():
+        click.echo("Error: --accept-break needs --reason \"…\" (why the series breaks: it is recorded and published)",
+                   err=True)
+        sys.exit(2)
+    if reason and not accept_breaks:
+        click.echo("Error: --reason goes with --accept-break SOURCE", err=True)
+        sys.exit(2)
     settings = _settings()
     click.echo(f"observatoire run — mode {settings.mode}, data directory {settings.data_dir}", err=True)
     try:
-        result = run_pipeline(settings, sources=list(sources) or None, millesime=millesime, force=force)
+        result = run_pipeline(settings, sources=list(sources) or None, millesime=millesime, force=force,
+                              accept_breaks={s: reason.strip() for s in accept_breaks} if accept_breaks else None)
     except RunRequestError as err:
         click.echo(f"Error: {err}", err=True)
         sys.exit(2)
     except PipelineError as err:
-        click.echo(f"\nRUN FAILED at stage {err.stage} (run {err.run_id})\n{err}", err=True)
+        # the short text when the pipeline gives one (one line per failed source, a diagnosis); all in details
+        click.echo(f"\nRUN FAILED at stage {err.stage} (run {err.run_id})\n{getattr(err, 'console', None) or err}",
+                   err=True)
         if err.details_path:
             click.echo(f"\ndetails: {err.details_path}\nthe published warehouse was not modified; see "
                        "`observatoire status`", err=True)
@@ -75,7 +93,45 @@ def run(sources: tuple[str, ...], millesime: int | None, force: bool) -> None:
         if r.get("rows") is not None:
             line += f" {r['rows']} rows"
         click.echo(line, err=True)
+    if result.warnings:
+        from observatoire.pipeline import describe_warning
+
+        click.echo(f"{len(result.warnings)} warning(s), not blocking (report: {result.report}):", err=True)
+        for w in result.warnings[:10]:
+            click.echo(f"  - {describe_warning(w)}"[:240], err=True)
+    if result.status == "published":
+        for line in _key_figures(settings):
+            click.echo(line, err=True)
     click.echo(f"run {result.run_id}: {result.status} — {result.message}")
+
+
+def _key_figures(settings) -> list[str]:
+    """The headline of a publication: the QPV, their population (latest millésime), the mode."""
+    import duckdb
+
+    try:
+        con = duckdb.connect(str(settings.published_db), read_only=True)
+    except duckdb.Error:
+        return []
+    try:
+        rows = con.execute(
+            "select chiffre, millesime, valeur, valeur_contrat from mart_chiffres_cles where chiffre in "
+            "('nombre_qpv', 'population_qpv') and valeur is not null qualify millesime = max(millesime) over "
+            "(partition by chiffre) order by chiffre").fetchall()
+        mode = con.execute("select mode from meta.publication").fetchone()
+    except duckdb.Error:
+        return []
+    finally:
+        con.close()
+    lines = []
+    for chiffre, millesime, valeur, contrat in rows:
+        label = "QPV" if chiffre == "nombre_qpv" else f"habitants des QPV (population municipale {millesime})"
+        shown = f"{int(valeur):,}".replace(",", "\u202f")
+        said = f"{float(contrat):,.0f}".replace(",", "\u202f") if isinstance(contrat, int | float) else contrat
+        lines.append(f"  {shown} {label}" + (f" — le contrat : {said}" if contrat else ""))
+    if mode and mode[0] == "demo":
+        lines.append("  (mode démonstration : données de démonstration, valeurs synthétiques sauf les populations)")
+    return lines
 
 
 @main.group()

@@ -2,7 +2,7 @@
 
     observatoire partenaires modele INDICATEUR [--format xlsx|csv] [--sortie CHEMIN] [--millesime ANNEE]
     observatoire partenaires valider FICHIER
-    observatoire partenaires importer FICHIER [--remplacer]
+    observatoire partenaires importer FICHIER [--remplacer] [--accepter-rupture MOTIF]
     observatoire partenaires liste [--json]
 
 Exit status: 0 valid / imported / already imported, 1 invalid or refused (nothing loaded), 2 usage error.
@@ -74,7 +74,10 @@ def valider(fichier: Path) -> None:
 @click.option("--remplacer", is_flag=True,
               help="Remplacer le fichier déjà importé pour le même indicateur et millésime (l'ancien reste dans "
                    "l'historique).")
-def importer(fichier: Path, remplacer: bool) -> None:
+@click.option("--accepter-rupture", "rupture", metavar="MOTIF",
+              help="Accepter un écart voulu avec le fichier précédent de l'indicateur (nouvelle méthode, nouveau "
+                   "périmètre) : les écarts ne sont plus qu'avertis et la rupture de série est enregistrée.")
+def importer(fichier: Path, remplacer: bool, rupture: str | None) -> None:
     """Vérifier puis charger FICHIER ; ses valeurs sont publiées au prochain `observatoire run`.
 
     Réimporter le même fichier ne change rien (code 0). Un autre fichier pour un indicateur et un millésime déjà
@@ -85,7 +88,9 @@ def importer(fichier: Path, remplacer: bool) -> None:
 
     settings = _settings()
     try:
-        result = import_file(settings, fichier, remplacer=remplacer)
+        if rupture is not None and not rupture.strip():
+            raise click.UsageError("--accepter-rupture demande un motif (pourquoi la série change)")
+        result = import_file(settings, fichier, remplacer=remplacer, rupture=rupture.strip() if rupture else None)
     except LockTimeout as err:
         click.echo(f"IMPORT NON EFFECTUÉ : {err}", err=True)
         sys.exit(1)

@@ -32,21 +32,32 @@ def snapshot() -> None:
 @click.option("--edition", type=int, required=True, metavar="YEAR", help="The edition (year), e.g. 2025.")
 @click.option("--correction", metavar="MOTIF",
               help="Write a correction of an existing edition (version 2025.1, 2025.2…) with this reason.")
-def create_cmd(edition: int, correction: str | None) -> None:
+@click.option("--demo", is_flag=True,
+              help="The published warehouse holds demo data (the project's recordings, synthetic values) and an "
+                   "edition of it is wanted anyway: it is marked « données de démonstration, valeurs synthétiques » "
+                   "in its README.md, manifest.json, workbook notes and DuckDB file. Refused on live data.")
+def create_cmd(edition: int, correction: str | None, demo: bool) -> None:
     """Freeze the latest published warehouse as an edition (refused if the edition exists).
 
-    Prints the version and the directory written. Exit status: 0 written, 1 refused or failed.
+    A demo publication is refused unless --demo is given. Prints the version and the directory written.
+    Exit status: 0 written, 1 refused (the edition exists, another territory) or failed, 2 usage (a demo
+    publication without --demo, or --demo on live data: nothing written).
     """
     from observatoire.locking import LockTimeout
-    from observatoire.snapshot import SnapshotError, create
+    from observatoire.snapshot import SnapshotDemoRefused, SnapshotError, create
 
     settings = _settings()
     try:
-        snap = create(settings, edition, correction, log=lambda msg: click.echo(msg, err=True))
+        snap = create(settings, edition, correction, demo=demo, log=lambda msg: click.echo(msg, err=True))
+    except SnapshotDemoRefused as err:
+        click.echo(f"Error: {err}", err=True)
+        sys.exit(2)
     except (SnapshotError, LockTimeout) as err:
         _fail(str(err))
     files = snap.manifest["files"]
     click.echo(f"snapshot {snap.version}: {len(files)} files, {sum(f['bytes'] for f in files):,} bytes", err=True)
+    if snap.manifest.get("donnees_demonstration"):
+        click.echo(f"snapshot {snap.version} is a demonstration edition: {snap.manifest['avertissement']}", err=True)
     click.echo(str(snap.path))
 
 

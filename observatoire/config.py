@@ -7,6 +7,8 @@ Every path the pipeline writes lives under ``OBSERVATOIRE_DATA_DIR`` (default ``
     warehouse/observatoire.duckdb             published warehouse (analysts, read-only)
     warehouse/parquet/<version>/              Parquet exports of the published marts
     meta/                                     run history, manifest, validation results, locks
+    meta/mode.json                            the mode of the data the directory holds (demo or live: they
+                                              never share a directory, see ``observatoire.datamode``)
 """
 
 from __future__ import annotations
@@ -18,6 +20,11 @@ from pathlib import Path
 MODES = ("demo", "live")
 DEFAULT_MODE = "live"
 DEFAULT_PERIMETRE = "epci:200054807"
+#: the conventional data directories: live data in ./data (the default), demo data in ./data-demo (`make demo`)
+LIVE_DATA_DIR = "./data"
+DEMO_DATA_DIR = "./data-demo"
+#: what every output of a demo publication says (snapshots: README.md, manifest.json, workbook notes)
+DEMO_NOTICE = "données de démonstration, valeurs synthétiques"
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"

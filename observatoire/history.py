@@ -8,19 +8,29 @@ Tables
 ------
 ``runs``         one row per run: id, start, end, status, mode, params, fingerprint, summary, error
 ``steps``        one row per step of a run (extract, validate, dbt, publish…) with its outcome
-``manifest``     one row per landed file: (source, millésime, sha256) unique; URL, bytes, HTTP validators,
-                 fetched_at, rows parsed, where it lies, and its validation status
-                 (``landed`` → ``accepted`` | ``quarantined``)
+``manifest``     one row per landed file: (source, millésime, sha256) unique; URL (redacted), bytes, HTTP
+                 validators, fetched_at, rows parsed, where it lies, and its validation status
+                 (``landed`` → ``accepted`` | ``quarantined``); ``url_key`` identifies the full URL (:func:`url_key`)
 ``validations``  one row per suite evaluated in a run, with its summary and the path of the full result
-``http_validators``  ETag / Last-Modified per exact URL, recorded only for successfully loaded files
+``http_validators``  ETag / Last-Modified per exact URL (keyed by :func:`url_key`, the URL itself stored
+                 redacted), recorded only for successfully loaded files
 ``partenaires_fichiers``  one row per partner file loaded (observatoire/partenaires): sha256, indicateur,
                  millésime, partenaire, the name it was sent under, received_at, rows; ``current`` (one per
                  indicateur and millésime) or ``replaced`` (the row stays, with when and by which file)
+
+Untrusted text stays out: a URL may carry credentials (an ``OBSERVATOIRE_URL_<ID>`` override with ``?apikey=…`` or
+``user:password@``), and this database is copied into the published file. Every URL is stored redacted
+(:func:`extract.http.redact`) and every message, error and summary with the URLs it quotes redacted
+(:func:`extract.http.redact_text`); what must still match the full URL (the HTTP validators of the next fetch)
+is keyed by its sha256. A database written before is migrated when opened (``PRAGMA user_version`` 1): its stored
+URLs and texts are rewritten redacted, once, and the file is vacuumed so the old bytes are gone.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import logging
 import sqlite3
 import uuid
 from collections.abc import Iterator
@@ -28,6 +38,10 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+from extract.http import MASK, redact, redact_text
+
+log = logging.getLogger(__name__)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -74,6 +88,7 @@ CREATE TABLE IF NOT EXISTS manifest (
     validation TEXT,
     first_run_id TEXT,
     last_run_id TEXT,
+    url_key TEXT,
     PRIMARY KEY (source_id, millesime, sha256)
 );
 CREATE TABLE IF NOT EXISTS validations (
@@ -90,7 +105,8 @@ CREATE TABLE IF NOT EXISTS validations (
     PRIMARY KEY (run_id, suite)
 );
 CREATE TABLE IF NOT EXISTS http_validators (
-    url TEXT PRIMARY KEY,
+    url_key TEXT PRIMARY KEY,
+    url TEXT,
     etag TEXT,
     last_modified TEXT,
     sha256 TEXT,
@@ -119,6 +135,22 @@ CREATE UNIQUE INDEX IF NOT EXISTS partenaires_fichiers_current
 """
 
 
+#: ``PRAGMA user_version`` of a database whose URLs and texts are stored redacted (see the module's text).
+SCHEMA_VERSION = 1
+#: text columns that may quote a URL (messages, errors, JSON summaries), rewritten by the migration
+_TEXT_COLUMNS = (("runs", "error"), ("runs", "summary"), ("runs", "params"), ("steps", "message"),
+                 ("manifest", "validation"), ("validations", "summary"))
+
+
+def path_of(con: sqlite3.Connection) -> str:
+    return next((r[2] for r in con.execute("PRAGMA database_list") if r[1] == "main"), "?")
+
+
+def url_key(url: str) -> str:
+    """What identifies a full URL (credentials and all) without storing it: ``sha256:<hex>``."""
+    return "sha256:" + hashlib.sha256(url.encode("utf-8")).hexdigest()
+
+
 def now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
@@ -135,8 +167,64 @@ class History:
         try:
             con.execute("PRAGMA journal_mode=WAL")
             con.executescript(SCHEMA)
+            if con.execute("PRAGMA user_version").fetchone()[0] < SCHEMA_VERSION:
+                self._migrate(con)
         finally:
             con.close()
+
+    @staticmethod
+    def _migrate(con: sqlite3.Connection) -> None:
+        """Bring a database written before to :data:`SCHEMA_VERSION`: the manifest's ``url_key``, the HTTP
+        validators keyed by :func:`url_key`, every stored URL and text redacted; then vacuum, so that the old
+        bytes are not left in free pages. Idempotent, and one process does it (the others wait, then see the
+        version)."""
+        con.isolation_level = None
+        con.execute("PRAGMA secure_delete = ON")
+        con.execute("BEGIN IMMEDIATE")
+        try:
+            if con.execute("PRAGMA user_version").fetchone()[0] >= SCHEMA_VERSION:
+                con.execute("COMMIT")
+                return
+            changed = 0
+
+            def columns(table: str) -> set[str]:
+                return {r[1] for r in con.execute(f"PRAGMA table_info({table})")}
+
+            if "url_key" not in columns("manifest"):
+                con.execute("ALTER TABLE manifest ADD COLUMN url_key TEXT")
+            for rowid, url, key in con.execute("SELECT rowid, url, url_key FROM manifest").fetchall():
+                if url and redact(url) != url:
+                    con.execute("UPDATE manifest SET url = ?, url_key = ? WHERE rowid = ?",
+                                (redact(url), key or url_key(url), rowid))
+                    changed += 1
+            if "url_key" not in columns("http_validators"):  # keyed by the full URL: rebuilt, keyed by its hash
+                old = con.execute("SELECT url, etag, last_modified, sha256, updated_at FROM http_validators "
+                                  "ORDER BY rowid").fetchall()
+                con.execute("DROP TABLE http_validators")
+                con.execute("CREATE TABLE http_validators (url_key TEXT PRIMARY KEY, url TEXT, etag TEXT, "
+                            "last_modified TEXT, sha256 TEXT, updated_at TEXT NOT NULL)")
+                con.executemany("INSERT OR REPLACE INTO http_validators VALUES (?, ?, ?, ?, ?, ?)",
+                                [(url_key(u), redact(u), e, lm, sha, ts) for u, e, lm, sha, ts in old])
+                changed += len(old)
+            for table, column in _TEXT_COLUMNS:
+                rows = con.execute(f"SELECT rowid, {column} FROM {table} WHERE {column} IS NOT NULL").fetchall()
+                for rowid, text in rows:
+                    clean = redact_text(text)
+                    if clean != text:
+                        con.execute(f"UPDATE {table} SET {column} = ? WHERE rowid = ?", (clean, rowid))
+                        changed += 1
+            con.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        if changed:
+            try:
+                con.execute("VACUUM")
+                con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            except sqlite3.OperationalError as err:  # busy: the rows are redacted, free pages may keep old bytes
+                log.warning("history %s redacted but not vacuumed (%s): run VACUUM on it when idle", path_of(con),
+                            err)
 
     @property
     def data_dir(self) -> Path:
@@ -190,7 +278,7 @@ class History:
             con.execute(
                 "INSERT INTO runs (run_id, started_at, status, mode, perimetre, trigger, params) "
                 "VALUES (?, ?, 'running', ?, ?, ?, ?)",
-                (run_id, now_iso(), mode, perimetre, trigger, json.dumps(params, sort_keys=True)),
+                (run_id, now_iso(), mode, perimetre, trigger, redact_text(json.dumps(params, sort_keys=True))),
             )
         return run_id
 
@@ -210,8 +298,8 @@ class History:
                 "UPDATE runs SET ended_at = ?, status = ?, summary = ?, error = ?, "
                 "fingerprint = COALESCE(?, fingerprint), published = ?, details_path = COALESCE(?, details_path) "
                 "WHERE run_id = ?",
-                (now_iso(), status, json.dumps(summary or {}, sort_keys=True, default=str), error,
-                 fingerprint, int(published), self.portable(details_path), run_id),
+                (now_iso(), status, redact_text(json.dumps(summary or {}, sort_keys=True, default=str)),
+                 redact_text(error), fingerprint, int(published), self.portable(details_path), run_id),
             )
 
     def set_fingerprint(self, run_id: str, fingerprint: str) -> None:
@@ -254,7 +342,7 @@ class History:
                 "VALUES (?, ?, ?, ?, ?, ?, ?) "
                 "ON CONFLICT (run_id, step, target) DO UPDATE SET status = excluded.status, "
                 "ended_at = excluded.ended_at, message = excluded.message",
-                (run_id, step, target, status, ts, None if status == "running" else ts, message),
+                (run_id, step, target, status, ts, None if status == "running" else ts, redact_text(message)),
             )
 
     def steps(self, run_id: str) -> list[dict]:
@@ -270,8 +358,10 @@ class History:
 
     def record_landing(self, row: dict, run_id: str, *, relanded: bool = False) -> dict:
         """Insert a manifest row, or, for a file already landed, only note it was seen again
-        (``relanded``: the file was landed again and awaits its gate: its status goes back to ``landed``)."""
+        (``relanded``: the file was landed again and awaits its gate: its status goes back to ``landed``).
+        ``row["url"]`` is the URL fetched: stored redacted, with the :func:`url_key` of the full URL."""
         ts = now_iso()
+        row = {**row, "url": redact(row["url"]), "url_key": row.get("url_key") or url_key(row["url"])}
         with self._connect() as con:
             existing = con.execute(
                 "SELECT * FROM manifest WHERE source_id = ? AND millesime = ? AND sha256 = ?",
@@ -281,10 +371,10 @@ class History:
                 con.execute(
                     "INSERT INTO manifest (source_id, millesime, sha256, url, url_origin, bytes, etag, "
                     "last_modified, content_type, fetched_at, last_seen_at, rows_parsed, raw_path, "
-                    "parsed_path, status, first_run_id, last_run_id) VALUES "
+                    "parsed_path, status, first_run_id, last_run_id, url_key) VALUES "
                     "(:source_id, :millesime, :sha256, :url, :url_origin, :bytes, :etag, :last_modified, "
                     ":content_type, :fetched_at, :fetched_at, :rows_parsed, :raw_path, :parsed_path, "
-                    "'landed', :run_id, :run_id)",
+                    "'landed', :run_id, :run_id, :url_key)",
                     {**row, "fetched_at": ts, "run_id": run_id},
                 )
             else:
@@ -321,7 +411,7 @@ class History:
             con.execute(
                 "UPDATE manifest SET status = ?, validation = ?, last_seen_at = ? "
                 "WHERE source_id = ? AND millesime = ? AND sha256 = ?",
-                (status, json.dumps(validation, default=str) if validation is not None else None,
+                (status, redact_text(json.dumps(validation, default=str)) if validation is not None else None,
                  now_iso(), source_id, millesime, sha256),
             )
 
@@ -366,7 +456,7 @@ class History:
                 "INSERT OR REPLACE INTO validations (run_id, suite, target, success, evaluated, failed, errors, "
                 "summary, details_path, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (run_id, suite, target, int(bool(summary.get("success"))), summary.get("evaluated"),
-                 summary.get("failed"), summary.get("errors"), json.dumps(summary, default=str),
+                 summary.get("failed"), summary.get("errors"), redact_text(json.dumps(summary, default=str)),
                  self.portable(details_path), now_iso()),
             )
 
@@ -374,18 +464,30 @@ class History:
         return self.query("SELECT * FROM validations WHERE run_id = ? ORDER BY rowid", (run_id,))
 
     # -- HTTP validators --------------------------------------------------------------------------
+    def _validators_key(self, url: str) -> str:
+        """The :func:`url_key` of ``url``, the full URL fetched; or, given the redacted URL of a manifest row
+        (it has ``***`` where secrets were), the key of the full URL that row was fetched from."""
+        if MASK in url and redact(url) == url:
+            rows = self.query("SELECT url_key FROM manifest WHERE url = ? AND url_key IS NOT NULL "
+                              "ORDER BY last_seen_at DESC, rowid DESC LIMIT 1", (url,))
+            if rows:
+                return rows[0]["url_key"]
+        return url_key(url)
+
     def http_validators(self, url: str) -> dict | None:
-        rows = self.query("SELECT * FROM http_validators WHERE url = ?", (url,))
+        """The validators recorded for the exact URL ``url`` (``etag``, ``last_modified``), or None."""
+        rows = self.query("SELECT * FROM http_validators WHERE url_key = ?", (self._validators_key(url),))
         return rows[0] if rows else None
 
     def save_http_validators(self, url: str, etag: str | None, last_modified: str | None, sha256: str) -> None:
         if not (etag or last_modified):
             return
+        key = self._validators_key(url)
         with self._connect() as con:
             con.execute(
-                "INSERT OR REPLACE INTO http_validators (url, etag, last_modified, sha256, updated_at) "
-                "VALUES (?, ?, ?, ?, ?)",
-                (url, etag, last_modified, sha256, now_iso()),
+                "INSERT OR REPLACE INTO http_validators (url_key, url, etag, last_modified, sha256, updated_at) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (key, redact(url), etag, last_modified, sha256, now_iso()),
             )
 
     # -- partner files ----------------------------------------------------------------------------
@@ -430,5 +532,10 @@ class History:
 
     # -- export -----------------------------------------------------------------------------------
     def export_tables(self) -> dict[str, list[dict]]:
-        return {t: self.query(f"SELECT * FROM {t} ORDER BY rowid") for t in
-                ("runs", "steps", "manifest", "validations", "partenaires_fichiers")}
+        """The tables copied into the published file (``meta`` schema): URLs and texts as stored (redacted); not
+        the HTTP validators nor the manifest's ``url_key`` (a hash of a URL that may hold a weak password)."""
+        tables = {t: self.query(f"SELECT * FROM {t} ORDER BY rowid") for t in
+                  ("runs", "steps", "manifest", "validations", "partenaires_fichiers")}
+        for row in tables["manifest"]:
+            row.pop("url_key", None)
+        return tables

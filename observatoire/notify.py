@@ -4,6 +4,10 @@ The webhook URL comes from the Airflow connection ``observatoire_webhook`` (its 
 its extras) or from ``OBSERVATOIRE_WEBHOOK_URL``; it is never required. The payload is JSON (Slack, Mattermost
 and Teams incoming webhooks accept a ``text`` field). A webhook that fails is logged, never raised: a
 notification must not turn a failure into another failure.
+
+Whatever is sent has every URL in it redacted (:func:`extract.http.redact_text`: an exception's text may quote a
+URL with its credentials), and the webhook's own URL (a secret in itself: Slack's path is its token) is never
+logged.
 """
 
 from __future__ import annotations
@@ -13,6 +17,8 @@ import logging
 import os
 
 import requests
+
+from extract.http import redact_text
 
 log = logging.getLogger("observatoire")
 
@@ -24,18 +30,18 @@ def failure_summary(*, dag_id: str, task_id: str, run_id: str, map_index: int | 
     if observatoire_run:
         lines.append(f"run observatoire : {observatoire_run} — détails : `observatoire status`")
     if error is not None:
-        text = str(error).strip().splitlines()
+        text = (redact_text(str(error)) or "").strip().splitlines()
         lines.append(f"erreur : {error.__class__.__name__}: {text[0] if text else ''}")
         lines += [f"  {t}" for t in text[1:12]]
-    return "\n".join(lines)
+    return redact_text("\n".join(lines))
 
 
 def post_webhook(url: str | None, text: str, payload: dict, *, timeout: float = 10.0) -> bool:
     if not url:
         return False
+    body = redact_text(json.dumps({"text": text, **payload}, default=str))
     try:
-        resp = requests.post(url, data=json.dumps({"text": text, **payload}, default=str),
-                             headers={"Content-Type": "application/json"}, timeout=timeout)
+        resp = requests.post(url, data=body, headers={"Content-Type": "application/json"}, timeout=timeout)
         if resp.status_code >= 400:
             log.warning("failure webhook answered HTTP %s", resp.status_code)
             return False

@@ -43,10 +43,12 @@ STAGES = ("extract", "raw_gate", "load", "dbt", "mart_gate", "publish")
 class PipelineError(RuntimeError):
     """A run stopped: ``stage`` says where, the message says what and where the details are."""
 
-    def __init__(self, stage: str, message: str, *, run_id: str | None = None, details_path: Path | None = None):
+    def __init__(self, stage: str, message: str, *, run_id: str | None = None, details_path: Path | None = None,
+                 console: str | None = None):
         self.stage = stage
         self.run_id = run_id
         self.details_path = details_path
+        self.console = console  # the short text for a terminal (hosts, not URLs); None: the message itself
         super().__init__(message)
 
 
@@ -57,6 +59,8 @@ class RunResult:
     sources: list[dict] = field(default_factory=list)
     published: dict | None = None
     message: str = ""
+    warnings: list[dict] = field(default_factory=list)  # the gates' checks that only warned (run_warnings)
+    report: Path | None = None
 
 
 @dataclass
@@ -110,6 +114,23 @@ def check_request(registry: dict[str, Source], *, sources: list[str] | None = No
         years = sorted({y for src in published for y in src.millesimes})
         raise RunRequestError(f"no selected source has millésime {millesime}; the selected sources have "
                               f"{', '.join(map(str, years))}")
+
+
+def check_breaks(registry: dict[str, Source], accept_breaks: dict[str, str] | None,
+                 sources: list[str] | None) -> None:
+    """``--accept-break SOURCE``: a known source with a parser, among the selected ones, with a reason."""
+    import difflib
+
+    for source_id, reason in (accept_breaks or {}).items():
+        if source_id not in registry:
+            close = difflib.get_close_matches(source_id, list(registry), n=3)
+            raise RunRequestError(f"--accept-break {source_id}: unknown source"
+                                  + (f" (did you mean {', '.join(close)}?)" if close else ""))
+        if sources and source_id not in sources:
+            raise RunRequestError(f"--accept-break {source_id}: not among the selected --source "
+                                  f"({', '.join(sources)})")
+        if not (reason or "").strip():
+            raise RunRequestError(f"--accept-break {source_id}: give the reason of the break (--reason)")
 
 
 def plan(ctx: Context, *, sources: list[str] | None = None, millesime: int | None = None) -> list[dict]:
@@ -282,16 +303,87 @@ def validate_landing(ctx: Context, run_id: str, result: dict) -> dict:
     return validate_landings(ctx, run_id, [result])[0]
 
 
-def validate_landings(ctx: Context, run_id: str, results: list[dict]) -> list[dict]:
-    """Run the raw suite of each newly landed file (several at once: :func:`expectations.runner.run_suites`);
-    accept or quarantine each. Returns the summaries, in order."""
+def validate_landings(ctx: Context, run_id: str, results: list[dict], *,
+                      accept_breaks: dict[str, str] | None = None) -> list[dict]:
+    """Run the raw suite of each newly landed file (several at once: :func:`expectations.runner.run_suites`),
+    then compare it with the last accepted load of its source (:mod:`expectations.drift`); accept or quarantine
+    each. ``accept_breaks`` (source → reason): a deliberate break of series, its jumps only warn and it is
+    recorded (``rupture_serie``). Returns the summaries, in order."""
     from expectations.runner import run_suites_on_parquet
 
     jobs = [_raw_gate_job(ctx, run_id, r) for r in results]
     # files above OBSERVATOIRE_GX_MAX_ROWS are validated in chunks plus a DuckDB profile (bounded memory)
     summaries = run_suites_on_parquet(jobs, gx_root=gx_root(ctx.settings))
-    return [_record_raw_gate(ctx, run_id, r, summary, details)
-            for r, summary, (_suite, _parquet, details) in zip(results, summaries, jobs, strict=True)]
+    breaks = accept_breaks or {}
+
+    def accepted_break(r: dict) -> str | None:  # given on the command line, else known to the registry
+        entry = ctx.registry[r["source_id"]].millesimes.get(r["millesime"])
+        return breaks.get(r["source_id"]) or (entry.rupture if entry else None)
+
+    # compared and recorded millésime by millésime: a backfilled later millésime is compared with the earlier one
+    # accepted just before it, as when the orchestrator validates them one by one
+    order = sorted(range(len(results)), key=lambda i: (results[i]["source_id"], results[i]["millesime"]))
+    recorded: dict[int, dict] = {}
+    for i in order:
+        r, summary, (_suite, _parquet, details) = results[i], summaries[i], jobs[i]
+        _compare_with_last_load(ctx, r, summary, details, accepted_break(r))
+        recorded[i] = _record_raw_gate(ctx, run_id, r, summary, details, accepted_break(r))
+    return [recorded[i] for i in range(len(results))]
+
+
+def baseline_landing(ctx: Context, source_id: str, millesime: int, sha256: str) -> dict | None:
+    """What a new file of ``source_id`` is compared with: the last accepted load of the same millésime, else of
+    the latest earlier millésime (same perimeter for a source whose request depends on it); None for a
+    source's first load (absolute bounds only)."""
+    src = ctx.registry[source_id]
+    rows = ctx.history.query(
+        "SELECT * FROM manifest WHERE source_id = ? AND status = 'accepted' AND sha256 <> ? AND millesime <= ? "
+        "AND parsed_path IS NOT NULL ORDER BY millesime DESC, last_seen_at DESC, rowid DESC",
+        (source_id, sha256, millesime))
+    for row in rows:
+        if src.perimetre_url:
+            run = ctx.history.get_run(row.get("last_run_id") or row.get("first_run_id") or "")
+            if not run or run.get("perimetre") != ctx.settings.perimetre:
+                continue
+        return row
+    return None
+
+
+def _compare_with_last_load(ctx: Context, result: dict, summary: dict, details: Path,
+                            accepted_break: str | None) -> None:
+    """Append the comparison with the last accepted load to a raw gate's summary (and its details file)."""
+    from expectations.drift import Baseline, Tolerances, compare_loads, whole_number_checks
+
+    source_id, millesime, sha = result["source_id"], result["millesime"], result["sha256"]
+    if source_id == referentiel.CONTOURS_SOURCE:
+        return  # the référentiel: its QPV set is checked by the perimeter, its shapes by the spatial join
+    spec = get_parser(ctx.registry[source_id].parser).spec
+    perimeter = referentiel.perimeter_qpv_codes(ctx.settings.perimetre, ctx.settings)
+    checks = whole_number_checks(Path(result["parsed_path"]), spec, perimeter_qpv=perimeter)
+    base = baseline_landing(ctx, source_id, millesime, sha)
+    summary["baseline"] = None  # a source's first load: absolute bounds only
+    if base is not None:
+        base_row = ensure_parsed(ctx, base)
+        baseline = Baseline(parsed_path=ctx.settings.data_dir / base_row["parsed_path"],
+                            millesime=base["millesime"], sha256=base["sha256"])
+        contours = None
+        contour_row = next((r for r in sorted(ctx.history.current_landings(), key=lambda r: -r["millesime"])
+                            if r["source_id"] == referentiel.CONTOURS_SOURCE), None)
+        if contour_row and contour_row.get("parsed_path"):
+            contours = ctx.settings.data_dir / contour_row["parsed_path"]
+        checks += compare_loads(Path(result["parsed_path"]), baseline, spec, perimeter_qpv=perimeter,
+                                tolerances=Tolerances.from_mapping(ctx.registry[source_id].drift),
+                                contours=contours, accepted_break=accepted_break)
+        summary["baseline"] = {"millesime": baseline.millesime, "sha256": baseline.sha256}
+    summary["checks"] += checks
+    summary["evaluated"] = len(summary["checks"])
+    summary["failed"] = sum(1 for c in summary["checks"] if c["status"] == "failed")
+    summary["warnings"] = sum(1 for c in summary["checks"] if c["status"] == "warning")
+    summary["success"] = not summary["failed"] and not summary["errors"]
+    if details.exists():
+        doc = json.loads(details.read_text(encoding="utf-8"))
+        doc["summary"] = summary
+        details.write_text(json.dumps(doc, ensure_ascii=False, indent=2, default=str), encoding="utf-8")
 
 
 def _raw_gate_job(ctx: Context, run_id: str, result: dict) -> tuple:
@@ -318,13 +410,19 @@ def _raw_gate_job(ctx: Context, run_id: str, result: dict) -> tuple:
     return suite, Path(result["parsed_path"]), details
 
 
-def _record_raw_gate(ctx: Context, run_id: str, result: dict, summary: dict, details: Path) -> dict:
+def _record_raw_gate(ctx: Context, run_id: str, result: dict, summary: dict, details: Path,
+                     accepted_break: str | None = None) -> dict:
     source_id, millesime, sha = result["source_id"], result["millesime"], result["sha256"]
     summary.update(source_id=source_id, millesime=millesime, sha256=sha, url=result.get("url"))
+    if accepted_break:
+        summary["rupture"] = {"reason": accepted_break, "run_id": run_id}
     ctx.history.record_validation(run_id, f"raw_{source_id}_{millesime}", f"raw:{source_id}", summary, str(details))
     status = "accepted" if summary["success"] else "quarantined"
     compact = {k: summary[k] for k in ("success", "evaluated", "failed", "errors", "warnings")}
     compact["details_path"] = ctx.history.portable(details)
+    if accepted_break:  # a deliberate break of series: flagged rupture_serie in the marts (registry_table)
+        compact["rupture"] = {"reason": accepted_break, "run_id": run_id, "accepted_at": now_utc()}
+        ctx.history.step(run_id, "accept_break", f"{source_id}/{millesime}", "recorded", accepted_break)
     ctx.history.set_landing_status(source_id, millesime, sha, status, compact)
     if summary["success"]:
         ctx.history.save_http_validators(_full_url(ctx, result), result.get("etag"), result.get("last_modified"),
@@ -332,6 +430,10 @@ def _record_raw_gate(ctx: Context, run_id: str, result: dict, summary: dict, det
     ctx.history.step(run_id, "raw_gate", f"{source_id}/{millesime}", "passed" if summary["success"] else "failed",
                      None if summary["success"] else f"{summary['failed']} failed, {summary['errors']} errors")
     return summary
+
+
+def now_utc() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 def _full_url(ctx: Context, result: dict) -> str:
@@ -408,17 +510,28 @@ def registry_table(ctx: Context):
                 "licence": src.licence, "prochaine_publication": src.next_release, "titre": src.title}
         if not src.millesimes:
             rows.append({**base, "millesime": None, "url": src.landing_page, "date_publication": None,
-                         "charge_le": None, "sha256": None})
+                         "charge_le": None, "sha256": None, "rupture_motif": None})
         for year, m in sorted(src.millesimes.items()):
             landing = current.get((src.id, year))
+            rupture = (_json_or_empty(landing.get("validation")).get("rupture") or {}) if landing else {}
             rows.append({**base, "millesime": year, "url": m.url, "date_publication": m.published,
                          "charge_le": landing["fetched_at"] if landing else None,
-                         "sha256": landing["sha256"] if landing else None})
+                         "sha256": landing["sha256"] if landing else None,
+                         "rupture_motif": rupture.get("reason")})
     schema = pa.schema([("source_id", pa.string()), ("millesime", pa.int32()), ("statut_source", pa.string()),
                         ("motif", pa.string()), ("publisher", pa.string()), ("licence", pa.string()),
                         ("titre", pa.string()), ("url", pa.string()), ("date_publication", pa.string()),
-                        ("prochaine_publication", pa.string()), ("charge_le", pa.string()), ("sha256", pa.string())])
+                        ("prochaine_publication", pa.string()), ("charge_le", pa.string()), ("sha256", pa.string()),
+                        ("rupture_motif", pa.string())])
     return pa.Table.from_pylist(rows, schema=schema)
+
+
+def _json_or_empty(text) -> dict:
+    try:
+        value = json.loads(text or "{}")
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
 
 
 #: derived tables: points of a source assigned to their QPV 2024 against the ANCT contours
@@ -588,6 +701,61 @@ def git_commit() -> str | None:
         return None
 
 
+# -- warnings: what the gates reported without refusing ------------------------------------------------
+
+def run_warnings(ctx: Context, run_id: str) -> list[dict]:
+    """Every check of this run's gates that only warned, compact: the suite, the check, the column, how many
+    rows and the first of them (QPV, column, value). Out-of-range values on QPV outside the perimeter and
+    derived values withheld as ``non_calculable`` are reported this way; they never block a publication."""
+    out = []
+    for v in ctx.history.validations(run_id):
+        try:
+            summary = json.loads(v.get("summary") or "{}")
+        except ValueError:
+            continue
+        for c in summary.get("checks", []):
+            if c.get("status") != "warning":
+                continue
+            out.append({"suite": v["suite"], "target": v["target"], "check": c.get("check"),
+                        "column": c.get("column"), "rows": c.get("unexpected_count"),
+                        "sample": (c.get("sample") or [])[:5], "observed": c.get("observed")})
+    return out
+
+
+def describe_warning(w: dict) -> str:
+    """One warning on one line: suite, column, how many rows, the first rows' QPV and values."""
+    rows = ""
+    if w.get("sample"):
+        rows = "; ".join(", ".join(f"{k}={v}" for k, v in r.items() if k != "_line") for r in w["sample"][:3])
+        rows = f": {rows}" + (" …" if (w.get("rows") or 0) > 3 else "")
+    count = f" ({w['rows']} row{'s' if w['rows'] != 1 else ''})" if w.get("rows") is not None else ""
+    observed = f" — {w['observed']}" if w.get("observed") and not rows else ""
+    return f"{w['suite']}: {w['check']}{count}{rows}{observed}"
+
+
+def write_run_report(ctx: Context, run_id: str, status: str, message: str) -> tuple[Path, list[dict]]:
+    """The report of a run that did not fail (``meta/runs/<run_id>/report.txt``): what it did and every warning
+    of its gates with the rows concerned (QPV, column, value)."""
+    from expectations.runner import format_warnings
+
+    warnings = run_warnings(ctx, run_id)
+    lines = [f"status: {status}", "", message, ""]
+    if warnings:
+        lines.append(f"warnings ({len(warnings)}): reported, not blocking")
+        for v in ctx.history.validations(run_id):
+            try:
+                summary = json.loads(v.get("summary") or "{}")
+            except ValueError:
+                continue
+            if any(c.get("status") == "warning" for c in summary.get("checks", [])):
+                lines += ["", format_warnings(summary, limit=10)]
+    else:
+        lines.append("no warning")
+    report = ctx.run_dir(run_id) / "report.txt"
+    report.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return report, warnings
+
+
 # -- the whole run -----------------------------------------------------------------------------------
 
 def _failure_report(ctx: Context, run_id: str, stage: str, text: str) -> Path:
@@ -597,7 +765,7 @@ def _failure_report(ctx: Context, run_id: str, stage: str, text: str) -> Path:
 
 
 def extract_and_gate(ctx: Context, run_id: str, items: list[dict], *, force: bool = False,
-                     defer_docs: bool = False) -> list[dict]:
+                     defer_docs: bool = False, accept_breaks: dict[str, str] | None = None) -> list[dict]:
     """Extract every planned item, gate the new landings; raise if any source failed (after all ran).
     The gate's Data Docs are rendered before returning or raising, unless ``defer_docs`` and every source
     passed (the caller then renders them: :func:`run` does it while dbt builds)."""
@@ -613,7 +781,7 @@ def extract_and_gate(ctx: Context, run_id: str, items: list[dict], *, force: boo
         landed = [extract_source(ctx, run_id, it["source_id"], it["millesime"], target=it["target"], force=force)
                   for it in batch]
         new = [r for r in landed if r["status"] == "new"]
-        for r, summary in zip(new, validate_landings(ctx, run_id, new), strict=True):
+        for r, summary in zip(new, validate_landings(ctx, run_id, new, accept_breaks=accept_breaks), strict=True):
             r["validation"] = {k: summary[k] for k in ("success", "failed", "errors", "warnings")}
             if not summary["success"]:
                 r["status"] = "quarantined"
@@ -623,17 +791,28 @@ def extract_and_gate(ctx: Context, run_id: str, items: list[dict], *, force: boo
     if failed or gate_failures or not defer_docs:
         build_docs(gx_root(ctx.settings))
     if failed or gate_failures:
-        parts = []
-        for r in failed:
-            parts.append(r["error"]["message"])
+        from extract.diagnosis import short_url, summarize_fetch_failures
+
+        messages = [r["error"]["message"] for r in failed]  # the full text: history, Airflow, report
+        report_parts: list[str] = []
+        console_parts: list[str] = []
+        if failed:  # one line per source, then one diagnosis (no network? proxy?)
+            console, report_text = summarize_fetch_failures(
+                failed, succeeded=[r for r in results if r["status"] != "failed"])
+            console_parts.append(console)
+            report_parts.append(report_text.rstrip())
         for s in gate_failures:
-            parts.append(f"[{s['source_id']}] millésime {s['millesime']} failed its raw gate and was quarantined "
-                         f"(file {s['sha256'][:12]}…, URL {s.get('url')}):\n" + format_failures(s))
+            head = (f"[{s['source_id']}] millésime {s['millesime']} failed its raw gate and was quarantined "
+                    f"(file {s['sha256'][:12]}…")
+            detail = format_failures(s)
+            messages.append(f"{head}, URL {s.get('url')}):\n{detail}")
+            report_parts.append(messages[-1])
+            console_parts.append(f"{head}, {short_url(s.get('url') or '')}):\n{detail}")
         stage = "raw_gate" if gate_failures else "extract"
-        text = "\n\n".join(parts)
-        report = _failure_report(ctx, run_id, stage, text)
-        raise PipelineError(stage, f"{len(failed) + len(gate_failures)} source load(s) failed; nothing was "
-                            f"published\n{text}", run_id=run_id, details_path=report)
+        report = _failure_report(ctx, run_id, stage, "\n\n".join(report_parts))
+        title = f"{len(failed) + len(gate_failures)} source load(s) failed; nothing was published"
+        raise PipelineError(stage, f"{title}\n" + "\n\n".join(messages), run_id=run_id, details_path=report,
+                            console=f"{title}\n" + "\n\n".join(console_parts))
     return results
 
 
@@ -649,10 +828,14 @@ def run(
     millesime: int | None = None,
     force: bool = False,
     trigger: str = "cli",
+    accept_breaks: dict[str, str] | None = None,
 ) -> RunResult:
     """One full run under the writer lock. Raises :class:`PipelineError` (after recording the failure)."""
     ctx = Context.create(settings)
     check_request(ctx.registry, sources=sources, millesime=millesime, history=ctx.history)  # starts no run
+    check_breaks(ctx.registry, accept_breaks, sources)
+    from observatoire.datamode import check_data_mode  # demo and live never share a data directory
+    check_data_mode(ctx.settings, trigger=trigger)  # refuses the other mode's directory; starts no run
     with writer_lock(ctx.settings.lock_path, "observatoire run"):
         from expectations.runner import build_docs, discard_pending
         from observatoire.warehouse import recover
@@ -661,12 +844,14 @@ def run(
         ctx.history.abandon_stale_runs()
         recover(ctx.settings)
         params = {"sources": sources, "millesime": millesime, "force": force}
+        if accept_breaks:
+            params["accept_breaks"] = accept_breaks
         run_id = ctx.history.start_run(mode=ctx.settings.mode, perimetre=ctx.settings.perimetre,
                                        trigger=trigger, params=params)
         results: list[dict] = []
         try:
             items = plan(ctx, sources=sources, millesime=millesime)
-            results = extract_and_gate(ctx, run_id, items, force=force, defer_docs=True)
+            results = extract_and_gate(ctx, run_id, items, force=force, defer_docs=True, accept_breaks=accept_breaks)
             # the raw gate's Data Docs are rendered on a thread while this one loads and waits for dbt (a
             # subprocess); the mart gate starts once they are written (one writer of the GX project at a time)
             with ThreadPoolExecutor(max_workers=1, thread_name_prefix="data-docs") as docs:
@@ -677,9 +862,11 @@ def run(
                     raw_docs.result()
                     summary = _summary(results, None)
                     prune_raw(ctx, run_id)
-                    ctx.history.finish_run(run_id, "unchanged", summary=summary, fingerprint=fp)
-                    return RunResult(run_id, "unchanged", results, None,
-                                     "inputs and code unchanged since the last publication: nothing new to publish")
+                    message = "inputs and code unchanged since the last publication: nothing new to publish"
+                    report, warnings = write_run_report(ctx, run_id, "unchanged", message)
+                    ctx.history.finish_run(run_id, "unchanged", summary=summary | {"warnings": warnings},
+                                           fingerprint=fp, details_path=str(report))
+                    return RunResult(run_id, "unchanged", results, None, message, warnings, report)
                 counts = load(ctx, run_id)
                 build(ctx, run_id)
                 raw_docs.result()
@@ -687,9 +874,11 @@ def run(
             published = publish(ctx, run_id, fp)
             prune_raw(ctx, run_id)
             summary = _summary(results, published, counts)
-            ctx.history.finish_run(run_id, "success", summary=summary, fingerprint=fp, published=True)
-            return RunResult(run_id, "published", results, published,
-                             f"published {published['path']} ({len(published['tables'])} tables)")
+            message = f"published {published['path']} ({len(published['tables'])} tables)"
+            report, warnings = write_run_report(ctx, run_id, "published", message)
+            ctx.history.finish_run(run_id, "success", summary=summary | {"warnings": warnings}, fingerprint=fp,
+                                   published=True, details_path=str(report))
+            return RunResult(run_id, "published", results, published, message, warnings, report)
         except PipelineError as err:
             err.run_id = run_id
             details = err.details_path or _failure_report(ctx, run_id, err.stage, str(err))

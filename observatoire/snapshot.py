@@ -14,6 +14,9 @@
 
 An edition is never rewritten: creating one that exists is refused. A correction
 (``--correction "motif"``) writes ``2025.1`` (then ``2025.2``…) next to it, recording why and what changed.
+A demo publication (the project's recordings: synthetic values) is refused unless asked for (``--demo``); its
+edition then says « données de démonstration, valeurs synthétiques » in its README, manifest.json, workbook
+notes and DuckDB file.
 Everything is written into a temporary directory and renamed into place when complete, under the data
 directory's writer lock, so a snapshot is either absent or whole.
 """
@@ -37,7 +40,7 @@ from pathlib import Path
 from typing import Any
 
 from extract.landing import file_sha256 as sha256_file
-from observatoire.config import Settings
+from observatoire.config import DEMO_NOTICE, Settings
 from observatoire.warehouse import _lit, _q  # SQL quoting shared with the publication
 
 #: the evaluation table: each indicator per QPV at its baseline millésime and at the latest
@@ -66,6 +69,11 @@ class SnapshotError(RuntimeError):
 
 class SnapshotExists(SnapshotError):
     pass
+
+
+class SnapshotDemoRefused(SnapshotError):
+    """An edition of a demo publication without ``--demo`` (or ``--demo`` on a live one): a usage error, refused
+    before anything is written."""
 
 
 @dataclass(frozen=True)
@@ -269,9 +277,13 @@ def next_version(settings: Settings, edition: int, correction: str | None) -> tu
     return f"{edition}.{parse_version(last)[1] + 1}", last
 
 
-def create(settings: Settings, edition: int, correction: str | None = None, *,
+def create(settings: Settings, edition: int, correction: str | None = None, *, demo: bool | None = None,
            log: Callable[[str], None] = lambda msg: None) -> Snapshot:
-    """Freeze the published warehouse as ``edition`` (or a correction of it); returns the new snapshot."""
+    """Freeze the published warehouse as ``edition`` (or a correction of it); returns the new snapshot.
+
+    ``demo``: False (the CLI without ``--demo``, the annual DAG by default) refuses a demo publication, True (``--demo``)
+    requires one, None (library callers) accepts either; :class:`SnapshotDemoRefused` otherwise. The edition of a
+    demo publication is marked as such in every file that can say it, whatever ``demo`` is."""
     from observatoire.locking import writer_lock
 
     if not 2000 <= int(edition) <= 2100:
@@ -282,6 +294,8 @@ def create(settings: Settings, edition: int, correction: str | None = None, *,
         raise SnapshotError(f"nothing published yet in {settings.data_dir}: run `observatoire run` first")
     root = snapshots_dir(settings)
     with writer_lock(settings.lock_path, f"snapshot create --edition {edition}"):
+        if demo is not None:
+            check_demo_acknowledged(settings, demo)
         version, corrects = next_version(settings, int(edition), correction)
         root.mkdir(parents=True, exist_ok=True)
         for stale in root.glob(".tmp-*"):  # a snapshot that died half-way (we hold the lock: nobody else writes)
@@ -299,6 +313,53 @@ def create(settings: Settings, edition: int, correction: str | None = None, *,
             raise
     log(f"snapshot {version} written to {root / version}")
     return Snapshot(version=version, path=root / version, manifest=manifest)
+
+
+def demo_publication(publication: dict, landings: list[dict]) -> str | None:
+    """Why a publication holds demo data (its mode, or source files landed from the project's recordings), or None
+    for live data. The recordings are checked too: a directory from before demo and live were kept apart may hold
+    recordings under a publication made in live mode."""
+    if publication.get("mode") == "demo" or publication.get("donnees_synthetiques"):
+        return f"its meta.publication says mode demo (run {publication.get('run_id')})"
+    recordings = [f"{r['source_id']}/{r['millesime']}" for r in landings if r.get("url_origin") == "recording"]
+    if recordings:
+        return (f"{len(recordings)} of the source files it was built from are the project's recordings "
+                f"(url_origin 'recording': {', '.join(recordings[:5])}{' …' if len(recordings) > 5 else ''}), "
+                f"although it was published in mode {publication.get('mode')}")
+    return None
+
+
+def published_demo_reason(settings: Settings) -> str | None:
+    """:func:`demo_publication` of the published warehouse (read-only)."""
+    import duckdb
+
+    con = duckdb.connect()
+    try:
+        con.execute(f"ATTACH {_lit(str(settings.published_db))} AS pub (READ_ONLY)")
+        has_publication = con.execute(
+            "SELECT count(*) FROM duckdb_tables() WHERE database_name = 'pub' AND schema_name = 'meta' "
+            "AND table_name = 'publication'").fetchone()[0]
+        publication = _one_dict(con, "SELECT * FROM pub.meta.publication") if has_publication else {}
+        return demo_publication(publication, _landings_in_use(con))
+    finally:
+        con.close()
+
+
+def check_demo_acknowledged(settings: Settings, demo: bool) -> None:
+    """Refuse an edition of demo data without ``--demo``, and ``--demo`` on live data (:class:`SnapshotDemoRefused`)."""
+    reason = published_demo_reason(settings)
+    if reason and not demo:
+        raise SnapshotDemoRefused(
+            f"the published warehouse {settings.published_db} holds demo data: {reason}. These are the project's "
+            "recordings (real formats, synthetic values): an edition made from them would present invented figures "
+            "as the observatory's. Nothing was written. To freeze it anyway as a demonstration edition, marked "
+            f"« {DEMO_NOTICE} » in its README.md, manifest.json, workbook notes and DuckDB file, add --demo "
+            "(DAG observatoire_snapshot_annuel: param demo). For a real edition, publish live data in a live data "
+            "directory (OBSERVATOIRE_MODE=live, OBSERVATOIRE_DATA_DIR=./data) and create the edition there")
+    if demo and not reason:
+        raise SnapshotDemoRefused(
+            f"--demo: the published warehouse {settings.published_db} holds live data (the publishers' files), "
+            "not demo data: its edition is not a demonstration and must not be marked as one. Run it without --demo")
 
 
 def _check_same_territory(settings: Settings, edition: int, publication: dict) -> None:
@@ -342,15 +403,17 @@ def _write_snapshot(settings: Settings, out: Path, edition: int, version: str, c
         publication = _one_dict(con, "SELECT * FROM pub.meta.publication")
         if corrects is not None:
             _check_same_territory(settings, edition, publication)
-        log(f"freezing publication {publication.get('run_id')} ({len(tables)} tables) as {version}")
+        # the provenance of this publication only: the data directory's history also holds other runs,
+        # quarantined, superseded and purged files, and the validations that judged them
+        landings = _landings_in_use(con)
+        demo_reason = demo_publication(publication, landings)
+        log(f"freezing publication {publication.get('run_id')} ({len(tables)} tables) as {version}"
+            + (f" — {DEMO_NOTICE}: {demo_reason}" if demo_reason else ""))
         for t in tables:
             con.execute(f"CREATE TABLE snap.main.{_q(t)} AS SELECT * FROM pub.main.{_q(t)} ORDER BY ALL")
         con.execute(f"CREATE TABLE snap.main.{EVALUATION_TABLE} AS {_evaluation_sql('snap.main')}")
         tables.append(EVALUATION_TABLE)
         tables.sort()
-        # the provenance of this publication only: the data directory's history also holds other runs,
-        # quarantined, superseded and purged files, and the validations that judged them
-        landings = _landings_in_use(con)
         validations = _validations_in_scope(con, publication.get("run_id"), landings)
         _copy_meta(con, publication.get("run_id"), landings, validations)
         sources = _sources(landings)
@@ -374,8 +437,11 @@ def _write_snapshot(settings: Settings, out: Path, edition: int, version: str, c
             "correction": None if corrects is None else {
                 "motif": correction.strip(), "corrige": corrects, "changements": changes},
             "run_id": publication.get("run_id"),
+            "donnees_demonstration": demo_reason is not None,
+            "avertissement": _demo_warning() if demo_reason else None,
             "publication": {k: publication.get(k) for k in (
-                "run_id", "mode", "donnees_synthetiques", "perimetre", "published_at", "git_commit", "fingerprint")},
+                "run_id", "mode", "donnees_synthetiques", "perimetre", "published_at", "git_commit", "fingerprint")}
+            | ({"donnees_synthetiques": True} if demo_reason else {}),
             "validations": validations,
             "validations_reussies": all(bool(v["success"]) for v in validations) if validations else None,
             "sources": sources,
@@ -385,7 +451,9 @@ def _write_snapshot(settings: Settings, out: Path, edition: int, version: str, c
             "tables": table_info,
         }
         con.execute("CREATE TABLE snap.meta.snapshot AS SELECT ? AS edition, ? AS version, ? AS created_at, "
-                    "? AS correction, ? AS corrige", [edition, version, created_at, correction, corrects])
+                    "? AS correction, ? AS corrige, ? AS donnees_demonstration, ? AS avertissement",
+                    [edition, version, created_at, correction, corrects, doc["donnees_demonstration"],
+                     doc["avertissement"]])
         con.execute("DETACH snap")
         wb = _Workbook()
         wb.sheet_from_rows("notes", _notes_rows(doc), widths=(28, 110, 14, 22, 70, 66))
@@ -651,6 +719,16 @@ def _territoire(perimetre: str | None, *, de: bool = False) -> str:
     return (f"du périmètre {text}" if de else f"périmètre {text}") + " (cadre « Quartiers 2030 »)"
 
 
+def _is_demo(doc: dict) -> bool:
+    return bool(doc.get("donnees_demonstration") or (doc.get("publication") or {}).get("donnees_synthetiques"))
+
+
+def _demo_warning() -> str:
+    return (f"Attention : {DEMO_NOTICE}. Édition de démonstration, faite à partir des enregistrements du projet "
+            "(formats réels, valeurs inventées) : ces chiffres ne décrivent pas les quartiers réels ; ne pas les "
+            "diffuser ni les citer.")
+
+
 def _notes_rows(doc: dict) -> list[list[Any]]:
     pub = doc["publication"]
     rows: list[list[Any]] = [
@@ -662,9 +740,8 @@ def _notes_rows(doc: dict) -> list[list[Any]]:
         ["Périmètre", pub.get("perimetre")],
         ["Mode", pub.get("mode")],
     ]
-    if pub.get("donnees_synthetiques"):
-        rows.append(["ATTENTION", "Données synthétiques (mode démonstration) : ces chiffres ne décrivent pas les "
-                                  "quartiers réels."])
+    if _is_demo(doc):
+        rows.insert(1, ["ATTENTION", _demo_warning()])
     if doc.get("correction"):
         c = doc["correction"]
         rows += [["Correction de", c["corrige"]], ["Motif", c["motif"]],
@@ -706,8 +783,9 @@ def _notes_rows(doc: dict) -> list[list[Any]]:
 def _readme(doc: dict, db_name: str) -> str:
     pub = doc["publication"]
     v = doc["version"]
-    warning = ("\n> **Attention : données synthétiques** (mode démonstration). Ces chiffres ne décrivent pas les "
-               "quartiers réels.\n" if pub.get("donnees_synthetiques") else "")
+    demo = _is_demo(doc)
+    warning = f"\n> **{_demo_warning()}**\n" if demo else ""
+    title_demo = f" — {DEMO_NOTICE}" if demo else ""
     correction = ""
     if doc.get("correction"):
         c = doc["correction"]
@@ -720,7 +798,7 @@ def _readme(doc: dict, db_name: str) -> str:
     n_part = len(doc.get("fichiers_partenaires") or [])
     partenaires = (f" ; les {n_part} fichiers transmis par les partenaires (indicateur, millésime, partenaire, "
                    "empreinte) dans la rubrique `fichiers_partenaires`" if n_part else "")
-    return f"""# Observatoire des quartiers — édition {doc['edition']} (version {v})
+    return f"""# Observatoire des quartiers — édition {doc['edition']} (version {v}){title_demo}
 
 Baromètres {_territoire(pub.get("perimetre"), de=True)}, par quartier prioritaire (QPV).
 Instantané figé le {doc['created_at']} à partir de la publication `{pub.get('run_id')}`

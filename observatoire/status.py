@@ -33,6 +33,7 @@ def render_status(settings: Settings, *, limit: int = 10, as_json: bool = False)
     for r in runs:
         lines.append(f"{r['run_id']:<26} {r['status']:<12} {r['mode']:<5} {r['started_at']:<26} "
                      f"{(r['ended_at'] or '-'):<26}")
+    lines += _warning_lines(history, runs, last_pub)
     failed = next((r for r in runs if r["status"] in ("failed", "interrupted")), None)
     if failed and runs and failed["run_id"] == runs[0]["run_id"]:
         lines += ["", f"last run {failed['run_id']} {failed['status'].upper()}"]
@@ -55,6 +56,29 @@ def render_status(settings: Settings, *, limit: int = 10, as_json: bool = False)
         if failed["details_path"]:
             lines.append(f"  details: {history.resolve(failed['details_path'])}")
     return "\n".join(lines)
+
+
+def _warning_lines(history: History, runs: list[dict], last_pub: dict | None, limit: int = 10) -> list[str]:
+    """The warnings of the last run that had some (the last publication's when the latest run changed nothing):
+    a value out of range on a QPV outside the perimeter, a derived value withheld… each naming its rows."""
+    from observatoire.pipeline import describe_warning
+
+    candidates = [r for r in runs[:1] if r["status"] != "failed"]
+    if last_pub and (not candidates or candidates[0]["status"] == "unchanged"):
+        candidates.append(last_pub)
+    for run in candidates:
+        warnings = (_decoded(run.get("summary")) or {}).get("warnings") if isinstance(
+            _decoded(run.get("summary")), dict) else None
+        if not warnings:
+            continue
+        out = ["", f"warnings of run {run['run_id']} ({len(warnings)}, not blocking):"]
+        out += [f"  - {describe_warning(w)}" for w in warnings[:limit]]
+        if len(warnings) > limit:
+            out.append(f"  … {len(warnings) - limit} more")
+        if run.get("details_path"):
+            out.append(f"  report: {history.resolve(run['details_path'])}")
+        return out
+    return []
 
 
 def _decoded(text):

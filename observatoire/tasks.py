@@ -23,13 +23,30 @@ def _ctx() -> Context:
 
 
 def start(params: dict | None = None, *, trigger: str = "airflow", external_id: str | None = None) -> str:
-    """Record a new run; returns its id."""
+    """Record a new run; returns its id. Raises :class:`observatoire.datamode.DataModeError` (recording nothing, so
+    the task fails with the message and the run history shows no run) when the data directory holds the other
+    mode's data: demo and live never share a data directory."""
+    from observatoire.datamode import check_data_mode
+    from observatoire.history import new_run_id
+
     ctx = _ctx()
     params = dict(params or {})
     if external_id:
         params["external_id"] = external_id
+    run_id = new_run_id()
+    check_data_mode(ctx.settings, trigger=trigger, run_id=run_id)
     return ctx.history.start_run(mode=ctx.settings.mode, perimetre=ctx.settings.perimetre, trigger=trigger,
-                                 params=params)
+                                 params=params, run_id=run_id)
+
+
+def _started(run_id: str | None) -> str:
+    """The run id handed over by the start task. The tasks that run whatever their upstream did (``plan``,
+    ``finish``) get none when start failed (it then recorded no run, e.g. a data directory holding the other mode's
+    data): a clear error, and nothing done."""
+    if not run_id:
+        raise PipelineError("start", "no observatoire run to continue: the start task failed before recording one "
+                            "(its log says why); nothing was extracted, recorded or published")
+    return run_id
 
 
 def _params(ctx: Context, run_id: str) -> dict:
@@ -42,6 +59,7 @@ def plan(run_id: str, *, referentiel: bool | None = None) -> list[dict]:
     ``referentiel`` True: only the ANCT contours' items; False: every other item; None: all."""
     from observatoire.referentiel import CONTOURS_SOURCE
 
+    _started(run_id)
     ctx = _ctx()
     p = _params(ctx, run_id)
     items = pipeline.plan(ctx, sources=p.get("sources") or None, millesime=p.get("millesime"))
@@ -135,12 +153,15 @@ def publish(run_id: str) -> dict:
         fp = _check_owner(ctx, run_id)
         out = pipeline.publish(ctx, run_id, fp)
         pipeline.prune_raw(ctx, run_id)
-        ctx.history.finish_run(run_id, "success", summary={"published": out}, fingerprint=fp, published=True)
+        report, warnings = pipeline.write_run_report(ctx, run_id, "published", f"published {out['path']}")
+        ctx.history.finish_run(run_id, "success", summary={"published": out, "warnings": warnings}, fingerprint=fp,
+                               published=True, details_path=str(report))
     return out
 
 
 def finish(run_id: str) -> dict:
     """Record how the run ended, from its steps; raises if it failed (so the orchestrator's run fails too)."""
+    _started(run_id)
     ctx = _ctx()
     run = ctx.history.get_run(run_id) or {}
     steps = ctx.history.steps(run_id)
@@ -172,23 +193,28 @@ def record_failure(run_id: str | None, task_id: str, error: BaseException) -> No
                      if isinstance(error, BaseException) else msg)
 
 
-def snapshot_create(edition: int, correction: str | None = None, *, skip_if_exists: bool = False) -> dict:
+def snapshot_create(edition: int, correction: str | None = None, *, skip_if_exists: bool = False,
+                    demo: bool = False) -> dict:
     """Create an annual snapshot (see :mod:`observatoire.snapshot`); returns its version, path and file count.
 
     ``skip_if_exists`` (the yearly schedule): an edition that exists is reported as ``exists`` instead of
-    raising, since a scheduled run must not fail because someone created the edition by hand."""
+    raising, since a scheduled run must not fail because someone created the edition by hand. ``demo``: like
+    ``snapshot create --demo``, allow an edition of a demo publication (marked as such in every file); without
+    it a demo publication is refused (:class:`observatoire.snapshot.SnapshotDemoRefused`): a live deployment never
+    holds demo data."""
     from observatoire.config import load_settings
     from observatoire.snapshot import SnapshotExists, create
 
     settings = load_settings()
     try:
-        snap = create(settings, int(edition), correction)
+        snap = create(settings, int(edition), correction, demo=bool(demo))
     except SnapshotExists as err:
         if skip_if_exists and correction is None:
             return {"status": "exists", "version": str(edition), "message": str(err)}
         raise
     return {"status": "created", "version": snap.version, "path": str(snap.path),
-            "files": len(snap.manifest["files"]), "run_id": snap.manifest.get("run_id")}
+            "files": len(snap.manifest["files"]), "run_id": snap.manifest.get("run_id"),
+            "demo": bool(snap.manifest.get("donnees_demonstration"))}
 
 
 def snapshot_verify(version: str) -> dict:

@@ -20,7 +20,13 @@ export AIRFLOW__API__BASE_URL="http://localhost:$PORT"
 export AIRFLOW__CORE__EXECUTION_API_SERVER_URL="http://localhost:$PORT/execution/"
 export AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK=False
 export OBSERVATOIRE_MODE="${OBSERVATOIRE_MODE:-live}"
-export OBSERVATOIRE_DATA_DIR="${OBSERVATOIRE_DATA_DIR:-$ROOT/data}"
+# demo and live data never share a data directory (a run of the other mode is refused): like `make demo`, a demo
+# Airflow defaults to ./data-demo, a live one to ./data
+if [ "$OBSERVATOIRE_MODE" = demo ]; then
+  export OBSERVATOIRE_DATA_DIR="${OBSERVATOIRE_DATA_DIR:-$ROOT/data-demo}"
+else
+  export OBSERVATOIRE_DATA_DIR="${OBSERVATOIRE_DATA_DIR:-$ROOT/data}"
+fi
 export DBT_SEND_ANONYMOUS_USAGE_STATS=False
 mkdir -p "$AIRFLOW_HOME"
 

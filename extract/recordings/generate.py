@@ -1,4 +1,5 @@
-"""Regenerate the demo recordings (real formats, synthetic values): ``python -m extract.recordings.generate``.
+"""Regenerate the demo recordings (real formats, synthetic values except the population of the latest
+``insee_pop_qpv`` millésime, which is INSEE's): ``python -m extract.recordings.generate``.
 
 Deterministic: every value is drawn from a generator seeded by (source, QPV code, millésime), so adding a
 source or a QPV never changes the values of the others.
@@ -7,6 +8,7 @@ source or a QPV never changes the values of the others.
 from __future__ import annotations
 
 import csv
+import functools
 import hashlib
 import random
 from pathlib import Path
@@ -30,13 +32,34 @@ def fr(x: float, digits: int = 1) -> str:
     return f"{x:.{digits}f}".replace(".", ",")
 
 
+#: the millésime of ``insee_pop_qpv`` whose population is INSEE's real value (``_base/pop_qpv24_reelle.csv``)
+REAL_POPULATION_MILLESIME = 2021
+
+
+@functools.cache
+def real_populations() -> dict[str, int]:
+    """INSEE's population municipale of each recorded QPV (pop_QPV24; provenance in README.md)."""
+    with open(BASE / "pop_qpv24_reelle.csv", encoding="utf-8") as fh:
+        return {row["code_qp"]: int(row["population"]) for row in csv.DictReader(fh)}
+
+
+def _drift(code: str, year: int) -> float:
+    """The seeded change of a QPV's population from ``year - 1`` to ``year``."""
+    return 1.0 + rng("population", code, year).gauss(0.0, 0.025)
+
+
 def population(code: str, millesime: int) -> int:
-    base = rng("population", code).lognormvariate(8.41, 0.45)
-    base = min(max(base, 1050.0), 21000.0)
-    drift = 1.0
-    for year in range(2021, millesime + 1):
-        drift *= 1.0 + rng("population", code, year).gauss(0.0, 0.025)
-    return int(round(base * drift))
+    """INSEE's real value for :data:`REAL_POPULATION_MILLESIME`; other millésimes derived from it with the
+    seeded yearly drift (earlier: divided by the drifts of the years after; later: multiplied)."""
+    try:
+        value = float(real_populations()[code])
+    except KeyError:
+        raise KeyError(f"{code}: no real population in {BASE / 'pop_qpv24_reelle.csv'}") from None
+    for year in range(REAL_POPULATION_MILLESIME + 1, millesime + 1):
+        value *= _drift(code, year)
+    for year in range(millesime + 1, REAL_POPULATION_MILLESIME + 1):
+        value /= _drift(code, year)
+    return int(round(value))
 
 
 def part_15_24(code: str, millesime: int) -> float:

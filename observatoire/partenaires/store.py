@@ -147,9 +147,71 @@ def _values_parquet(report: Report) -> bytes:
     return buf.getvalue()
 
 
+def previous_partner_file(history, indicateur: str, millesime: int) -> dict | None:
+    """What a new partner file is compared with: the file in force for the same indicator and millésime, else
+    the one of the latest earlier millésime; None for the indicator's first file."""
+    rows = history.query(
+        "SELECT * FROM partenaires_fichiers WHERE indicateur = ? AND status = 'current' AND millesime <= ? "
+        "ORDER BY millesime DESC LIMIT 1", (indicateur, millesime))
+    return rows[0] if rows else None
+
+
+def compare_with_previous(settings: Settings, report: Report, previous: dict, *, rupture: str | None = None) -> None:
+    """The gate that remembers, for a partner file: against ``previous`` (same indicator), QPV by QPV, the share
+    of values changed by more than ×2, the share of empty or secret cells and the median. A jump beyond the
+    tolerances of :mod:`expectations.drift` is an error of the file (a warning with ``rupture``, a deliberate
+    break recorded with the file)."""
+    import statistics
+
+    import pyarrow.parquet as pq
+
+    from expectations.drift import DEFAULT_TOLERANCES as TOL
+    from observatoire.partenaires.validation import ERROR, WARNING, fr_number
+
+    path = settings.data_dir / previous["values_path"]
+    if not path.exists():
+        return
+    before = {r["code_qpv"]: r for r in pq.read_table(path, columns=["code_qpv", "valeur", "statut"]).to_pylist()}
+    after = {r["code_qpv"]: r for r in report.rows}
+    level = WARNING if rupture else ERROR
+    what = (f"le fichier précédent de cet indicateur (« {previous['nom_fichier']} », millésime "
+            f"{previous['millesime']}, reçu le {_fr_date(previous['received_at'])})")
+    advice = (" Si le changement est voulu (nouvelle méthode, nouveau périmètre), importez le fichier avec "
+              "--accepter-rupture \"motif\" : la rupture de série sera enregistrée." if not rupture
+              else f" Rupture de série acceptée : {rupture}.")
+    common = [c for c in after if c in before]
+    if len(common) < TOL.min_rows:
+        return
+    empty_before = sum(1 for c in common if before[c]["valeur"] is None) / len(common)
+    empty_after = sum(1 for c in common if after[c]["valeur"] is None) / len(common)
+    if empty_after - empty_before > TOL.max_null_increase:
+        report.add(level, f"Écart avec {what} : {empty_after:.0%} de cellules vides ou au secret contre "
+                          f"{empty_before:.0%} auparavant.{advice}", column="valeur", csv=report.format == "csv")
+    pairs = [(c, before[c]["valeur"], after[c]["valeur"]) for c in common
+             if (before[c]["valeur"] or 0) > 0 and (after[c]["valeur"] or 0) > 0]
+    if len(pairs) >= TOL.min_rows:
+        jumped = [(c, b, a) for c, b, a in pairs if a / b > TOL.factor or a / b < 1 / TOL.factor]
+        if len(jumped) / len(pairs) > TOL.max_share_jumped:
+            import math
+
+            code, b, a = max(jumped, key=lambda t: abs(math.log(t[2] / t[1])))
+            report.add(level, f"Écart avec {what} : {len(jumped)} quartiers sur {len(pairs)} "
+                              f"({len(jumped) / len(pairs):.0%}) ont une valeur multipliée ou divisée par plus de "
+                              f"{TOL.factor:g} ; le plus touché {code} : {fr_number(b)} avant, {fr_number(a)} après "
+                              f"(une erreur d'unité ?).{advice}", column="valeur", csv=report.format == "csv")
+        else:
+            med_b = statistics.median(b for _, b, _ in pairs)
+            med_a = statistics.median(a for _, _, a in pairs)
+            if med_b > 0 and not (1 / TOL.max_median_factor <= med_a / med_b <= TOL.max_median_factor):
+                report.add(level, f"Écart avec {what} : médiane {fr_number(med_a)} contre {fr_number(med_b)} "
+                                  f"auparavant.{advice}", column="valeur", csv=report.format == "csv")
+
+
 def import_file(settings: Settings, path: Path | str, *, remplacer: bool = False, file_name: str | None = None,
-                year: int | None = None) -> ImportResult:
-    """Validate ``path`` and, if it is valid, load it (see the module's docstring). Never raises for a bad file."""
+                year: int | None = None, rupture: str | None = None) -> ImportResult:
+    """Validate ``path`` and, if it is valid, load it (see the module's docstring). Never raises for a bad file.
+    The file is also compared with the indicator's previous file (:func:`compare_with_previous`); ``rupture``
+    accepts a deliberate break of series (recorded with the file)."""
     from observatoire.history import History, now_iso
     from observatoire.locking import writer_lock
 
@@ -167,6 +229,11 @@ def import_file(settings: Settings, path: Path | str, *, remplacer: bool = False
         if current and current["sha256"] == sha:
             return ImportResult(UNCHANGED, f"Fichier déjà importé le {_fr_date(current['received_at'])} (sous le nom "
                                 f"« {current['nom_fichier']} ») : rien n'a changé.", report, current)
+        previous = previous_partner_file(history, ind, mil)
+        if previous:
+            compare_with_previous(settings, report, previous, rupture=rupture)
+            if not report.ok:
+                return ImportResult(REJECTED, "Fichier refusé : rien n'a été chargé.", report)
         if current and not remplacer:
             return ImportResult(
                 REFUSED,

@@ -55,7 +55,7 @@ MAX_TEXT = 1000
 MAX_PARTNER_NAME = 200
 #: what a partner writes for a value withheld under the statistical secret
 SECRET_WORDS = frozenset({"secret"})
-QPV_2024_RE = re.compile(r"^QN(?:\d{3}|02A|02B)\d{2}[NMI]$")
+QPV_2024_RE = re.compile(r"^QN(?:\d{3}|02A|02B)\d{2}[NMIC]$")
 QPV_2015_RE = re.compile(r"^QP\d{6}$")
 _SPACES_RE = re.compile(r"[\s\u00a0\u202f]+")
 _NUMBER_RE = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
@@ -699,7 +699,7 @@ def check_table(table: Table, report: Report, *, perimetre: str, year: int) -> N
                 err("code QPV manquant : chaque ligne porte le code d'un quartier (ex. QN01306M)", **at)
             elif QPV_2015_RE.match(code):
                 err(f"« {code} » est un code de la géographie prioritaire 2015 : utilisez le code QPV 2024 "
-                    "(QN + 5 caractères + N/M/I) du modèle", **at)
+                    "(QN + 5 caractères + N/M/I/C) du modèle", **at)
             elif not QPV_2024_RE.match(code):
                 err(f"code QPV « {_text(code_cell)} » mal formé : un code QPV 2024 s'écrit QN + département + 2 "
                     "chiffres + N, M ou I (ex. QN01306M)", **at)

@@ -36,15 +36,18 @@ def test_snapshot_dag_creates_a_verified_snapshot_and_refuses_a_second(airflow_h
     data = tmp_path / "data"
     shutil.copytree(published_demo, data, symlinks=True)
     env = airflow_env(airflow_home, OBSERVATOIRE_MODE="demo", OBSERVATOIRE_DATA_DIR=str(data))
-    confs = [{"edition": 2025}, {"edition": 2025}, {"edition": 2025, "correction": "révision"}]
+    # the demo's publication: refused without the param demo (a live deployment never holds demo data)
+    confs = [{"edition": 2025}, {"edition": 2025, "demo": True}, {"edition": 2025, "demo": True},
+             {"edition": 2025, "correction": "révision", "demo": True}]
     out = run_python(CODE.format(dags=str(DAGS), confs=confs), env)
     s = out["structure"]
     assert s["errors"] == {} and s["doc_md"] and s["catchup"] is False
-    assert {"edition", "correction"} <= set(s["params"]) and "Europe/Paris" in s["tz"]
+    assert {"edition", "correction", "demo"} <= set(s["params"]) and "Europe/Paris" in s["tz"]
     assert "0 6 15 1 *" in s["schedule"], s["schedule"]
     assert s["tasks"]["create"]["pool"] == "observatoire_warehouse" and s["tasks"]["create"]["retries"] == 0
     assert s["tasks"]["verify"]["upstream"] == ["create"]
-    first, again, correction = out["runs"]
+    refused, first, again, correction = out["runs"]
+    assert refused["state"].endswith("failed") and refused["tasks"]["create"].endswith("failed"), refused
     assert first["state"].endswith("success") and set(first["tasks"]) == {"create", "verify"}, first
     assert all(v.endswith("success") for v in first["tasks"].values()), first
     assert again["state"].endswith("failed") and again["tasks"]["create"].endswith("failed")

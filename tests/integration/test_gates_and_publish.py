@@ -122,15 +122,44 @@ def test_broken_recording_fails_the_right_gate(case, demo_copy, tmp_path, monkey
     assert err.value.details_path and Path(err.value.details_path).exists()
 
 
+ESTIMATIONS_2023 = RECORDINGS / "insee_estimations_qpv" / "2023" / "estimations-demographiques_2023_QPV2024_csv.zip"
+
+
+def _estimations_with_few_elderly(tmp_path: Path, code: str) -> Path:
+    """The 2023 estimations with 1 inhabitant aged 60-74 and 1 aged 75+ in one QPV: every count passes the raw
+    gate, but the indice de jeunesse (a ratio within one file, not a derived value of two sources) is far out
+    of the catalogue's range."""
+    import io
+    import zipfile
+
+    out = io.BytesIO()
+    with zipfile.ZipFile(ESTIMATIONS_2023) as src, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
+        for info in src.infolist():
+            data = src.read(info.filename)
+            if info.filename.startswith("data_"):
+                text = data.decode("utf-8-sig")
+                lines = text.split("\r\n")
+                header = lines[0].split(";")
+                for i, line in enumerate(lines):
+                    fields = line.split(";")
+                    if fields[0] == code:
+                        fields[header.index("pop_60a74")] = "1"
+                        fields[header.index("pop_75p")] = "1"
+                        lines[i] = ";".join(fields)
+                data = b"\xef\xbb\xbf" + "\r\n".join(lines).encode()
+            dst.writestr(info, data)
+    path = tmp_path / ESTIMATIONS_2023.name
+    path.write_bytes(out.getvalue())
+    return path
+
+
 def test_a_failed_dbt_test_names_the_rows_it_found(demo_copy, tmp_path, monkeypatch):
-    # a population of 5 passes the raw gate (a count ≥ 0) but makes rates per inhabitant implausible
     pub = demo_copy / "warehouse" / "observatoire.duckdb"
     before = sha256_of(pub)
-    header, fields = rows()
-    bad = write(tmp_path / "pop_QPV24.csv", header, set_field(fields, "QN01302M", POP, "5"))
-    monkeypatch.setenv("OBSERVATOIRE_URL_INSEE_POP_QPV", bad.as_uri())
+    monkeypatch.setenv("OBSERVATOIRE_URL_INSEE_ESTIMATIONS_QPV",
+                       _estimations_with_few_elderly(tmp_path, "QN01302M").as_uri())
     with pytest.raises(PipelineError) as err:
-        run(load_settings(), sources=["insee_pop_qpv"])
+        run(load_settings(), sources=["insee_estimations_qpv"])
     message = str(err.value)
     assert err.value.stage == "dbt", message
     assert "valeur_dans_plage_catalogue_fct_indicateur_qpv" in message
@@ -139,6 +168,23 @@ def test_a_failed_dbt_test_names_the_rows_it_found(demo_copy, tmp_path, monkeypa
     assert report.name == "report.txt" and "code_qpv='QN01302M'" in report.read_text(encoding="utf-8")
     assert "dbt_build.log" in message  # and where dbt's own log is
     assert sha256_of(pub) == before
+
+
+def test_a_tiny_population_withholds_the_derived_rates_and_publishes(demo_copy, tmp_path, monkeypatch):
+    """A population of 5 passes the raw gate (a count ≥ 1) but makes every rate per inhabitant of that QPV
+    implausible: they are withheld (non_calculable, French motif), the run publishes everything else."""
+    header, fields = rows()
+    bad = write(tmp_path / "pop_QPV24.csv", header, set_field(fields, "QN01302M", POP, "5"))
+    monkeypatch.setenv("OBSERVATOIRE_URL_INSEE_POP_QPV", bad.as_uri())
+    result = run(load_settings(), sources=["insee_pop_qpv"])
+    assert result.status == "published"
+    con = duckdb.connect(str(demo_copy / "warehouse" / "observatoire.duckdb"), read_only=True)
+    withheld = con.execute("select indicateur, motif from fct_indicateur_qpv where code_qpv = 'QN01302M' "
+                           "and statut = 'non_calculable' and motif like 'Valeur non calculable%'").fetchall()
+    con.close()
+    assert {"part_population_couverte_caf"} <= {i for i, _ in withheld}
+    assert all("dénominateur 5 (source insee_pop_qpv, millésime 2021)" in m for _, m in withheld), withheld
+    assert any("QN01302M" in json.dumps(w) for w in result.warnings)
 
 
 READER = """

@@ -226,7 +226,7 @@ def test_second_create_is_refused_and_a_correction_is_a_sibling_version(snapshot
     shutil.copytree(snapshot_2025[0].data_dir / "warehouse", settings.data_dir / "warehouse", symlinks=True)
     env = {"OBSERVATOIRE_DATA_DIR": str(settings.data_dir)}
     before = {p: sha256_of(p) for p in root.rglob("*") if p.is_file()}
-    proc = run_cli("snapshot", "create", "--edition", "2025", env=env)
+    proc = run_cli("snapshot", "create", "--edition", "2025", "--demo", env=env)  # the demo's publication
     assert proc.returncode == 1 and "already exists" in proc.stderr
     with pytest.raises(SnapshotExists):
         create(settings, 2025)
@@ -237,7 +237,8 @@ def test_second_create_is_refused_and_a_correction_is_a_sibling_version(snapshot
                     "AND code_qpv = 'QN01301M' AND valeur IS NOT NULL")
     finally:
         con.close()
-    proc = run_cli("snapshot", "create", "--edition", "2025", "--correction", "population révisée", env=env)
+    proc = run_cli("snapshot", "create", "--edition", "2025", "--correction", "population révisée", "--demo",
+                   env=env)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip().endswith("2025.1")
     corr = json.loads((settings.data_dir / "snapshots" / "2025.1" / "manifest.json").read_text(encoding="utf-8"))

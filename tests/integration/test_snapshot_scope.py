@@ -168,7 +168,7 @@ def test_a_correction_for_another_perimeter_is_refused(three_runs, tmp_path):
     proc = _cli(data, "run", OBSERVATOIRE_PERIMETRE=TPM)
     assert proc.returncode == 0, proc.stdout + proc.stderr[-3000:]
     before = sorted(p.name for p in (data / "snapshots").iterdir())
-    proc = _cli(data, "snapshot", "create", "--edition", "2025", "--correction", "x")
+    proc = _cli(data, "snapshot", "create", "--edition", "2025", "--correction", "x", "--demo")  # demo data
     assert proc.returncode == 1, proc.stdout + proc.stderr
     message = proc.stderr
     assert "SNAPSHOT ERROR" in message and "edition 2025" in message, message

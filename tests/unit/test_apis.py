@@ -7,6 +7,7 @@ import hashlib
 import http.server
 import json
 import threading
+import time
 import zipfile
 from urllib.parse import parse_qsl, urlsplit
 
@@ -29,7 +30,9 @@ class Api:
     def __init__(self):
         self.routes: dict[str, list[tuple[int, dict, bytes]]] = {}
         self.requests: list[str] = []
+        self.headers: list[dict] = []
         self.base = ""
+        self.delay = 0.0  # seconds before each answer
 
     @staticmethod
     def key(path_qs: str) -> str:
@@ -46,9 +49,8 @@ class Api:
         return self.base + path_qs
 
 
-@pytest.fixture
-def api():
-    script = Api()
+def _serve(script: Api):
+    """Serve ``script`` on 127.0.0.1 (a free port): yields while it runs."""
 
     class Handler(http.server.BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -58,6 +60,9 @@ def api():
 
         def do_GET(self):
             script.requests.append(self.path)
+            script.headers.append(dict(self.headers))
+            if script.delay:
+                time.sleep(script.delay)
             answers = script.routes.get(script.key(self.path))
             if not answers:
                 status, headers, body = 404, {"Content-Type": "text/plain"}, b"not found"
@@ -78,6 +83,17 @@ def api():
     yield script
     httpd.shutdown()
     httpd.server_close()
+
+
+@pytest.fixture
+def api():
+    yield from _serve(Api())
+
+
+@pytest.fixture
+def other_api():
+    """A second API on another port of 127.0.0.1: another origin (same host, another port)."""
+    yield from _serve(Api())
 
 
 def policy(**kw):
@@ -233,6 +249,66 @@ def test_size_limit_over_all_pages(api, tmp_path):
     with pytest.raises(FetchError, match="size limit"):
         fetch_paged(api.url("/lines?size=2"), tmp_path, source_id="t", paginator="datafair",
                     policy=policy(max_bytes=600))
+
+
+# -- untrusted links: next only on the first request's origin ------------------------------------------------------
+
+def test_a_next_link_to_another_host_is_refused_and_nothing_is_sent_there(api, other_api, tmp_path, monkeypatch):
+    monkeypatch.setenv("TEST_API_KEY", "SECRETKEY")
+    api.add("/lines?size=1", {"total": 2, "next": other_api.url("/steal?size=1&after=1"), "results": [{"a": 1}]})
+    other_api.add("/steal?size=1&after=1", {"total": 2, "results": [{"a": 2}]})
+    with pytest.raises(FormatError) as err:
+        fetch_paged(api.url("/lines?size=1"), tmp_path, source_id="ademe_dpe_existant", paginator="datafair",
+                    policy=policy(), api_key_env="TEST_API_KEY")
+    msg = str(err.value)
+    assert f"[ademe_dpe_existant] page 1's next link points to {other_api.base}: not followed" in msg
+    assert f"expected a next link on {api.base} (the first request's scheme, host and port)" in msg
+    assert "/steal" not in msg and "after=1" not in msg  # the link's scheme://host only
+    assert other_api.requests == []  # nothing of its target is read, no key sent there
+    assert api.headers[0]["Authorization"] == "Bearer SECRETKEY"  # (the key goes to the host it is for)
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("link", ["file:///etc/passwd", "FILE://localhost/etc/passwd", "ftp://127.0.0.1/x",
+                                  "//evil.invalid/lines?after=1", "https://127.0.0.1/lines?after=1"])
+def test_a_next_link_to_a_file_or_another_scheme_or_host_is_refused(api, tmp_path, link):
+    api.add("/lines?size=1", {"total": 2, "next": link, "results": [{"a": 1}]})
+    with pytest.raises(FormatError) as err:
+        fetch_paged(api.url("/lines?size=1"), tmp_path, source_id="t", paginator="datafair", policy=policy())
+    msg = str(err.value)
+    assert "page 1's next link points to" in msg and "not followed" in msg
+    assert "root:" not in msg and "passwd" not in msg and "after=1" not in msg
+    assert len(api.requests) == 1 and list(tmp_path.iterdir()) == []
+
+
+def test_melodi_paging_next_to_a_file_url_is_refused(api, tmp_path):
+    base = "/melodi/data/DS_X?GEO=DEP-13&maxResult=2"
+    api.add(base + "&page=1", melodi_page(2, 0, next="file:///etc/passwd", isLast=False))
+    with pytest.raises(FormatError, match=r"page 1's next link points to file://: not followed"):
+        fetch_paged(api.url(base), tmp_path, source_id="t", paginator="melodi", policy=policy())
+
+
+def test_a_relative_next_link_on_the_same_host_is_followed(api, tmp_path):
+    api.add("/api/lines?size=1", {"total": 2, "next": "/api/lines?size=1&after=1", "results": [{"a": 1}]})
+    api.add("/api/lines?size=1&after=1", {"total": 2, "results": [{"a": 2}]})
+    r = fetch_paged(api.url("/api/lines?size=1"), tmp_path, source_id="t", paginator="datafair", policy=policy())
+    assert [u for u, _ in pages_of(r.path)] == [api.url("/api/lines?size=1"), api.url("/api/lines?size=1&after=1")]
+
+
+def test_the_deadline_covers_the_whole_paged_fetch(api, tmp_path):
+    api.delay = 0.4  # each page answers in time; all of them do not
+    for i in range(10):
+        api.add(f"/lines?size=1&after={i}", {"total": 10, "next": api.url(f"/lines?size=1&after={i + 1}"),
+                                             "results": [{"a": i}]})
+    start = time.monotonic()
+    with pytest.raises(FetchError) as err:
+        fetch_paged(api.url("/lines?size=1&after=0"), tmp_path, source_id="t", paginator="datafair",
+                    policy=policy(deadline=1.5))
+    assert time.monotonic() - start < 2.5
+    e = err.value
+    assert e.cause == "timeout" and "paged download cut at the deadline of 1.5 s (OBSERVATOIRE_HTTP_DEADLINE)" \
+        " at page " in e.problem and "bytes" in e.problem
+    assert 3 <= len(api.requests) <= 5 and list(tmp_path.iterdir()) == []
 
 
 def test_unknown_paginator(tmp_path):

@@ -36,8 +36,19 @@ def test_the_fetch_policy_reads_its_settings(monkeypatch):
     monkeypatch.setenv("OBSERVATOIRE_HTTP_TIMEOUT", "7.5")
     monkeypatch.setenv("OBSERVATOIRE_HTTP_RETRIES", "0")
     monkeypatch.setenv("OBSERVATOIRE_MAX_BYTES", "1000")
+    monkeypatch.setenv("OBSERVATOIRE_HTTP_DEADLINE", "90")
     policy = FetchPolicy()
-    assert (policy.read_timeout, policy.retries, policy.max_bytes) == (7.5, 0, 1000)
+    assert (policy.read_timeout, policy.retries, policy.max_bytes, policy.deadline) == (7.5, 0, 1000, 90)
+    monkeypatch.setenv("OBSERVATOIRE_HTTP_DEADLINE", "0")  # no deadline
+    assert FetchPolicy().deadline == 0
+
+
+def test_the_zip_limits_and_the_deadline_have_their_defaults():
+    from extract.envvars import setting
+
+    assert setting("OBSERVATOIRE_MAX_UNZIPPED_BYTES", {}) == 8 * 1024**3
+    assert setting("OBSERVATOIRE_MAX_ZIP_MEMBERS", {}) == 1000
+    assert setting("OBSERVATOIRE_HTTP_DEADLINE", {}) == 1800
 
 
 @pytest.mark.parametrize("name, value, expected", [
@@ -46,6 +57,9 @@ def test_the_fetch_policy_reads_its_settings(monkeypatch):
     ("OBSERVATOIRE_HTTP_BACKOFF", "x", "OBSERVATOIRE_HTTP_BACKOFF must be a number of seconds (0 or more)"),
     ("OBSERVATOIRE_HTTP_MAX_RETRY_AFTER", "-1", "OBSERVATOIRE_HTTP_MAX_RETRY_AFTER must be a number of seconds"),
     ("OBSERVATOIRE_MAX_BYTES", "zz", "OBSERVATOIRE_MAX_BYTES must be a whole number of bytes (1 or more)"),
+    ("OBSERVATOIRE_MAX_UNZIPPED_BYTES", "0", "OBSERVATOIRE_MAX_UNZIPPED_BYTES must be a whole number of bytes (1 or"),
+    ("OBSERVATOIRE_MAX_ZIP_MEMBERS", "1.5", "OBSERVATOIRE_MAX_ZIP_MEMBERS must be a whole number of members (1 or"),
+    ("OBSERVATOIRE_HTTP_DEADLINE", "-1", "OBSERVATOIRE_HTTP_DEADLINE must be a number of seconds (0 or more)"),
     ("OBSERVATOIRE_LOCK_TIMEOUT", "abc", "OBSERVATOIRE_LOCK_TIMEOUT must be a number of seconds (0 or more)"),
     ("OBSERVATOIRE_RETENTION", "0", "OBSERVATOIRE_RETENTION must be a whole number of versions (1 or more)"),
     ("OBSERVATOIRE_PARTENAIRES_MAX_BYTES", "1.5", "OBSERVATOIRE_PARTENAIRES_MAX_BYTES must be a whole number"),
@@ -87,3 +101,13 @@ def test_every_numeric_setting_is_checked_and_read_with_its_default():
     assert pause_point_setting({"OBSERVATOIRE_PAUSE_AT": "publish:2.5"}) == ("publish", 2.5)
     assert pause_point_setting({"OBSERVATOIRE_PAUSE_AT": "publish"}) == ("publish", 60.0)
     assert pause_point_setting({}) is None
+
+
+@pytest.mark.parametrize("name, value", [("OBSERVATOIRE_MAX_UNZIPPED_BYTES", "lots"),
+                                         ("OBSERVATOIRE_MAX_ZIP_MEMBERS", "0"),
+                                         ("OBSERVATOIRE_HTTP_DEADLINE", "soon")])
+def test_a_bad_zip_limit_or_deadline_stops_the_run_with_exit_2(name, value, tmp_path):
+    data = tmp_path / "data"
+    proc = run_cli("run", env={"OBSERVATOIRE_DATA_DIR": str(data), "OBSERVATOIRE_MODE": "demo", name: value})
+    assert proc.returncode == 2 and name in proc.stderr and repr(value) in proc.stderr, proc.stderr
+    assert "Traceback" not in proc.stderr and not (data / "meta" / "history.sqlite").exists()

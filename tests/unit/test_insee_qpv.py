@@ -96,7 +96,7 @@ def test_recording_parses_to_the_generator_values(source_id, millesime):
         # a withheld cell is NULL (never 0) and named in _secret; a published one is not
         assert set(row["_secret"]) == {k for k in numeric if row[k] is None}
         assert all(isinstance(row[k], float) for k in numeric - {"note"} if row[k] is not None)
-    assert all(isinstance(r["code_qpv"], str) and re.match(r"^QN(\d{3}|02A|02B)\d{2}[NMI]$", r["code_qpv"])
+    assert all(isinstance(r["code_qpv"], str) and re.match(r"^QN(\d{3}|02A|02B)\d{2}[NMIC]$", r["code_qpv"])
                for r in rows)
 
 

@@ -462,3 +462,39 @@ def test_the_partner_documentation_lists_every_partner_indicator():
 
     doc = (ROOT / "docs" / "partenaires.md").read_text(encoding="utf-8")
     assert [i for i in partner_indicators() if f"| `{i}` |" not in doc] == []
+
+
+# -- the gate that remembers: a partner file compared with the indicator's previous file (issue 18) -------------
+
+def test_a_partner_file_whose_values_jump_against_the_previous_one_is_refused(xlsx_template, tmp_path, settings):
+    first = pstore.import_file(settings, fill_xlsx(xlsx_template, tmp_path / "2024.xlsx",
+                                                   {code: 2.5 for code in PERIMETER}, millesime=2024))
+    assert first.status == pstore.IMPORTED
+    # the next millésime, sent per 100,000 instead of per 1,000 households: every value ×100
+    per_100k = {code: 250 for code in PERIMETER}
+    refused = pstore.import_file(settings, fill_xlsx(xlsx_template, tmp_path / "2025.xlsx", per_100k))
+    assert refused.status == pstore.REJECTED and not refused.ok
+    text = refused.text()
+    assert "Écart avec le fichier précédent" in text and "« 2024.xlsx », millésime 2024" in text
+    assert "multipliée ou divisée par plus de 2" in text and "2,5 avant, 250 après" in text
+    assert "--accepter-rupture" in text
+    assert [r["millesime"] for r in History(settings.history_db).partner_files()] == [2024]
+    # a deliberate break: accepted, the jump is a warning naming the reason
+    accepted = pstore.import_file(settings, fill_xlsx(xlsx_template, tmp_path / "2025.xlsx", per_100k),
+                                  rupture="comptage pour 100 000 ménages")
+    assert accepted.status == pstore.IMPORTED, accepted.text()
+    assert "Rupture de série acceptée : comptage pour 100 000 ménages" in accepted.text()
+
+
+def test_a_partner_file_that_empties_an_indicator_is_refused(xlsx_template, tmp_path, settings):
+    pstore.import_file(settings, fill_xlsx(xlsx_template, tmp_path / "2024.xlsx", millesime=2024))
+    half_empty = {code: None for code in PERIMETER[:40]}
+    refused = pstore.import_file(settings, fill_xlsx(xlsx_template, tmp_path / "2025.xlsx", half_empty))
+    assert refused.status == pstore.REJECTED
+    assert "cellules vides ou au secret" in refused.text()
+
+
+def test_cli_importer_accepter_rupture_needs_a_motif(xlsx_template, tmp_path):
+    path = fill_xlsx(xlsx_template, tmp_path / "a.xlsx")
+    proc = run_cli("partenaires", "importer", str(path), "--accepter-rupture", " ")
+    assert proc.returncode == 2 and "motif" in proc.stderr

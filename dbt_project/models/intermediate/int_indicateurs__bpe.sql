@@ -33,7 +33,8 @@ base as (
         grille.source,
         coalesce(comptes.sport_culture, 0) as sport_culture,
         coalesce(comptes.sante, 0) as sante,
-        pop.population
+        pop.population,
+        pop.millesime_population
     from grille
     left join comptes using (code_qpv, millesime)
     left join {{ ref('int_population_qpv_annuelle') }} as pop
@@ -46,7 +47,7 @@ select
     cast(sport_culture as double) as numerateur,
     population as denominateur,
     case when population > 0 then 'disponible' else 'non_publie' end as statut,
-    source
+    source || '|insee_pop_qpv:' || coalesce(cast(millesime_population as varchar), '?') as source
 from base
 
 union all
@@ -57,5 +58,5 @@ select
     cast(sante as double) as numerateur,
     population as denominateur,
     case when population > 0 then 'disponible' else 'non_publie' end as statut,
-    source
+    source || '|insee_pop_qpv:' || coalesce(cast(millesime_population as varchar), '?') as source
 from base

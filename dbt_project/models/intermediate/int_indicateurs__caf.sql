@@ -1,5 +1,6 @@
 -- CAF beneficiaries per QPV: counts as published, and the share of the population covered (personnes
--- couvertes / population municipale of the closest census millésime not after the CAF millésime).
+-- couvertes / population municipale of the closest census millésime not after the CAF millésime, named in
+-- `source` as insee_pop_qpv:<millésime>).
 with caf as (
     select * from {{ ref('stg_caf__allocataires_qpv') }}
 ),
@@ -32,6 +33,7 @@ select
         when caf.personnes_couvertes_secret then 'secret_statistique'
         else 'non_publie'
     end as statut,
-    caf.source
+    -- numerator's source, then the denominator's with the census millésime used (named in a motif)
+    caf.source || '|insee_pop_qpv:' || coalesce(cast(pop.millesime_population as varchar), '?') as source
 from caf
 left join pop on pop.code_qpv = caf.code_qpv and pop.annee = caf.millesime

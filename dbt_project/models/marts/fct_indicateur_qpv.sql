@@ -99,7 +99,16 @@ avec_comparateurs as (
 ),
 
 ruptures as (
-    select * from {{ ref('ref_rupture_serie') }}
+    -- known breaks of series (seed), and the breaks accepted for a source's file in use
+    -- (observatoire run --accept-break SOURCE --reason …): every indicator built from that source
+    select indicateur, millesime_debut, description from {{ ref('ref_rupture_serie') }}
+    union all
+    select catalogue.indicateur, registre.millesime as millesime_debut,
+        'Rupture de série acceptée pour la source ' || registre.source || ' (millésime '
+        || cast(registre.millesime as varchar) || ') : ' || registre.rupture_motif as description
+    from registre
+    inner join catalogue on ('|' || catalogue.source || '|') like ('%|' || registre.source || '|%')
+    where registre.rupture_motif is not null
 ),
 
 evolutions as (

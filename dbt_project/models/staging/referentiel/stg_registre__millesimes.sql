@@ -11,5 +11,7 @@ select
     try_cast(date_publication as date)  as date_publication,
     cast(prochaine_publication as varchar) as prochaine_publication,
     cast(charge_le as timestamp)        as charge_le,
-    cast(sha256 as varchar)             as sha256
+    cast(sha256 as varchar)             as sha256,
+    -- a break of series accepted for the file in use (observatoire run --accept-break SOURCE --reason …)
+    cast(rupture_motif as varchar)      as rupture_motif
 from {{ source('raw', '_registre') }}

@@ -88,6 +88,14 @@ def run(sources: tuple[str, ...], millesime: int | None, force: bool, accept_bre
     except LockTimeout as err:
         click.echo(f"RUN NOT STARTED: {err}", err=True)
         sys.exit(1)
+    except Exception as err:  # before a run could even be recorded: a read-only or full data directory…
+        from observatoire.failures import explain
+
+        why = explain(err, data_dir=settings.data_dir)
+        if why is None:
+            raise
+        click.echo(f"RUN NOT STARTED: {why}", err=True)
+        sys.exit(1)
     for r in result.sources:
         line = f"  {r['source_id']:<28} {r['millesime']}  {r['status']:<10}"
         if r.get("rows") is not None:

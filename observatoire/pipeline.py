@@ -467,7 +467,25 @@ def fingerprint(ctx: Context) -> str:
     return hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()
 
 
+def _check_published_not_locked(ctx: Context) -> None:
+    """An analyst's read-write connection on the published file: stop clearly (recorded) before any work."""
+    from observatoire.failures import explain
+    from observatoire.warehouse import published_state
+
+    state, why = published_state(ctx.settings)
+    if state == "locked":
+        raise PipelineError("environment", explain(RuntimeError(why)) or why)
+
+
 def is_unchanged(ctx: Context, fp: str) -> bool:
+    from observatoire.warehouse import published_state
+
+    if published_state(ctx.settings, ctx.history)[0] != "ok":  # damaged or missing: rebuild and publish again
+        return False
+    return _same_fingerprint(ctx, fp)
+
+
+def _same_fingerprint(ctx: Context, fp: str) -> bool:
     last = ctx.history.last_published_run()
     return bool(last and last["fingerprint"] == fp and ctx.settings.published_db.exists())
 
@@ -842,7 +860,6 @@ def run(
 
         discard_pending(gx_root(ctx.settings))  # an earlier run of this process may have failed mid-gate
         ctx.history.abandon_stale_runs()
-        recover(ctx.settings)
         params = {"sources": sources, "millesime": millesime, "force": force}
         if accept_breaks:
             params["accept_breaks"] = accept_breaks
@@ -850,6 +867,9 @@ def run(
                                        trigger=trigger, params=params)
         results: list[dict] = []
         try:
+            for action in recover(ctx.settings):  # a killed run's leftovers, partial downloads, a damaged file
+                ctx.history.step(run_id, "recover", "warehouse", "done", action)
+            _check_published_not_locked(ctx)
             items = plan(ctx, sources=sources, millesime=millesime)
             results = extract_and_gate(ctx, run_id, items, force=force, defer_docs=True, accept_breaks=accept_breaks)
             # the raw gate's Data Docs are rendered on a thread while this one loads and waits for dbt (a
@@ -887,10 +907,20 @@ def run(
                                    error=str(err), details_path=str(details))
             raise
         except BaseException as err:
+            from observatoire.failures import explain
+
             text = f"{err.__class__.__name__}: {err}\n\n{traceback.format_exc()}"
-            details = _failure_report(ctx, run_id, "internal", text)
-            ctx.history.finish_run(run_id, "failed", summary=_summary(results, None) | {"stage": "internal"},
-                                   error=f"{err.__class__.__name__}: {err}", details_path=str(details))
+            why = explain(err, data_dir=ctx.settings.data_dir)  # the machine's fault: one line, no traceback
+            stage = "environment" if why else "internal"
+            try:
+                details = _failure_report(ctx, run_id, stage, (why + "\n\n" if why else "") + text)
+                ctx.history.finish_run(run_id, "failed", summary=_summary(results, None) | {"stage": stage},
+                                       error=why or f"{err.__class__.__name__}: {err}", details_path=str(details))
+            except Exception as also:  # noqa: BLE001 - a full or read-only disk may refuse the record too
+                log.error("the failed run %s could not be recorded: %s", run_id, also)
+                details = None
+            if why:
+                raise PipelineError(stage, why, run_id=run_id, details_path=details) from err
             raise
 
 

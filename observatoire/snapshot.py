@@ -5,8 +5,13 @@
 
     README.md                     for evaluators, in French
     manifest.json                 edition, version, provenance of the frozen publication (its run, the validations
-                                  it rests on, the source files it was built from, tools), every file's sha256
-    SHA256SUMS                    the same hashes in `sha256sum -c` format (manifest.json included)
+                                  it rests on, the source files it was built from, tools), every file's sha256,
+                                  whether it is signed and with which key (``signature``)
+    manifest.json.sig             when OBSERVATOIRE_SIGNING_KEY names a private key: the Ed25519 signature of
+                                  manifest.json's exact bytes, base64 on one line (it covers every file, since
+                                  manifest.json lists every file's sha256)
+    SHA256SUMS                    the same hashes in `sha256sum -c` format (manifest.json and its .sig included;
+                                  not signed itself: it detects accidents, the signature proves origin)
     observatoire_2025.xlsx        a workbook for humans: notes, one sheet per défi, key figures, fiches, evaluation
     observatoire_2025.duckdb      a standalone DuckDB file (storage readable by DuckDB 1.4+)
     parquet/<table>.parquet       every mart, the référentiel dimensions and the evaluation table
@@ -19,19 +24,28 @@ edition then says « données de démonstration, valeurs synthétiques » in its
 notes and DuckDB file.
 Everything is written into a temporary directory and renamed into place when complete, under the data
 directory's writer lock, so a snapshot is either absent or whole.
+
+Signatures: ``observatoire snapshot keygen DIR`` writes an Ed25519 key pair (``snapshot.key``, private, mode 600;
+``snapshot.pub``, for the evaluators). With ``OBSERVATOIRE_SIGNING_KEY`` naming the private key, every edition and
+correction is signed; ``observatoire snapshot verify VERSION --public-key snapshot.pub`` then detects an edited file
+even when its manifest.json and SHA256SUMS were updated to match. A key is identified by its fingerprint: the
+first 16 hex digits of the sha256 of the raw 32-byte public key.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import csv
 import difflib
+import hashlib
 import json
 import math
 import os
 import platform
 import re
 import shutil
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -50,6 +64,13 @@ FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 MANIFEST = "manifest.json"
 SUMS = "SHA256SUMS"
 README = "README.md"
+#: the signature of manifest.json (base64 of the raw 64-byte Ed25519 signature, one line)
+SIGNATURE = "manifest.json.sig"
+SIGNATURE_ALGORITHM = "Ed25519"
+#: the private key that signs the editions (a file path); unset: editions are unsigned
+SIGNING_KEY_ENV = "OBSERVATOIRE_SIGNING_KEY"
+PRIVATE_KEY_FILE = "snapshot.key"
+PUBLIC_KEY_FILE = "snapshot.pub"
 _VERSION_RE = re.compile(r"^(?P<edition>\d{4})(?:\.(?P<correction>[1-9]\d*))?$")
 _TOOLS = ("observatoire-quartiers", "duckdb", "dbt-core", "dbt-duckdb", "great-expectations", "apache-airflow",
           "pyarrow", "openpyxl", "pandas")
@@ -74,6 +95,15 @@ class SnapshotExists(SnapshotError):
 class SnapshotDemoRefused(SnapshotError):
     """An edition of a demo publication without ``--demo`` (or ``--demo`` on a live one): a usage error, refused
     before anything is written."""
+
+
+class SigningKeyError(SnapshotError):
+    """A key that cannot be used (``OBSERVATOIRE_SIGNING_KEY``, ``--public-key``): a usage error, refused before
+    anything is written or checked; the message names the variable or option, the file and why."""
+
+
+class KeyExists(SnapshotError):
+    """``keygen`` into a directory that already holds a key: a key is never overwritten."""
 
 
 @dataclass(frozen=True)
@@ -257,6 +287,189 @@ def _tool_versions() -> dict[str, str | None]:
     return out
 
 
+# -- signatures -------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SigningKey:
+    """The private key editions are signed with (``OBSERVATOIRE_SIGNING_KEY``)."""
+
+    path: Path
+    key: Any  # Ed25519PrivateKey
+    fingerprint: str
+
+
+@dataclass(frozen=True)
+class PublicKey:
+    """A public key an edition's signature is checked against (``--public-key``)."""
+
+    path: Path | None
+    key: Any  # Ed25519PublicKey
+    fingerprint: str
+
+
+def key_fingerprint(public_key) -> str:
+    """A key's fingerprint: the first 16 hex digits of the sha256 of the raw 32-byte Ed25519 public key (with
+    OpenSSL: ``openssl pkey -pubin -in snapshot.pub -outform DER | tail -c 32 | sha256sum | cut -c1-16``)."""
+    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+    return hashlib.sha256(public_key.public_bytes(Encoding.Raw, PublicFormat.Raw)).hexdigest()[:16]
+
+
+def _write_new(path: Path, data: bytes, mode: int) -> None:
+    """Create ``path`` with ``mode``; never replaces a file (O_EXCL: refused even if it appears meanwhile)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+    try:
+        os.fchmod(fd, mode)  # whatever the umask
+        os.write(fd, data)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def keygen(directory: Path | str) -> tuple[Path, Path, str]:
+    """Write a new Ed25519 key pair: ``directory/snapshot.key`` (private, PEM PKCS8, mode 600) and
+    ``directory/snapshot.pub`` (public, PEM SubjectPublicKeyInfo); returns both paths and the fingerprint.
+
+    :class:`KeyExists` if either file exists: a key is never overwritten (the editions signed with it could no
+    longer be checked against a key one still has)."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+    from cryptography.hazmat.primitives.serialization import (
+        Encoding,
+        NoEncryption,
+        PrivateFormat,
+        PublicFormat,
+    )
+
+    directory = Path(directory).expanduser().absolute()
+    if directory.exists() and not directory.is_dir():
+        raise SnapshotError(f"{directory} is a file: expected a directory for the key pair")
+    private, public = directory / PRIVATE_KEY_FILE, directory / PUBLIC_KEY_FILE
+    existing = [p for p in (private, public) if p.exists() or p.is_symlink()]
+    if existing:
+        raise KeyExists(
+            f"{', '.join(map(str, existing))} already exists: a key is never overwritten (the editions signed "
+            "with it could no longer be checked, and evaluators hold its public key). Nothing was written. To "
+            "rotate, generate the new pair in another directory and keep the old public key (docs/runbook.md, "
+            "« Snapshot signatures: keys and rotation »)")
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    key = Ed25519PrivateKey.generate()
+    _write_new(private, key.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption()), 0o600)
+    try:
+        _write_new(public, key.public_key().public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo), 0o644)
+    except BaseException:
+        private.unlink()
+        raise
+    return private, public, key_fingerprint(key.public_key())
+
+
+def load_signing_key(value: str | os.PathLike, *, name: str = SIGNING_KEY_ENV) -> SigningKey:
+    """The Ed25519 private key in file ``value`` (named by ``name`` in messages), checked: it exists, is readable
+    by its owner only (like ssh, a key group or others can read is refused) and is an unencrypted PEM Ed25519
+    private key. :class:`SigningKeyError` otherwise."""
+    from cryptography.exceptions import UnsupportedAlgorithm
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+    from cryptography.hazmat.primitives.serialization import load_pem_private_key
+
+    path = Path(value).expanduser()
+    where = f"{name}={str(value)!r}"
+    keygen_hint = f"generate a key pair with `observatoire snapshot keygen DIR` and set {name}=DIR/{PRIVATE_KEY_FILE}"
+    if not path.exists():
+        raise SigningKeyError(f"{where}: no such file; expected the private key that signs the editions "
+                              f"({keygen_hint}). Nothing was written")
+    if not path.is_file():
+        raise SigningKeyError(f"{where}: not a file; expected the private key that signs the editions "
+                              f"({keygen_hint}). Nothing was written")
+    mode = path.stat().st_mode & 0o777
+    if mode & 0o077:
+        raise SigningKeyError(
+            f"{where}: the private key is accessible to group or others (mode {mode:03o}): anyone who can read it "
+            f"can sign editions in the observatory's name, so it is refused (like ssh does). Run "
+            f"`chmod 600 {path}` (and consider whether someone could have copied it: then rotate the key, "
+            "docs/runbook.md). Nothing was written")
+    try:
+        data = path.read_bytes()
+    except OSError as err:
+        raise SigningKeyError(f"{where}: cannot read it ({err.strerror}). Nothing was written") from None
+    try:
+        key = load_pem_private_key(data, password=None)
+    except TypeError:
+        raise SigningKeyError(
+            f"{where}: the private key is protected by a passphrase; editions are signed unattended (the "
+            "Airflow worker), so the key must be unencrypted and protected as a secret file (mode 600). "
+            "Nothing was written") from None
+    except (ValueError, UnsupportedAlgorithm):
+        what = ("a public key (the variable names the private half, snapshot.key)" if b"PUBLIC KEY-----" in data
+                else "not a PEM private key")
+        raise SigningKeyError(f"{where}: {what}; {keygen_hint}. Nothing was written") from None
+    if not isinstance(key, Ed25519PrivateKey):
+        raise SigningKeyError(f"{where}: a {type(key).__name__.lstrip('_')} key, not an Ed25519 one; "
+                              f"{keygen_hint}. Nothing was written")
+    return SigningKey(path=path.absolute(), key=key, fingerprint=key_fingerprint(key.public_key()))
+
+
+def signing_key_from_env(environ: Mapping[str, str] | None = None) -> SigningKey | None:
+    """The key named by ``OBSERVATOIRE_SIGNING_KEY`` (checked: :class:`SigningKeyError`), or None when unset."""
+    raw = ((os.environ if environ is None else environ).get(SIGNING_KEY_ENV) or "").strip()
+    return load_signing_key(raw) if raw else None
+
+
+def load_public_key(value: str | os.PathLike, *, name: str = "--public-key") -> PublicKey:
+    """The Ed25519 public key in PEM file ``value``; :class:`SigningKeyError` naming ``name`` otherwise."""
+    from cryptography.exceptions import UnsupportedAlgorithm
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+    from cryptography.hazmat.primitives.serialization import load_pem_public_key
+
+    path = Path(value).expanduser()
+    where = f"{name} {str(value)!r}"
+    if not path.is_file():
+        raise SigningKeyError(f"{where}: no such file; expected the observatory's public key ({PUBLIC_KEY_FILE})")
+    try:
+        data = path.read_bytes()
+        key = load_pem_public_key(data)
+    except OSError as err:
+        raise SigningKeyError(f"{where}: cannot read it ({err.strerror})") from None
+    except (ValueError, UnsupportedAlgorithm):
+        what = ("a private key: give the public half (snapshot.pub); the private key never leaves the machine "
+                "that signs" if b"PRIVATE KEY-----" in data else "not a PEM public key")
+        raise SigningKeyError(f"{where}: {what}") from None
+    if not isinstance(key, Ed25519PublicKey):
+        raise SigningKeyError(f"{where}: a {type(key).__name__.lstrip('_')} key, not an Ed25519 one")
+    return PublicKey(path=path.absolute(), key=key, fingerprint=key_fingerprint(key))
+
+
+def signature_info(manifest: dict) -> dict:
+    """The manifest's ``signature`` block; editions made before signatures existed have none: unsigned."""
+    info = manifest.get("signature") if isinstance(manifest, dict) else None
+    if not isinstance(info, dict):
+        return {"signed": False, "algorithm": None, "key_fingerprint": None, "file": None}
+    return info
+
+
+def _signature_block(signing: SigningKey | None) -> dict:
+    if signing is None:
+        return {"signed": False, "algorithm": None, "key_fingerprint": None, "file": None}
+    return {"signed": True, "algorithm": SIGNATURE_ALGORITHM, "key_fingerprint": signing.fingerprint,
+            "file": SIGNATURE}
+
+
+def _read_signature(path: Path) -> bytes | None:
+    """The raw 64-byte signature in a ``manifest.json.sig`` (base64), or None if it is not one."""
+    try:
+        raw = base64.b64decode(path.read_bytes().strip(), validate=True)
+    except (binascii.Error, ValueError):
+        return None
+    return raw if len(raw) == 64 else None
+
+
+def _inside(path: Path, directory: Path) -> bool:
+    try:
+        path.resolve().relative_to(directory.resolve())
+    except ValueError:
+        return False
+    return True
+
+
 # -- create -----------------------------------------------------------------------------------------------
 
 
@@ -278,18 +491,25 @@ def next_version(settings: Settings, edition: int, correction: str | None) -> tu
 
 
 def create(settings: Settings, edition: int, correction: str | None = None, *, demo: bool | None = None,
-           log: Callable[[str], None] = lambda msg: None) -> Snapshot:
+           log: Callable[[str], None] = lambda msg: None, environ: Mapping[str, str] | None = None) -> Snapshot:
     """Freeze the published warehouse as ``edition`` (or a correction of it); returns the new snapshot.
 
     ``demo``: False (the CLI without ``--demo``, the annual DAG by default) refuses a demo publication, True (``--demo``)
     requires one, None (library callers) accepts either; :class:`SnapshotDemoRefused` otherwise. The edition of a
-    demo publication is marked as such in every file that can say it, whatever ``demo`` is."""
+    demo publication is marked as such in every file that can say it, whatever ``demo`` is.
+
+    Signed when ``OBSERVATOIRE_SIGNING_KEY`` (read from ``environ``, default the process environment) names a
+    private key: checked first, :class:`SigningKeyError` before anything is written."""
     from observatoire.locking import writer_lock
 
     if not 2000 <= int(edition) <= 2100:
         raise SnapshotError(f"--edition {edition}: expected a year (e.g. 2025)")
     if correction is not None and not correction.strip():
         raise SnapshotError("--correction needs a reason (motif), e.g. --correction \"révision Filosofi 2021\"")
+    signing = signing_key_from_env(environ)
+    if signing is not None and _inside(signing.path, settings.data_dir):
+        log(f"warning: the signing key {signing.path} lies inside the data directory {settings.data_dir}: keep it "
+            "outside, where only the account that signs can read it (docs/runbook.md, « Snapshot signatures »)")
     if not settings.published_db.exists():
         raise SnapshotError(f"nothing published yet in {settings.data_dir}: run `observatoire run` first")
     root = snapshots_dir(settings)
@@ -297,13 +517,18 @@ def create(settings: Settings, edition: int, correction: str | None = None, *, d
         if demo is not None:
             check_demo_acknowledged(settings, demo)
         version, corrects = next_version(settings, int(edition), correction)
+        if corrects is not None and signing is None \
+                and signature_info(open_snapshot(settings, corrects).manifest).get("signed"):
+            log(f"warning: {corrects} is signed but {SIGNING_KEY_ENV} is not set: the correction {version} will be "
+                "unsigned")
         root.mkdir(parents=True, exist_ok=True)
         for stale in root.glob(".tmp-*"):  # a snapshot that died half-way (we hold the lock: nobody else writes)
             shutil.rmtree(stale, ignore_errors=True)
         tmp = root / f".tmp-{version}-{os.getpid()}"
         tmp.mkdir()
         try:
-            manifest = _write_snapshot(settings, tmp, int(edition), version, correction, corrects, log)
+            manifest = _write_snapshot(settings, tmp, int(edition), version, correction, corrects, log,
+                                       signing)
             for path in tmp.rglob("*"):
                 if path.is_file():
                     path.chmod(0o444)
@@ -311,7 +536,8 @@ def create(settings: Settings, edition: int, correction: str | None = None, *, d
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
-    log(f"snapshot {version} written to {root / version}")
+    log(f"snapshot {version} written to {root / version}, "
+        + (f"signed with key {signing.fingerprint}" if signing else f"unsigned ({SIGNING_KEY_ENV} not set)"))
     return Snapshot(version=version, path=root / version, manifest=manifest)
 
 
@@ -382,7 +608,7 @@ def _check_same_territory(settings: Settings, edition: int, publication: dict) -
 
 
 def _write_snapshot(settings: Settings, out: Path, edition: int, version: str, correction: str | None,
-                    corrects: str | None, log: Callable[[str], None]) -> dict:
+                    corrects: str | None, log: Callable[[str], None], signing: SigningKey | None = None) -> dict:
     import duckdb
 
     from observatoire.warehouse import STORAGE_VERSION
@@ -448,6 +674,8 @@ def _write_snapshot(settings: Settings, out: Path, edition: int, version: str, c
             "fichiers_partenaires": _partner_files(con),
             "tools": _tool_versions(),
             "git_commit": publication.get("git_commit"),
+            # written before signing: the signature covers the key's fingerprint too
+            "signature": _signature_block(signing),
             "tables": table_info,
         }
         con.execute("CREATE TABLE snap.meta.snapshot AS SELECT ? AS edition, ? AS version, ? AS created_at, "
@@ -476,8 +704,12 @@ def _write_snapshot(settings: Settings, out: Path, edition: int, version: str, c
     (out / README).write_text(_readme(doc, db_name), encoding="utf-8")
     doc["files"] = [{"path": p.relative_to(out).as_posix(), "sha256": sha256_file(p), "bytes": p.stat().st_size}
                     for p in sorted(out.rglob("*")) if p.is_file()]
-    (out / MANIFEST).write_text(json.dumps(doc, ensure_ascii=False, indent=2, default=str) + "\n", encoding="utf-8")
-    sums = [(f["sha256"], f["path"]) for f in doc["files"]] + [(sha256_file(out / MANIFEST), MANIFEST)]
+    manifest = (json.dumps(doc, ensure_ascii=False, indent=2, default=str) + "\n").encode("utf-8")
+    (out / MANIFEST).write_bytes(manifest)
+    sums = [(f["sha256"], f["path"]) for f in doc["files"]] + [(hashlib.sha256(manifest).hexdigest(), MANIFEST)]
+    if signing is not None:  # the signature of manifest.json's exact bytes, which list every file's sha256
+        (out / SIGNATURE).write_bytes(base64.b64encode(signing.key.sign(manifest)) + b"\n")
+        sums.append((sha256_file(out / SIGNATURE), SIGNATURE))
     (out / SUMS).write_text("".join(f"{h}  {p}\n" for h, p in sorted(sums, key=lambda x: x[1])), encoding="utf-8")
     return doc
 
@@ -767,6 +999,7 @@ def _notes_rows(doc: dict) -> list[list[Any]]:
                            "l'évalue comme une formule."],
         ["Intégrité", "manifest.json et SHA256SUMS donnent l'empreinte sha256 de chaque fichier "
                       "(vérification : sha256sum -c SHA256SUMS)."],
+        ["Signature", _signature_note(doc)],
         [],
         ["# Sources", "URL", "millésime", "éditeur", "licence", "sha256"],
     ]
@@ -778,6 +1011,69 @@ def _notes_rows(doc: dict) -> list[list[Any]]:
             rows.append([f["indicateur"], f["nom_fichier"], f["millesime"], f["partenaire"], f["received_at"],
                          f["sha256"]])
     return rows
+
+
+def _signature_note(doc: dict) -> str:
+    sig = signature_info(doc)
+    if sig.get("signed"):
+        return (f"version signée ({sig.get('algorithm')}, clé d'empreinte {sig.get('key_fingerprint')}) : "
+                f"{SIGNATURE} est la signature de manifest.json ; vérification avec la clé publique de "
+                "l'Observatoire, voir README.md.")
+    return ("version non signée : les empreintes détectent une altération accidentelle, mais rien ne prouve qui "
+            "a produit ces fichiers.")
+
+
+def _readme_signature(doc: dict) -> str:
+    """The README's section on the signature (French): how to check it with our tool and with OpenSSL alone."""
+    sig = signature_info(doc)
+    v = doc["version"]
+    if not sig.get("signed"):
+        return f"""
+## Signature
+
+Cette version **n'est pas signée** (`manifest.json`, rubrique `signature` : `"signed": false`). Les empreintes
+ci-dessus détectent une corruption accidentelle, mais pas une modification volontaire : quelqu'un qui change un
+fichier peut aussi mettre à jour `manifest.json` et `SHA256SUMS`. Rien ne prouve donc qui a produit ces fichiers ;
+pour une version signée, demandez-la à l'Observatoire.
+"""
+    fp = sig.get("key_fingerprint")
+    return f"""
+## Vérifier la signature
+
+Cette version est **signée** par l'Observatoire ({sig.get('algorithm')}) : `{SIGNATURE}` est la signature de
+`manifest.json`, octet pour octet, et `manifest.json` donne l'empreinte sha256 de chaque fichier. Une signature
+valide prouve donc que l'ensemble a été produit par le détenteur de la clé et n'a pas changé depuis, même si
+quelqu'un avait modifié un fichier en mettant à jour `manifest.json` et `SHA256SUMS`.
+
+Empreinte de la clé de signature : **`{fp}`**.
+
+Procurez-vous la clé publique de l'Observatoire (`snapshot.pub`) par un autre canal que ces fichiers (une clé
+jointe à l'édition ne prouverait rien), et vérifiez que son empreinte est bien `{fp}` :
+
+```sh
+openssl pkey -pubin -in snapshot.pub -outform DER | tail -c 32 | sha256sum | cut -c1-16
+```
+
+Avec l'outil de l'observatoire :
+
+```sh
+observatoire snapshot verify {v} --public-key snapshot.pub
+```
+
+Sans lui, avec OpenSSL 3.0 ou plus récent (`openssl version`), dans ce dossier :
+
+```sh
+openssl base64 -d -A -in {SIGNATURE} -out /tmp/{SIGNATURE}.bin          # la signature brute (64 octets)
+openssl pkeyutl -verify -pubin -inkey snapshot.pub -rawin -in manifest.json -sigfile /tmp/{SIGNATURE}.bin
+# attendu : « Signature Verified Successfully » ; puis chaque fichier contre manifest.json (signé) :
+jq -r '.files[] | "\\(.sha256)  \\(.path)"' manifest.json | sha256sum -c -
+# sans jq : python3 -c 'import json; [print(f["sha256"] + "  " + f["path"]) for f in json.load(open("manifest.json"))["files"]]' | sha256sum -c -
+```
+
+`SHA256SUMS` n'est pas signé : il sert à repérer une copie abîmée ; la preuve d'origine passe par
+`manifest.json` et sa signature. Une version plus ancienne peut être signée avec une clé précédente de
+l'Observatoire : vérifiez-la avec la clé publique dont l'empreinte figure ci-dessus.
+"""
 
 
 def _readme(doc: dict, db_name: str) -> str:
@@ -798,6 +1094,9 @@ def _readme(doc: dict, db_name: str) -> str:
     n_part = len(doc.get("fichiers_partenaires") or [])
     partenaires = (f" ; les {n_part} fichiers transmis par les partenaires (indicateur, millésime, partenaire, "
                    "empreinte) dans la rubrique `fichiers_partenaires`" if n_part else "")
+    sig_row = (f"| `{SIGNATURE}` | signature de `manifest.json` par l'Observatoire (Ed25519, base64), clé "
+               f"`{signature_info(doc).get('key_fingerprint')}` : voir « Vérifier la signature » |\n"
+               if signature_info(doc).get("signed") else "")
     return f"""# Observatoire des quartiers — édition {doc['edition']} (version {v}){title_demo}
 
 Baromètres {_territoire(pub.get("perimetre"), de=True)}, par quartier prioritaire (QPV).
@@ -815,7 +1114,7 @@ nouvelle version (`{doc['edition']}.1`, `{doc['edition']}.2`…) dans un dossier
 | `{db_name}` | DuckDB 1.4 ou plus récent : toutes les tables, et la provenance de la publication dans le schéma `meta` |
 | `manifest.json` | provenance : publication d'origine, validations sur lesquelles elle repose (chacune avec son run), fichiers sources dont elle est faite (URL, millésime, licence, sha256), versions des outils, empreinte et taille de chaque fichier |
 | `SHA256SUMS` | empreintes au format `sha256sum` |
-
+{sig_row}
 Tables :
 
 | table | lignes |
@@ -848,7 +1147,7 @@ observatoire snapshot verify {v}          # avec l'outil de l'observatoire
 ```
 
 Sous Windows : `Get-FileHash -Algorithm SHA256 <fichier>` et comparer à `SHA256SUMS`.
-
+{_readme_signature(doc)}
 ## Citer
 
 Observatoire des quartiers {_territoire(pub.get("perimetre"), de=True)}, édition {doc['edition']},

@@ -22,9 +22,13 @@ def render_status(settings: Settings, *, limit: int = 10, as_json: bool = False)
             r["validations"] = [{k: history.resolve(v) if k == "details_path" else v for k, v in x.items()
                                  if k != "summary"} for x in history.validations(r["run_id"])]
         return json.dumps(runs, ensure_ascii=False, indent=2, default=str)
-    lines = [f"data directory: {settings.data_dir}",
-             f"published warehouse: {settings.published_db}"
-             + ("" if settings.published_db.exists() else " (not published yet)"), ""]
+    from observatoire.warehouse import published_state
+
+    state, why = published_state(settings)
+    shown = {"ok": "", "missing": " (not published yet)",
+             "damaged": f" — DAMAGED (endommagé): {why}; the next `observatoire run` rebuilds and publishes it again",
+             "locked": f" — LOCKED: {why}; close the read-write connection (analysts open it read_only=True)"}[state]
+    lines = [f"data directory: {settings.data_dir}", f"published warehouse: {settings.published_db}{shown}", ""]
     last_pub = history.last_published_run()
     if last_pub:
         lines.append(f"last publication: run {last_pub['run_id']} at {last_pub['ended_at']} ({last_pub['mode']} mode)")

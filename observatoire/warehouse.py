@@ -24,6 +24,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
+from extract.landing import file_sha256
 from observatoire.config import Settings
 
 PUBLISHED_SCHEMAS = ("marts",)
@@ -188,8 +189,10 @@ def publish(
     os.replace(parquet_tmp, parquet_final)
     if before_replace is not None:
         before_replace(tmp)
+    sha256 = file_sha256(tmp)
     os.replace(tmp, settings.published_db)
     _fsync_path(wh)
+    _write_published_record(settings, {"version": version, "sha256": sha256, "bytes": settings.published_db.stat().st_size})
     _switch_current(settings.parquet_dir, version)
     _prune_parquet(settings.parquet_dir, keep=KEEP_PARQUET_VERSIONS)
     return {
@@ -197,7 +200,55 @@ def publish(
         "tables": tables,
         "path": str(settings.published_db),
         "parquet": str(parquet_final),
+        "sha256": sha256,
     }
+
+
+def published_record_path(settings: Settings) -> Path:
+    """``meta/published.json``: the version and sha256 of the published file, written just after each switch."""
+    return settings.meta_dir / "published.json"
+
+
+def _write_published_record(settings: Settings, record: dict) -> None:
+    dest = published_record_path(settings)
+    tmp = dest.with_name(dest.name + ".tmp")
+    tmp.write_text(json.dumps(record, indent=2), encoding="utf-8")
+    os.replace(tmp, dest)
+
+
+def published_state(settings: Settings, history=None) -> tuple[str, str]:
+    """Whether the published file is usable: ``("ok", …)``, ``("missing", …)`` (nothing published yet),
+    ``("damaged", why)`` — it does not open, has no publication record, or its bytes differ from the sha256
+    recorded when it was published (truncated, overwritten) — or ``("locked", why)``: another process holds
+    it open read-write (it is intact on disk, but no writer can read it now)."""
+    db = settings.published_db
+    if not db.exists():
+        return "missing", f"{db} does not exist (nothing published yet)"
+    record = None
+    try:
+        record = json.loads(published_record_path(settings).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        record = None
+    if record and record.get("sha256"):
+        found = file_sha256(db)
+        if found != record["sha256"]:
+            return "damaged", (f"{db}: its bytes differ from the publication of {record.get('version')} (sha256 "
+                               f"{record['sha256'][:12]}… recorded, {found[:12]}… found)")
+    try:
+        con = duckdb.connect(str(db), read_only=True)
+    except duckdb.Error as err:
+        if "lock" in str(err).lower():
+            return "locked", f"{db}: {str(err).splitlines()[0]}"
+        return "damaged", f"{db} does not open: {str(err).splitlines()[0]}"
+    try:
+        version = con.execute("SELECT version FROM meta.publication").fetchall()[0][0]
+    except (duckdb.Error, IndexError) as err:
+        return "damaged", f"{db} has no readable publication record: {str(err).splitlines()[0][:200]}"
+    finally:
+        con.close()
+    if record and record.get("version") and record["version"] != version:
+        return "damaged", f"{db} holds version {version}, the last publication was {record['version']}"
+    return "ok", f"{db}: version {version}"
 
 
 def _write_rows(con: duckdb.DuckDBPyConnection, target: str, rows: list[dict]) -> None:
@@ -273,13 +324,22 @@ def recover(settings: Settings) -> list[str]:
     """After a crash: drop temporary files and make the Parquet ``current`` link agree with the published
     file. Called under the writer lock at the start of every writing command."""
     actions = []
+    if settings.tmp_dir.exists():  # partial downloads of a killed run (no other writer: we hold the lock)
+        for partial in settings.tmp_dir.iterdir():
+            if partial.is_file():
+                partial.unlink(missing_ok=True)
+                actions.append(f"removed partial download {partial.name}")
     wh = settings.warehouse_dir
+    state, why = published_state(settings)
+    if state in ("damaged", "locked"):
+        actions.append(f"published warehouse {state}: {why}" + ("; this run rebuilds and publishes it again"
+                                                                  if state == "damaged" else ""))
     if wh.exists():
         for stale in list(wh.glob(".observatoire.*.tmp")) + list(wh.glob(".observatoire.*.tmp.wal")):
             stale.unlink(missing_ok=True)
             actions.append(f"removed unfinished publication {stale.name}")
-    if settings.parquet_dir.exists():
-        version = published_version(settings)
+    if settings.parquet_dir.exists() and state != "locked":
+        version = published_version(settings) if state == "ok" else None
         link = settings.parquet_dir / "current"
         current = os.readlink(link) if link.is_symlink() else None
         if version and current != version and (settings.parquet_dir / version).is_dir():

@@ -1,0 +1,121 @@
+"""State that heals or says so (issue 18): a damaged published file is reported and rebuilt, an analyst's
+read-write connection stops a run clearly (recorded), the machine's faults (disk full, read-only) end with one
+line and a recorded failed run, partial downloads of a killed run are cleaned."""
+
+from __future__ import annotations
+
+import errno
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from observatoire import pipeline
+from observatoire.config import load_settings
+from observatoire.pipeline import PipelineError, run
+from observatoire.status import render_status
+from observatoire.warehouse import published_state
+from tests.conftest import run_cli, sha256_of
+
+pytestmark = pytest.mark.slow
+
+
+def _last_run(data: Path) -> dict:
+    con = sqlite3.connect(data / "meta" / "history.sqlite")
+    con.row_factory = sqlite3.Row
+    try:
+        return dict(con.execute("select * from runs order by started_at desc, rowid desc limit 1").fetchone())
+    finally:
+        con.close()
+
+
+@pytest.mark.parametrize("damage", ["truncated", "overwritten"])
+def test_a_damaged_published_file_is_reported_and_the_next_run_rebuilds_it(damage, demo_copy):
+    pub = demo_copy / "warehouse" / "observatoire.duckdb"
+    good = sha256_of(pub)
+    data = pub.read_bytes()
+    if damage == "truncated":
+        pub.write_bytes(data[: len(data) // 3])
+    else:  # same size, some bytes changed: only the recorded sha256 sees it
+        pub.write_bytes(data[:4096] + bytes(len(data) - 8192) + data[-4096:])
+    state, why = published_state(load_settings())
+    assert state == "damaged", why
+    status = render_status(load_settings())
+    assert "DAMAGED (endommagé)" in status and "the next `observatoire run` rebuilds" in status
+    result = run(load_settings())  # inputs unchanged: still rebuilt and published, never "unchanged"
+    assert result.status == "published"
+    assert published_state(load_settings())[0] == "ok"
+    con = duckdb.connect(str(pub), read_only=True)
+    try:
+        assert con.execute("select count(*) from fct_indicateur_qpv").fetchone()[0] > 0
+    finally:
+        con.close()
+    assert sha256_of(pub) != good or damage == "overwritten"
+    assert "DAMAGED" not in render_status(load_settings())
+
+
+HOLDER = """
+import duckdb, sys, time
+con = duckdb.connect(sys.argv[1])  # read-write: DuckDB takes the file's lock
+print("holding", flush=True)
+time.sleep(120)
+"""
+
+
+def test_an_analyst_read_write_connection_stops_the_run_clearly_and_is_recorded(demo_copy):
+    pub = demo_copy / "warehouse" / "observatoire.duckdb"
+    before = sha256_of(pub)
+    holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(pub)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "holding"
+        assert published_state(load_settings())[0] == "locked"
+        proc = run_cli("run")
+        assert proc.returncode == 1, proc.stderr
+        assert "Traceback" not in proc.stderr
+        assert f"process {holder.pid} holds DuckDB's lock on {pub}" in proc.stderr
+        assert "read_only=True" in proc.stderr
+        assert "LOCKED" in render_status(load_settings())
+    finally:
+        holder.kill()
+        holder.wait()
+    last = _last_run(demo_copy)
+    assert last["status"] == "failed" and "holds DuckDB's lock" in last["error"]
+    assert sha256_of(pub) == before
+
+
+@pytest.mark.parametrize("code,expected", [(errno.ENOSPC, "no space left on the device"),
+                                           (errno.EROFS, "read-only file system"),
+                                           (errno.EACCES, "permission denied")])
+def test_a_full_or_read_only_disk_ends_with_one_line_and_a_recorded_failed_run(code, expected, demo_copy,
+                                                                               monkeypatch):
+    def load(ctx, run_id):
+        raise OSError(code, "simulated", str(ctx.settings.warehouse_dir / "build.duckdb"))
+
+    monkeypatch.setattr(pipeline, "load", load)
+    pub = demo_copy / "warehouse" / "observatoire.duckdb"
+    before = sha256_of(pub)
+    with pytest.raises(PipelineError) as err:
+        run(load_settings(), force=True)
+    assert err.value.stage == "environment"
+    message = str(err.value)
+    assert expected in message and "build.duckdb" in message and "\n" not in message
+    last = _last_run(demo_copy)
+    assert last["status"] == "failed" and expected in last["error"]
+    assert sha256_of(pub) == before
+
+
+def test_partial_downloads_of_a_killed_run_are_cleaned(demo_copy):
+    tmp = load_settings().tmp_dir
+    tmp.mkdir(parents=True, exist_ok=True)
+    partial = tmp / "fetch-abc123.part"
+    partial.write_bytes(b"x" * 1000)
+    old = time.time() - 3600
+    import os
+
+    os.utime(partial, (old, old))
+    run(load_settings())
+    assert not partial.exists()

@@ -15,6 +15,10 @@ file's sha256, `SHA256SUMS`, a README in French), then verifies it by recomputin
   task fails saying why: a live deployment never holds demo data. On a demo deployment, trigger with param
   `demo` = true (like `snapshot create --demo`): the edition is then marked « données de démonstration,
   valeurs synthétiques » in its README, manifest and workbook.
+* **Signature**: when `OBSERVATOIRE_SIGNING_KEY` is set in the worker's environment (the private key written by
+  `observatoire snapshot keygen`, a secret file of mode 600 outside the data directory), the edition is signed
+  (`manifest.json.sig`); an unusable key fails `create` before anything is written. `verify` then checks the
+  signature with that key's public half. Without the variable the edition is unsigned (its README says so).
 
 `create` runs in the writer pool `observatoire_warehouse` (shared with the nightly refresh) and holds the data
 directory's writer lock, so it never freezes a half-published warehouse. Runbook: `docs/runbook.md`.

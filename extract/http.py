@@ -245,6 +245,37 @@ def redact_text(text: str | None) -> str | None:
     return _AUTH_IN_TEXT.sub(lambda m: f"{m.group(1)} {MASK}", out)
 
 
+class RedactingFilter(logging.Filter):
+    """A logging filter that passes every record's text through :func:`redact_text`: installed on the loggers of
+    urllib3 and requests, whose debug lines quote each request's path and query string."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            text = record.getMessage()
+        except Exception:  # noqa: BLE001 - a broken record is logging's business, not ours
+            return True
+        clean = redact_text(text)
+        if clean != text:
+            record.msg, record.args = clean, None
+        return True
+
+
+for _name in ("urllib3.connectionpool", "urllib3.util.retry", "urllib3.response", "requests"):
+    logging.getLogger(_name).addFilter(RedactingFilter())
+
+
+def redact_data(value):
+    """``value`` (what is about to be written as JSON: dicts, lists, strings…) with every string in it through
+    :func:`redact_text`: redacting the values, not the JSON text, keeps the JSON valid whatever they hold."""
+    if isinstance(value, str):
+        return redact_text(value)
+    if isinstance(value, dict):
+        return {k: redact_data(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [redact_data(v) for v in value]
+    return value
+
+
 def origin(url: str) -> tuple[str, str, int | None]:
     """``(scheme, host, port)`` of a URL, the port made explicit for http and https (80, 443): what must be equal
     for a request to go to the same place as another (credentials, pagination links)."""

@@ -142,6 +142,40 @@ def _key_figures(settings) -> list[str]:
     return lines
 
 
+@main.command()
+@click.argument("source")
+@click.argument("millesime", type=int)
+@click.option("--reason", required=True, metavar="TEXT", help="Why the file is set aside (recorded).")
+def quarantine(source: str, millesime: int, reason: str) -> None:
+    """Set the file in use for SOURCE MILLESIME aside; the previous accepted file is used again.
+
+    The next `observatoire run` publishes from the previous accepted file of that millésime (or without that
+    millésime when there is none). The same file fetched again stays aside; `observatoire run --force --source
+    SOURCE --millesime MILLESIME` fetches and validates it again. Exit 2 when there is nothing to set aside.
+    """
+    from observatoire.locking import LockTimeout
+    from observatoire.pipeline import QuarantineError
+    from observatoire.pipeline import quarantine as set_aside
+
+    if not reason.strip():
+        raise click.UsageError("--reason must say why the file is set aside")
+    try:
+        out = set_aside(_settings(), source, millesime, reason.strip())
+    except QuarantineError as err:
+        click.echo(f"Error: {err}", err=True)
+        sys.exit(2)
+    except LockTimeout as err:
+        click.echo(f"NOT DONE: {err}", err=True)
+        sys.exit(1)
+    gone, now = out["set_aside"], out["in_use"]
+    click.echo(f"{source} {millesime}: file {gone['sha256'][:12]}… ({gone['raw_path']}) set aside: {reason.strip()}")
+    if now:
+        click.echo(f"in use from the next run: file {now['sha256'][:12]}… fetched {now['fetched_at']}")
+    else:
+        click.echo(f"no earlier accepted file: millésime {millesime} of {source} is left out of the next publication")
+    click.echo("run `observatoire run` to publish without it")
+
+
 @main.group()
 def sources() -> None:
     """The source registry (extract/sources.yml)."""

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
+from pathlib import Path
 
 import click
 
@@ -24,8 +26,40 @@ def snapshot() -> None:
     """Annual editions for the evaluators: immutable, verifiable snapshots of the published warehouse.
 
     Written under $OBSERVATOIRE_DATA_DIR/snapshots/<version>/ (Parquet, French CSV, XLSX, DuckDB,
-    manifest.json with every file's sha256, SHA256SUMS, a README in French).
+    manifest.json with every file's sha256, SHA256SUMS, a README in French). Signed (manifest.json.sig,
+    Ed25519) when OBSERVATOIRE_SIGNING_KEY names the private key written by `snapshot keygen`.
     """
+
+
+@snapshot.command("keygen")
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+def keygen_cmd(directory: Path) -> None:
+    """Write a new Ed25519 key pair to sign the editions: DIRECTORY/snapshot.key (private, mode 600) and
+    DIRECTORY/snapshot.pub (public, for the evaluators).
+
+    Prints both paths and the key's fingerprint (first 16 hex digits of the sha256 of the raw public key).
+    Keep snapshot.key outside the data directory, readable by the signing account only, and set
+    OBSERVATOIRE_SIGNING_KEY to its path. Exit status: 0 written, 1 refused (a key already exists there: a key
+    is never overwritten).
+    """
+    from observatoire.snapshot import SIGNING_KEY_ENV, SnapshotError, _inside, keygen
+
+    try:
+        private, public, fingerprint = keygen(directory)
+    except SnapshotError as err:
+        _fail(str(err))
+    except OSError as err:
+        _fail(f"cannot write the key pair in {directory}: {err.strerror or err}")
+    click.echo(f"private key: {private}")
+    click.echo(f"public key:  {public}")
+    click.echo(f"fingerprint: {fingerprint}")
+    data_dir = Path(os.environ.get("OBSERVATOIRE_DATA_DIR") or "data").expanduser()
+    if _inside(private, data_dir):
+        click.echo(f"warning: {private} lies inside the data directory {data_dir.resolve()}: move the key pair "
+                   "outside it (the data directory is shared, copied and backed up with the data)", err=True)
+    click.echo(f"Keep {private.name} secret (mode 600, on the machine that signs, never in the data directory) and "
+               f"set {SIGNING_KEY_ENV}={private}; give {public.name} and its fingerprint {fingerprint} to the "
+               "evaluators (docs/runbook.md, « Snapshot signatures: keys and rotation »).", err=True)
 
 
 @snapshot.command("create")
@@ -40,16 +74,17 @@ def create_cmd(edition: int, correction: str | None, demo: bool) -> None:
     """Freeze the latest published warehouse as an edition (refused if the edition exists).
 
     A demo publication is refused unless --demo is given. Prints the version and the directory written.
+    Signed when OBSERVATOIRE_SIGNING_KEY names the private key written by `snapshot keygen` (manifest.json.sig).
     Exit status: 0 written, 1 refused (the edition exists, another territory) or failed, 2 usage (a demo
-    publication without --demo, or --demo on live data: nothing written).
+    publication without --demo, or --demo on live data, or an unusable OBSERVATOIRE_SIGNING_KEY: nothing written).
     """
     from observatoire.locking import LockTimeout
-    from observatoire.snapshot import SnapshotDemoRefused, SnapshotError, create
+    from observatoire.snapshot import SigningKeyError, SnapshotDemoRefused, SnapshotError, create
 
     settings = _settings()
     try:
         snap = create(settings, edition, correction, demo=demo, log=lambda msg: click.echo(msg, err=True))
-    except SnapshotDemoRefused as err:
+    except (SnapshotDemoRefused, SigningKeyError) as err:
         click.echo(f"Error: {err}", err=True)
         sys.exit(2)
     except (SnapshotError, LockTimeout) as err:
@@ -78,8 +113,9 @@ def list_cmd(as_json: bool) -> None:
         click.echo("no snapshot yet (observatoire snapshot create --edition YEAR)", err=True)
         return
     for s in items:
+        signed = f"signed {s['key_fingerprint']}" if s["signed"] else "unsigned"
         line = (f"{s['version']:<8} {s['created_at']}  run {s['run_id']}  {s['mode']}  {s['perimetre']}  "
-                f"{s['files']} files  {s['bytes']:,} bytes")
+                f"{s['files']} files  {s['bytes']:,} bytes  {signed}")
         if s["correction"]:
             line += f"\n         correction: {s['correction']}"
         click.echo(line)
@@ -87,23 +123,47 @@ def list_cmd(as_json: bool) -> None:
 
 @snapshot.command("verify")
 @click.argument("version")
-def verify_cmd(version: str) -> None:
-    """Recompute every file's sha256 and compare with manifest.json and SHA256SUMS.
+@click.option("--public-key", "public_key", metavar="FILE",
+              help="The observatory's public key (snapshot.pub): also check manifest.json.sig, so that a file "
+                   "edited with its manifest.json and SHA256SUMS updated to match is detected. An unsigned "
+                   "snapshot then fails.")
+def verify_cmd(version: str, public_key: str | None) -> None:
+    """Recompute every file's sha256 and compare with manifest.json and SHA256SUMS; with --public-key, check the
+    signature too.
 
-    Exit status: 0 intact, 1 any difference (each altered, missing or added file is named).
+    Without --public-key, says whether the snapshot is signed (and with which key) but does not check the
+    signature: hashes alone do not resist an edit that updates manifest.json and SHA256SUMS as well.
+    Exit status: 0 intact (and, with --public-key, signed with that key), 1 any difference (each altered,
+    missing or added file is named; a signature that does not match, or none), 2 usage (an unusable --public-key).
     """
-    from observatoire.snapshot import SnapshotError, verify
+    from observatoire.snapshot import SigningKeyError, SnapshotError, check, load_public_key
 
     try:
-        problems = verify(_settings(), version)
+        key = load_public_key(public_key) if public_key else None
+    except SigningKeyError as err:
+        raise click.BadParameter(str(err), param_hint="--public-key") from None
+    try:
+        result = check(_settings(), version, key)
     except SnapshotError as err:
         _fail(str(err))
-    if problems:
-        click.echo(f"snapshot {version}: {len(problems)} problem(s)", err=True)
-        for p in problems:
+    if result.signed and key is None:
+        signature = (f"signed with key {result.key_fingerprint}, signature NOT checked (add --public-key FILE, the "
+                     "observatory's public key, to check it)")
+    elif result.signed is False and key is None:
+        signature = ("unsigned: nothing proves who made it (hashes do not resist an edit that updates "
+                     "manifest.json and SHA256SUMS too)")
+    elif result.signature_valid:
+        signature = f"signature valid (Ed25519, key {key.fingerprint}, public key {key.path})"
+    else:
+        signature = None
+    if result.problems:
+        click.echo(f"snapshot {version}: {len(result.problems)} problem(s)", err=True)
+        for p in result.problems:
             click.echo(f"  {p}", err=True)
+        if signature:
+            click.echo(f"snapshot {version}: {signature}", err=True)
         sys.exit(1)
-    click.echo(f"snapshot {version}: intact")
+    click.echo(f"snapshot {version}: intact (every file's sha256); {signature}")
 
 
 @snapshot.command("diff")

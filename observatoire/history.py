@@ -39,7 +39,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from extract.http import MASK, redact, redact_text
+from extract.http import MASK, redact, redact_data, redact_text
 
 log = logging.getLogger(__name__)
 
@@ -137,9 +137,9 @@ CREATE UNIQUE INDEX IF NOT EXISTS partenaires_fichiers_current
 
 #: ``PRAGMA user_version`` of a database whose URLs and texts are stored redacted (see the module's text).
 SCHEMA_VERSION = 1
-#: text columns that may quote a URL (messages, errors, JSON summaries), rewritten by the migration
-_TEXT_COLUMNS = (("runs", "error"), ("runs", "summary"), ("runs", "params"), ("steps", "message"),
-                 ("manifest", "validation"), ("validations", "summary"))
+#: text columns that may quote a URL (messages, errors; JSON summaries: ``True``), rewritten by the migration
+_TEXT_COLUMNS = (("runs", "error", False), ("runs", "summary", True), ("runs", "params", True),
+                 ("steps", "message", False), ("manifest", "validation", True), ("validations", "summary", True))
 
 
 def path_of(con: sqlite3.Connection) -> str:
@@ -206,10 +206,15 @@ class History:
                 con.executemany("INSERT OR REPLACE INTO http_validators VALUES (?, ?, ?, ?, ?, ?)",
                                 [(url_key(u), redact(u), e, lm, sha, ts) for u, e, lm, sha, ts in old])
                 changed += len(old)
-            for table, column in _TEXT_COLUMNS:
+            for table, column, is_json in _TEXT_COLUMNS:
                 rows = con.execute(f"SELECT rowid, {column} FROM {table} WHERE {column} IS NOT NULL").fetchall()
                 for rowid, text in rows:
                     clean = redact_text(text)
+                    if clean != text and is_json:  # redact its values, so that it stays JSON
+                        try:
+                            clean = json.dumps(redact_data(json.loads(text)))
+                        except ValueError:
+                            pass
                     if clean != text:
                         con.execute(f"UPDATE {table} SET {column} = ? WHERE rowid = ?", (clean, rowid))
                         changed += 1
@@ -278,7 +283,7 @@ class History:
             con.execute(
                 "INSERT INTO runs (run_id, started_at, status, mode, perimetre, trigger, params) "
                 "VALUES (?, ?, 'running', ?, ?, ?, ?)",
-                (run_id, now_iso(), mode, perimetre, trigger, redact_text(json.dumps(params, sort_keys=True))),
+                (run_id, now_iso(), mode, perimetre, trigger, json.dumps(redact_data(params), sort_keys=True)),
             )
         return run_id
 
@@ -298,7 +303,7 @@ class History:
                 "UPDATE runs SET ended_at = ?, status = ?, summary = ?, error = ?, "
                 "fingerprint = COALESCE(?, fingerprint), published = ?, details_path = COALESCE(?, details_path) "
                 "WHERE run_id = ?",
-                (now_iso(), status, redact_text(json.dumps(summary or {}, sort_keys=True, default=str)),
+                (now_iso(), status, json.dumps(redact_data(summary or {}), sort_keys=True, default=str),
                  redact_text(error), fingerprint, int(published), self.portable(details_path), run_id),
             )
 
@@ -411,7 +416,7 @@ class History:
             con.execute(
                 "UPDATE manifest SET status = ?, validation = ?, last_seen_at = ? "
                 "WHERE source_id = ? AND millesime = ? AND sha256 = ?",
-                (status, redact_text(json.dumps(validation, default=str)) if validation is not None else None,
+                (status, json.dumps(redact_data(validation), default=str) if validation is not None else None,
                  now_iso(), source_id, millesime, sha256),
             )
 
@@ -456,7 +461,7 @@ class History:
                 "INSERT OR REPLACE INTO validations (run_id, suite, target, success, evaluated, failed, errors, "
                 "summary, details_path, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (run_id, suite, target, int(bool(summary.get("success"))), summary.get("evaluated"),
-                 summary.get("failed"), summary.get("errors"), redact_text(json.dumps(summary, default=str)),
+                 summary.get("failed"), summary.get("errors"), json.dumps(redact_data(summary), default=str),
                  self.portable(details_path), now_iso()),
             )
 

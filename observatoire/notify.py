@@ -18,7 +18,7 @@ import os
 
 import requests
 
-from extract.http import redact_text
+from extract.http import redact_data, redact_text
 
 log = logging.getLogger("observatoire")
 
@@ -39,7 +39,7 @@ def failure_summary(*, dag_id: str, task_id: str, run_id: str, map_index: int | 
 def post_webhook(url: str | None, text: str, payload: dict, *, timeout: float = 10.0) -> bool:
     if not url:
         return False
-    body = redact_text(json.dumps({"text": text, **payload}, default=str))
+    body = json.dumps(redact_data({"text": text, **payload}), default=str)
     try:
         resp = requests.post(url, data=body, headers={"Content-Type": "application/json"}, timeout=timeout)
         if resp.status_code >= 400:

@@ -248,6 +248,15 @@ becomes the loaded one) | failed (and ``error`` for the latter)."""
         sha = fetched.sha256
         result.update(sha256=sha, bytes=fetched.bytes)
         existing = h.find_landing(source_id, millesime, sha)
+        set_aside = _json_or_empty(existing.get("validation")).get("set_aside") if existing else None
+        if set_aside and existing["status"] == "quarantined" and not force:
+            # an operator set this very file aside (observatoire quarantine): never accepted again by itself
+            fetched.path.unlink(missing_ok=True)
+            reason = (f"file {sha[:12]}… set aside on {set_aside.get('at')} ({set_aside.get('reason')}); the "
+                      f"previous accepted file stays in use (--force re-validates it)")
+            result.update(status="set_aside", reason=reason)
+            h.step(run_id, "extract", f"{source_id}/{millesime}", "set_aside", reason)
+            return result
         if existing and existing["status"] == "accepted" and not force:
             fetched.path.unlink(missing_ok=True)
             h.touch_landing(source_id, millesime, sha, run_id)
@@ -289,6 +298,32 @@ becomes the loaded one) | failed (and ``error`` for the latter)."""
                            "traceback": traceback.format_exc()}
         h.step(run_id, "extract", f"{source_id}/{millesime}", "failed", result["error"]["message"])
         return result
+
+
+class QuarantineError(ValueError):
+    """``observatoire quarantine``: nothing to set aside (exit 2)."""
+
+
+def quarantine(settings: Settings, source_id: str, millesime: int, reason: str) -> dict:
+    """Set the file in use for ``source_id`` / ``millesime`` aside (``quarantined``, by an operator): the previous
+    accepted file of that millésime is used again from the next run; the same file fetched again is not accepted
+    again unless ``run --force``. Returns the file set aside and the one now in use (or None)."""
+    ctx = Context.create(settings)
+    if source_id not in ctx.registry:
+        import difflib
+
+        close = difflib.get_close_matches(source_id, list(ctx.registry), n=3)
+        raise QuarantineError(f"unknown source {source_id!r}" + (f" (did you mean {', '.join(close)}?)" if close
+                                                                  else ""))
+    with writer_lock(ctx.settings.lock_path, f"observatoire quarantine {source_id} {millesime}"):
+        current = ctx.history.current_landing(source_id, millesime)
+        if current is None:
+            raise QuarantineError(f"{source_id} millésime {millesime}: no accepted file to set aside")
+        validation = _json_or_empty(current.get("validation"))
+        validation["set_aside"] = {"at": now_utc(), "reason": reason}
+        ctx.history.set_landing_status(source_id, millesime, current["sha256"], "quarantined", validation)
+        now = ctx.history.current_landing(source_id, millesime)
+    return {"set_aside": current, "in_use": now}
 
 
 # -- raw gate ----------------------------------------------------------------------------------------
@@ -620,10 +655,43 @@ def build(ctx: Context, run_id: str) -> None:
     try:
         run_dbt(ctx.settings, ["build", *DBT_BUILD_EXCLUDE], log_path=log_path, vars=dbt_vars(ctx))
     except DbtError as err:
-        ctx.history.step(run_id, "dbt", "build", "failed", str(err))
-        report = _failure_report(ctx, run_id, "dbt", str(err))  # the failing nodes and rows; the log is named
-        raise PipelineError("dbt", str(err), run_id=run_id, details_path=report) from None
+        text = str(err) + inputs_behind(ctx, str(err))  # the failing nodes and rows, and the files behind them
+        ctx.history.step(run_id, "dbt", "build", "failed", text)
+        report = _failure_report(ctx, run_id, "dbt", text)  # the log is named
+        raise PipelineError("dbt", text, run_id=run_id, details_path=report) from None
     ctx.history.step(run_id, "dbt", "build", "done")
+
+
+def inputs_behind(ctx: Context, text: str) -> str:
+    """For a dbt or mart-gate failure: the source files and columns behind the indicators its rows name — the
+    catalogue's sources of each indicator, the file in use for each millésime named (sha256, path) and the
+    parsed columns tied to the indicator — with the command that sets a file aside. Empty when no indicator of
+    the catalogue is named."""
+    import re
+
+    catalogue = referentiel.catalogue()
+    named = [i for i in catalogue if re.search(rf"\b{re.escape(i)}\b", text)]
+    if not named:
+        return ""
+    years = {int(y) for y in re.findall(r"millesime[='\": ]+(\d{4})", text)}
+    current = ctx.history.current_landings()
+    lines = ["", "", "inputs behind these rows (set a file aside: observatoire quarantine SOURCE MILLESIME "
+             "--reason …; the previous accepted file is then used again):"]
+    for ind in named[:8]:
+        sources = [s for s in (catalogue[ind].get("source") or "").split("|") if s in ctx.registry]
+        for source_id in sources:
+            src = ctx.registry[source_id]
+            columns = []
+            if src.parser:
+                spec = get_parser(src.parser).spec
+                columns = [c.name for c in spec.columns if c.indicateur == ind] or [
+                    c.name for c in spec.value_columns if c.kind in ("count", "rate", "amount", "index")]
+            files = [r for r in current if r["source_id"] == source_id and (not years or r["millesime"] in years)]
+            for r in files or [None]:
+                where = (f"millésime {r['millesime']}, file {r['sha256'][:12]}… ({r['raw_path']})" if r
+                         else "no file in use")
+                lines.append(f"  - {ind}: source {source_id}, {where}; columns {', '.join(columns[:8]) or '-'}")
+    return "\n".join(lines)
 
 
 # -- mart gate ---------------------------------------------------------------------------------------
@@ -653,6 +721,7 @@ def validate_marts(ctx: Context, run_id: str) -> list[dict]:
     ctx.history.step(run_id, "mart_gate", "marts", "failed" if failed else "passed")
     if failed:
         text = "\n".join(format_failures(s) for s in failed)
+        text += inputs_behind(ctx, text)
         report = ctx.run_dir(run_id) / "report.txt"
         report.write_text(text + "\n", encoding="utf-8")
         raise PipelineError("mart_gate", "the marts failed their gate; nothing was published\n" + text,

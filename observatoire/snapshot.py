@@ -348,7 +348,8 @@ def keygen(directory: Path | str) -> tuple[Path, Path, str]:
     existing = [p for p in (private, public) if p.exists() or p.is_symlink()]
     if existing:
         raise KeyExists(
-            f"{', '.join(map(str, existing))} already exists: a key is never overwritten (the editions signed "
+            f"{' and '.join(map(str, existing))} already {'exist' if len(existing) > 1 else 'exists'}: "
+            "a key is never overwritten (the editions signed "
             "with it could no longer be checked, and evaluators hold its public key). Nothing was written. To "
             "rotate, generate the new pair in another directory and keep the old public key (docs/runbook.md, "
             "« Snapshot signatures: keys and rotation »)")
@@ -380,13 +381,6 @@ def load_signing_key(value: str | os.PathLike, *, name: str = SIGNING_KEY_ENV) -
     if not path.is_file():
         raise SigningKeyError(f"{where}: not a file; expected the private key that signs the editions "
                               f"({keygen_hint}). Nothing was written")
-    mode = path.stat().st_mode & 0o777
-    if mode & 0o077:
-        raise SigningKeyError(
-            f"{where}: the private key is accessible to group or others (mode {mode:03o}): anyone who can read it "
-            f"can sign editions in the observatory's name, so it is refused (like ssh does). Run "
-            f"`chmod 600 {path}` (and consider whether someone could have copied it: then rotate the key, "
-            "docs/runbook.md). Nothing was written")
     try:
         data = path.read_bytes()
     except OSError as err:
@@ -405,6 +399,13 @@ def load_signing_key(value: str | os.PathLike, *, name: str = SIGNING_KEY_ENV) -
     if not isinstance(key, Ed25519PrivateKey):
         raise SigningKeyError(f"{where}: a {type(key).__name__.lstrip('_')} key, not an Ed25519 one; "
                               f"{keygen_hint}. Nothing was written")
+    mode = path.stat().st_mode & 0o777
+    if mode & 0o077:
+        raise SigningKeyError(
+            f"{where}: the private key is accessible to group or others (mode {mode:03o}): anyone who can read it "
+            f"can sign editions in the observatory's name, so it is refused (like ssh does). Run "
+            f"`chmod 600 {path}` (and consider whether someone could have copied it: then rotate the key, "
+            "docs/runbook.md). Nothing was written")
     return SigningKey(path=path.absolute(), key=key, fingerprint=key_fingerprint(key.public_key()))
 
 
@@ -1028,7 +1029,7 @@ def _readme_signature(doc: dict) -> str:
     sig = signature_info(doc)
     v = doc["version"]
     if not sig.get("signed"):
-        return f"""
+        return """
 ## Signature
 
 Cette version **n'est pas signée** (`manifest.json`, rubrique `signature` : `"signed": false`). Les empreintes
@@ -1053,6 +1054,9 @@ jointe à l'édition ne prouverait rien), et vérifiez que son empreinte est bie
 ```sh
 openssl pkey -pubin -in snapshot.pub -outform DER | tail -c 32 | sha256sum | cut -c1-16
 ```
+
+(macOS : `shasum -a 256` au lieu de `sha256sum`, ici et plus bas ; l'`openssl` livré avec macOS est souvent
+LibreSSL : installez OpenSSL 3, par exemple avec Homebrew.)
 
 Avec l'outil de l'observatoire :
 
@@ -1172,6 +1176,7 @@ def list_snapshots(settings: Settings) -> list[dict]:
     for v in versions(settings):
         snap = open_snapshot(settings, v)
         m = snap.manifest
+        sig = signature_info(m)
         out.append({
             "version": v,
             "edition": m.get("edition"),
@@ -1180,6 +1185,8 @@ def list_snapshots(settings: Settings) -> list[dict]:
             "mode": (m.get("publication") or {}).get("mode"),
             "perimetre": (m.get("publication") or {}).get("perimetre"),
             "correction": (m.get("correction") or {}).get("motif"),
+            "signed": bool(sig.get("signed")),
+            "key_fingerprint": sig.get("key_fingerprint") if sig.get("signed") else None,
             "files": len(m.get("files", [])),
             "bytes": sum(f.get("bytes", 0) for f in m.get("files", [])),
             "path": str(snap.path),
@@ -1187,14 +1194,44 @@ def list_snapshots(settings: Settings) -> list[dict]:
     return out
 
 
-def verify(settings: Settings, version: str) -> list[str]:
-    """Recompute every hash; returns the problems (empty when the snapshot is intact), each naming a file."""
+@dataclass(frozen=True)
+class Verification:
+    """What ``verify`` found: the problems (empty: intact), and what it can say of the signature."""
+
+    version: str
+    problems: list[str]
+    #: the manifest says the edition is signed (None: the manifest cannot be read)
+    signed: bool | None
+    #: the key the manifest says it was signed with
+    key_fingerprint: str | None
+    #: the public key the signature was checked against (None: not checked)
+    public_key: PublicKey | None
+    #: the signature verified with ``public_key``
+    signature_valid: bool
+
+
+def verify(settings: Settings, version: str, public_key: PublicKey | str | os.PathLike | None = None) -> list[str]:
+    """Recompute every hash (and, given ``public_key``, check the signature); returns the problems (empty when
+    the snapshot is intact), each naming a file. See :func:`check`."""
+    return check(settings, version, public_key).problems
+
+
+def check(settings: Settings, version: str, public_key: PublicKey | str | os.PathLike | None = None) -> Verification:
+    """Recompute every hash and compare with manifest.json and SHA256SUMS; given ``public_key`` (a file or a
+    :class:`PublicKey`), also check ``manifest.json.sig``: an unsigned edition, a signature made with another
+    key or a manifest changed after signing is a problem. Hashes alone do not resist an edit that updates
+    manifest.json and SHA256SUMS to match; the signature does."""
+    if public_key is not None and not isinstance(public_key, PublicKey):
+        public_key = load_public_key(public_key)
     try:
         snap = open_snapshot(settings, version)
     except SnapshotError as err:
         if "not valid JSON" not in str(err):
             raise
-        return [f"{MANIFEST}: {err}"]
+        problems = [f"{MANIFEST}: {err}"]
+        if public_key is not None:
+            problems.append(f"{SIGNATURE}: cannot be checked, {MANIFEST} is not readable")
+        return Verification(str(version).strip(), problems, None, None, public_key, False)
     problems = []
     listed = {}
     for f in snap.manifest.get("files", []):
@@ -1213,29 +1250,73 @@ def verify(settings: Settings, version: str) -> list[str]:
                             f"{str(f.get('sha256'))[:16]}… ({f.get('bytes')} bytes)")
     for path in sorted(snap.path.rglob("*")):
         rel = path.relative_to(snap.path).as_posix()
-        if path.is_file() and rel not in listed and rel not in (MANIFEST, SUMS):
+        if path.is_file() and rel not in listed and rel not in (MANIFEST, SUMS, SIGNATURE):
             problems.append(f"{rel}: not in the manifest (file added after the snapshot was made)")
+    # the signature file: present exactly when the manifest says the edition is signed
+    sig = signature_info(snap.manifest)
+    signed = bool(sig.get("signed"))
+    fingerprint = sig.get("key_fingerprint") if signed else None
+    sig_path = snap.path / SIGNATURE
+    raw_signature = None
+    if signed:
+        if sig.get("algorithm") != SIGNATURE_ALGORITHM:
+            problems.append(f"{MANIFEST}: signature algorithm {sig.get('algorithm')!r}, expected "
+                            f"{SIGNATURE_ALGORITHM!r}")
+        if not sig_path.is_file():
+            problems.append(f"{SIGNATURE}: missing, although {MANIFEST} says the snapshot is signed "
+                            f"(key {fingerprint})")
+        else:
+            raw_signature = _read_signature(sig_path)
+            if raw_signature is None:
+                problems.append(f"{SIGNATURE}: not a signature (expected the base64 of a 64-byte "
+                                f"{SIGNATURE_ALGORITHM} signature on one line)")
+    elif sig_path.exists():
+        problems.append(f"{SIGNATURE}: present although {MANIFEST} says the snapshot is unsigned (file added "
+                        "after the snapshot was made)")
     # SHA256SUMS covers manifest.json itself: a changed byte in the manifest is caught here
     sums_path = snap.path / SUMS
     if not sums_path.is_file():
         problems.append(f"{SUMS}: missing")
-        return problems
-    sums: dict[str, str] = {}
-    for n, line in enumerate(sums_path.read_text(encoding="utf-8", errors="replace").splitlines(), start=1):
-        m = re.fullmatch(r"([0-9a-f]{64})  (.+)", line)
-        if not m:
-            problems.append(f"{SUMS}: line {n} is not '<sha256>  <path>'")
-            continue
-        sums[m[2]] = m[1]
-    manifest_digest = sha256_file(snap.path / MANIFEST)
-    if sums.get(MANIFEST) != manifest_digest:
-        problems.append(f"{MANIFEST}: sha256 {manifest_digest[:16]}… differs from the one recorded in {SUMS}")
-    for rel, f in sorted(listed.items()):
-        if sums.get(rel) != f.get("sha256"):
-            problems.append(f"{SUMS}: the entry for {rel} disagrees with the manifest")
-    for rel in sorted(set(sums) - set(listed) - {MANIFEST}):
-        problems.append(f"{SUMS}: lists {rel}, which the manifest does not")
-    return problems
+    else:
+        sums: dict[str, str] = {}
+        for n, line in enumerate(sums_path.read_text(encoding="utf-8", errors="replace").splitlines(), start=1):
+            m = re.fullmatch(r"([0-9a-f]{64})  (.+)", line)
+            if not m:
+                problems.append(f"{SUMS}: line {n} is not '<sha256>  <path>'")
+                continue
+            sums[m[2]] = m[1]
+        manifest_digest = sha256_file(snap.path / MANIFEST)
+        if sums.get(MANIFEST) != manifest_digest:
+            problems.append(f"{MANIFEST}: sha256 {manifest_digest[:16]}… differs from the one recorded in {SUMS}")
+        if signed and sig_path.is_file() and sums.get(SIGNATURE) != sha256_file(sig_path):
+            problems.append(f"{SIGNATURE}: sha256 {sha256_file(sig_path)[:16]}… differs from the one recorded in "
+                            f"{SUMS}")
+        for rel, f in sorted(listed.items()):
+            if sums.get(rel) != f.get("sha256"):
+                problems.append(f"{SUMS}: the entry for {rel} disagrees with the manifest")
+        for rel in sorted(set(sums) - set(listed) - {MANIFEST} - ({SIGNATURE} if signed else set())):
+            problems.append(f"{SUMS}: lists {rel}, which the manifest does not")
+    valid = False
+    if public_key is not None:
+        who = f"the public key {public_key.fingerprint}" + (f" ({public_key.path})" if public_key.path else "")
+        if not signed:
+            problems.append(f"{SIGNATURE}: snapshot {snap.version} is unsigned ({MANIFEST} records no signature): "
+                            f"nothing proves who made it, so it cannot be checked against {who}")
+        elif raw_signature is not None:
+            from cryptography.exceptions import InvalidSignature
+
+            try:
+                public_key.key.verify(raw_signature, (snap.path / MANIFEST).read_bytes())
+                valid = True
+            except InvalidSignature:
+                if fingerprint != public_key.fingerprint:
+                    why = (f"{MANIFEST} says it was signed with key {fingerprint}: if that is one of the "
+                           "observatory's older keys, check with its public key (an edition keeps the key it was "
+                           "signed with); otherwise the snapshot was not signed by the holder of this key")
+                else:
+                    why = f"{MANIFEST} was changed after it was signed, or the signature was replaced"
+                problems.append(f"{SIGNATURE}: signature does not match {MANIFEST} with {who}: {why}")
+    return Verification(snap.version, problems, signed, fingerprint, public_key, valid)
 
 
 def _diff_fct(a: Path, b: Path, *, revisions_only: bool) -> list[dict]:

@@ -201,7 +201,8 @@ def snapshot_create(edition: int, correction: str | None = None, *, skip_if_exis
     raising, since a scheduled run must not fail because someone created the edition by hand. ``demo``: like
     ``snapshot create --demo``, allow an edition of a demo publication (marked as such in every file); without
     it a demo publication is refused (:class:`observatoire.snapshot.SnapshotDemoRefused`): a live deployment never
-    holds demo data."""
+    holds demo data. Signed when ``OBSERVATOIRE_SIGNING_KEY`` is set in the worker's environment (an unusable key:
+    :class:`observatoire.snapshot.SigningKeyError`, nothing written)."""
     from observatoire.config import load_settings
     from observatoire.snapshot import SnapshotExists, create
 
@@ -212,17 +213,39 @@ def snapshot_create(edition: int, correction: str | None = None, *, skip_if_exis
         if skip_if_exists and correction is None:
             return {"status": "exists", "version": str(edition), "message": str(err)}
         raise
+    signature = snap.manifest.get("signature") or {}
     return {"status": "created", "version": snap.version, "path": str(snap.path),
             "files": len(snap.manifest["files"]), "run_id": snap.manifest.get("run_id"),
-            "demo": bool(snap.manifest.get("donnees_demonstration"))}
+            "demo": bool(snap.manifest.get("donnees_demonstration")),
+            "signed": bool(signature.get("signed")), "key_fingerprint": signature.get("key_fingerprint")}
 
 
-def snapshot_verify(version: str) -> dict:
-    """Recompute every hash of a snapshot; raises naming each file that differs."""
+def snapshot_verify(version: str, public_key: str | None = None) -> dict:
+    """Recompute every hash of a snapshot and check its signature; raises naming each problem.
+
+    The signature is checked against ``public_key`` (a file) when given, else, for a signed snapshot, against the
+    public half of ``OBSERVATOIRE_SIGNING_KEY`` when set (the annual DAG: the key it was just signed with)."""
     from observatoire.config import load_settings
-    from observatoire.snapshot import SnapshotError, verify
+    from observatoire.snapshot import (
+        PublicKey,
+        SnapshotError,
+        check,
+        key_fingerprint,
+        open_snapshot,
+        signature_info,
+        signing_key_from_env,
+    )
 
-    problems = verify(load_settings(), version)
-    if problems:
-        raise SnapshotError(f"snapshot {version} differs from its manifest:\n" + "\n".join(problems))
-    return {"version": version, "status": "intact"}
+    settings = load_settings()
+    key = public_key
+    if key is None and signature_info(open_snapshot(settings, version).manifest).get("signed"):
+        signing = signing_key_from_env()
+        if signing is not None:
+            pub = signing.key.public_key()
+            key = PublicKey(path=None, key=pub, fingerprint=key_fingerprint(pub))
+    result = check(settings, version, key)
+    if result.problems:
+        raise SnapshotError(f"snapshot {version} differs from its manifest or its signature:\n"
+                            + "\n".join(result.problems))
+    return {"version": version, "status": "intact", "signed": bool(result.signed),
+            "key_fingerprint": result.key_fingerprint, "signature_checked": result.signature_valid}

@@ -59,3 +59,27 @@ def demo_copy(published_demo, tmp_path, monkeypatch) -> Path:
     monkeypatch.setenv("OBSERVATOIRE_DATA_DIR", str(data))
     monkeypatch.setenv("OBSERVATOIRE_MODE", "demo")
     return data
+
+
+NATIONAL_POP = ROOT / "tests" / "fixtures" / "real" / "pop_QPV24_national.csv"
+
+
+def national_pop_file(dest: Path, population: dict[str, str] | None = None) -> Path:
+    """INSEE's national pop_QPV24 (tests/fixtures/real: every QPV of France, real populations) as a run would
+    fetch it over the demo: the compilation it comes from has no partPop15_24, so the share is taken from the
+    demo's 2021 recording for the QPV it covers (blank, i.e. withheld, elsewhere); ``population`` replaces some
+    QPV's population (code → text as published)."""
+    recorded = {}
+    for line in (RECORDINGS / "insee_pop_qpv" / "2021" / "pop_QPV24.csv").read_text(encoding="utf-8").splitlines()[1:]:
+        fields = line.split(";")
+        recorded[fields[0]] = fields[9]
+    lines = NATIONAL_POP.read_text(encoding="utf-8").splitlines()
+    out = [lines[0]]
+    for line in lines[1:]:
+        fields = line.split(";")
+        fields[9] = recorded.get(fields[0], "")
+        if population and fields[0] in population:
+            fields[8] = population[fields[0]]
+        out.append(";".join(fields))
+    dest.write_text("\n".join(out) + "\n", encoding="utf-8")
+    return dest

@@ -167,6 +167,9 @@ def test_a_failed_dbt_test_names_the_rows_it_found(demo_copy, tmp_path, monkeypa
     report = Path(err.value.details_path)
     assert report.name == "report.txt" and "code_qpv='QN01302M'" in report.read_text(encoding="utf-8")
     assert "dbt_build.log" in message  # and where dbt's own log is
+    # the source file and the columns behind the failing rows, and how to set the file aside
+    assert "inputs behind these rows" in message and "source insee_estimations_qpv, millésime 2023" in message
+    assert "pop_60_74" in message and "observatoire quarantine SOURCE MILLESIME" in message
     assert sha256_of(pub) == before
 
 

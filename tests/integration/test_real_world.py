@@ -17,11 +17,10 @@ import pytest
 from observatoire.config import load_settings
 from observatoire.pipeline import PipelineError, run
 from observatoire.status import render_status
-from tests.conftest import RECORDINGS, ROOT, sha256_of
+from tests.conftest import RECORDINGS, national_pop_file, sha256_of
 
 pytestmark = pytest.mark.slow
 
-NATIONAL = ROOT / "tests" / "fixtures" / "real" / "pop_QPV24_national.csv"
 CAF_2024 = RECORDINGS / "caf_allocataires_qpv" / "2024" / "beneficiaires_CAF_31-12-2024_QP24_csv.zip"
 REAL_TOTAL_AMP = 312_529  # the 66 QPV of the Métropole, INSEE pop_QPV24 (RP 2020)
 OUTSIDE = "QN09328M"  # Franc Moisin – Cosmonautes – Cristino Garcia – Landy (Seine-Saint-Denis), 132,511 inhabitants
@@ -29,17 +28,9 @@ INSIDE = "QN01304I"  # La Viste (Marseille)
 
 
 def _national_with(tmp_path: Path, code: str, population: str) -> Path:
-    """The national file with one QPV's population replaced."""
-    lines = NATIONAL.read_text(encoding="utf-8").splitlines(keepends=True)
-    out = [lines[0]]
-    for line in lines[1:]:
-        fields = line.split(";")
-        if fields[0] == code:
-            fields[8] = population
-        out.append(";".join(fields))
-    path = tmp_path / "pop_QPV24.csv"
-    path.write_text("".join(out), encoding="utf-8")
-    return path
+    """The national file (real populations; the recordings' shares of 15-24 year-olds where they exist) with one
+    QPV's population replaced."""
+    return national_pop_file(tmp_path / "pop_QPV24.csv", {code: population})
 
 
 def _published(data: Path, sql: str):

@@ -19,7 +19,7 @@ from observatoire.config import load_settings
 from observatoire.pipeline import PipelineError, run
 from observatoire.status import render_status
 from observatoire.warehouse import published_state
-from tests.conftest import run_cli, sha256_of
+from tests.conftest import national_pop_file, run_cli, sha256_of
 
 pytestmark = pytest.mark.slow
 
@@ -119,3 +119,40 @@ def test_partial_downloads_of_a_killed_run_are_cleaned(demo_copy):
     os.utime(partial, (old, old))
     run(load_settings())
     assert not partial.exists()
+
+
+def _population(pub: Path, code: str) -> float:
+    con = duckdb.connect(str(pub), read_only=True)
+    try:
+        return con.execute("select valeur from fct_indicateur_qpv where indicateur = 'population' and millesime = "
+                           "2021 and code_qpv = ?", [code]).fetchone()[0]
+    finally:
+        con.close()
+
+
+def test_quarantine_sets_a_file_aside_and_the_previous_one_is_used_again(demo_copy, tmp_path):
+    pub = demo_copy / "warehouse" / "observatoire.duckdb"
+    code = "QN01304I"
+    real = _population(pub, code)
+    # a file the raw gate accepts but the team wants set aside: INSEE's national file with a revised population
+    revised = national_pop_file(tmp_path / "pop_QPV24.csv", {code: str(int(real) + 150)})
+    env = {"OBSERVATOIRE_URL_INSEE_POP_QPV": revised.as_uri()}
+    first = run_cli("run", "--source", "insee_pop_qpv", env=env)
+    assert first.returncode == 0, first.stderr
+    assert _population(pub, code) == real + 150
+    usage = run_cli("quarantine", "insee_pop", "2021", "--reason", "x")
+    assert usage.returncode == 2 and "insee_pop_qpv" in usage.stderr
+    nothing = run_cli("quarantine", "insee_pop_qpv", "1999", "--reason", "x")
+    assert nothing.returncode == 2 and "no accepted file" in nothing.stderr
+    proc = run_cli("quarantine", "insee_pop_qpv", "2021", "--reason", "population révisée à confirmer")
+    assert proc.returncode == 0, proc.stderr
+    assert f"file {sha256_of(revised)[:12]}" in proc.stdout and "in use from the next run" in proc.stdout
+    assert run_cli("run").returncode == 0
+    assert _population(pub, code) == real  # the previous accepted file, published again
+    # the same file fetched again stays aside; --force validates it again
+    again = run_cli("run", "--source", "insee_pop_qpv", env=env)
+    assert again.returncode == 0 and "set_aside" in again.stderr
+    assert _population(pub, code) == real
+    forced = run_cli("run", "--source", "insee_pop_qpv", "--force", env=env)
+    assert forced.returncode == 0, forced.stderr
+    assert _population(pub, code) == real + 150

@@ -207,6 +207,7 @@ def test_an_existing_history_is_rewritten_redacted_once(tmp_path):
     row = history.query("SELECT url, url_key, validation FROM manifest WHERE sha256 = ?", ("a" * 64,))[0]
     assert row["url"] == redact(full) == "https://***@publisher.example/pop.csv?apikey=***&x=1"
     assert row["url_key"] == url_key(full) and "SECRET" not in row["validation"]
+    assert json.loads(row["validation"]) == {"parse_error": {"url": redact(full)}}  # still JSON
     assert history.query("SELECT url FROM manifest WHERE sha256 = ?", ("b" * 64,))[0]["url"] == plain
     # the validators still match the next fetch of the full URL (and of the URL without secrets)
     assert history.http_validators(full)["etag"] == '"v1"' and history.http_validators(plain)["etag"] == '"v9"'
@@ -225,3 +226,21 @@ def test_an_existing_history_is_rewritten_redacted_once(tmp_path):
     assert not [p for p in path.parent.iterdir() if p.is_file() and b"SECRET" in p.read_bytes()]
     assert "SECRET" not in repr(history.export_tables())
     assert "url_key" not in history.export_tables()["manifest"][0]
+
+
+# -- the webhook -------------------------------------------------------------------------------------------------
+
+def test_the_failure_webhook_sends_only_redacted_urls(server):
+    from extract.errors import FetchError
+    from observatoire.notify import failure_summary, post_webhook
+
+    url = "https://agent:SECRETPW@publisher.example/data.csv?apikey=SECRETKEY&x=1"
+    error = RuntimeError(f"extract failed:\n{FetchError('insee_pop_qpv', 'HTTP 404', url=url)}\nraw: {url}")
+    text = failure_summary(dag_id="observatoire_nightly", task_id="sources.extract", run_id="r", map_index=3,
+                           error=error, observatoire_run="o")
+    assert "SECRET" not in text and "https://***@publisher.example/data.csv?apikey=***&x=1" in text
+    assert post_webhook(server.url("/hook"), text, {"detail": {"urls": [url, f'quoted "{url}"\\']}})
+    body = server.posts[0]["body"].decode()
+    assert "SECRET" not in body
+    sent = json.loads(body)
+    assert sent["text"] == text and sent["detail"]["urls"][0] == redact(url)

@@ -337,6 +337,15 @@ class _RaisingSession(requests.Session):
         raise requests.exceptions.InvalidURL(f"cannot request {url} (invalid)")
 
 
+def test_urllib3_debug_lines_are_redacted(server, tmp_path, caplog):
+    server.responses = [("ok", BODY)]
+    with caplog.at_level(logging.DEBUG):
+        fetch(server.url + "?apikey=SECRETKEY&x=1", tmp_path, source_id="src", policy=policy())
+    lines = [r.getMessage() for r in caplog.records if r.name.startswith("urllib3")]
+    assert any("/data/pop_QPV24.csv?apikey=***&x=1" in line for line in lines), lines
+    assert "SECRET" not in caplog.text
+
+
 def test_an_exception_text_quoting_the_url_is_redacted(tmp_path):
     url = "https://user:SECRETPW@publisher.example/data.csv?apikey=SECRETKEY&x=1"
     with pytest.raises(FetchError) as err:

@@ -217,7 +217,8 @@ def _commune_table_parser(spec: TypedSpec, date_column: str, member_pattern: str
     """A CSV parser keeping the millésime's rows, dropping non-commune codes, flagging arrondissements."""
 
     def parse(path: Path, ctx: ParseContext) -> Iterator[pa.RecordBatch]:
-        data, name = csv_bytes_from(path, source_id=ctx.source_id, url=ctx.url, member_pattern=member_pattern)
+        data, name = csv_bytes_from(path, source_id=ctx.source_id, url=ctx.url, member_pattern=member_pattern,
+                                     file=ctx.file)
         shown = ctx.file if name == path.name else f"{ctx.file}!{name}"
         table = read_delimited(data, source_id=ctx.source_id, file=shown, url=ctx.url)
         schema = spec.arrow_schema()

@@ -43,7 +43,8 @@ POP_QPV = TableSpec(
 
 def _parse_csv_table(spec: TableSpec, member_pattern: str):
     def parse(path: Path, ctx: ParseContext) -> Iterator[pa.RecordBatch]:
-        data, name = csv_bytes_from(path, source_id=ctx.source_id, url=ctx.url, member_pattern=member_pattern)
+        data, name = csv_bytes_from(path, source_id=ctx.source_id, url=ctx.url, member_pattern=member_pattern,
+                                     file=ctx.file)
         shown = ctx.file if name == path.name else f"{ctx.file}!{name}"
         table = read_delimited(data, source_id=ctx.source_id, file=shown, url=ctx.url)
         yield from parse_rows(table, spec, source_id=ctx.source_id, millesime=ctx.millesime, file=shown,

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import csv
 import re
-import zipfile
 from collections.abc import Iterator
 from contextlib import ExitStack
 from pathlib import Path
@@ -43,6 +42,7 @@ from extract.formats import (
     SNIFF_BYTES,
     csv_bytes_from,
     describe_kind,
+    open_zip,
     read_delimited,
     sniff_path,
     sniff_separator,
@@ -225,7 +225,8 @@ def qpv_table_parser(spec: TableSpec, member_pattern: str):
 
     def parse(path: Path, ctx: ParseContext, *, batch_rows: int = BATCH_ROWS) -> Iterator[pa.RecordBatch]:
         try:
-            data, member = csv_bytes_from(path, source_id=ctx.source_id, url=ctx.url, member_pattern=member_pattern)
+            data, member = csv_bytes_from(path, source_id=ctx.source_id, url=ctx.url, member_pattern=member_pattern,
+                                          file=ctx.file)
         except FormatError as err:
             raise _renamed(err, path, ctx) from None
         shown = _shown(ctx, path, member)
@@ -280,7 +281,7 @@ def _bpe_open(path: Path, ctx: ParseContext, stack: ExitStack):
     """(opener, shown name): ``opener()`` returns a fresh binary stream of the data CSV."""
     kind = sniff_path(path)
     if kind == "zip":
-        zf = stack.enter_context(zipfile.ZipFile(path))
+        zf = stack.enter_context(open_zip(path, source_id=ctx.source_id, url=ctx.url, file=ctx.file))
         names = [n for n in zf.namelist() if not n.endswith("/")]
         rx = re.compile(BPE_MEMBER, re.IGNORECASE)
         hits = [n for n in names if rx.search(n.rsplit("/", 1)[-1])]

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import json
 import re
-import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -32,7 +31,7 @@ import shapely
 from shapely.geometry import shape
 
 from extract.errors import FormatError
-from extract.formats import decode, describe_kind, sniff_kind, sniff_path
+from extract.formats import decode, describe_kind, open_zip, sniff_kind, sniff_path
 from extract.parsers import ParseContext, Parser
 from extract.tables import Column, TableSpec
 
@@ -71,7 +70,7 @@ _WS = re.compile(r"[ \t\n\r]*")
 
 def _geojson_member(path: Path, ctx: ParseContext) -> tuple[bytes, str]:
     """The bytes of the WGS84 GeoJSON inside the ANCT ZIP (and the member name)."""
-    with zipfile.ZipFile(path) as zf:
+    with open_zip(path, source_id=ctx.source_id, url=ctx.url, file=ctx.file) as zf:
         names = [n for n in zf.namelist() if not n.endswith("/") and not n.startswith("__MACOSX/")]
         geojson = [n for n in names if re.search(r"\.(geo)?json$", n, re.IGNORECASE)]
         if len(geojson) > 1:

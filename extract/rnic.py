@@ -37,7 +37,6 @@ import codecs
 import csv
 import io
 import re
-import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date
@@ -46,7 +45,15 @@ from pathlib import Path
 import pyarrow as pa
 
 from extract.errors import FormatError
-from extract.formats import SNIFF_BYTES, TextTable, describe_kind, sniff_kind, sniff_path, sniff_separator
+from extract.formats import (
+    SNIFF_BYTES,
+    TextTable,
+    describe_kind,
+    open_zip,
+    sniff_kind,
+    sniff_path,
+    sniff_separator,
+)
 from extract.parsers import ParseContext, Parser
 from extract.tables import Column, TableSpec, map_header, parse_rows
 
@@ -159,7 +166,7 @@ def _open_text(path: Path, ctx: ParseContext, encoding: str):
     """The CSV as a text stream (a plain file, or the single CSV of a ZIP), never read whole."""
     kind = sniff_path(path)
     if kind == "zip":
-        with zipfile.ZipFile(path) as zf:
+        with open_zip(path, source_id=ctx.source_id, url=ctx.url, file=ctx.file) as zf:
             members = [n for n in zf.namelist() if n.lower().endswith((".csv", ".txt"))]
             if len(members) != 1:
                 raise FormatError(ctx.source_id, "cannot find the CSV inside the ZIP archive", url=ctx.url,
@@ -213,13 +220,13 @@ def _rows(text, *, ctx: ParseContext, shown: str) -> tuple[list[str], str, Itera
     return header, sep, rows()
 
 
-def _encoding(path: Path) -> str:
+def _encoding(path: Path, ctx: ParseContext) -> str:
     """UTF-8 (BOM or not), else Windows-1252: decided by decoding the whole file incrementally (streamed)."""
     dec = codecs.getincrementaldecoder("utf-8")()
     kind = sniff_path(path)
     try:
         if kind == "zip":
-            with zipfile.ZipFile(path) as zf:
+            with open_zip(path, source_id=ctx.source_id, url=ctx.url, file=ctx.file) as zf:
                 members = [n for n in zf.namelist() if n.lower().endswith((".csv", ".txt"))]
                 if len(members) != 1:
                     return "utf-8-sig"  # _open_text reports the problem
@@ -237,7 +244,7 @@ def _encoding(path: Path) -> str:
 
 
 def parse_rnic(path: Path, ctx: ParseContext) -> Iterator[pa.RecordBatch]:
-    encoding = _encoding(path)
+    encoding = _encoding(path, ctx)
     # pass 1: the best row of every immatriculation (its rank only)
     with _open_text(path, ctx, encoding) as (text, shown):
         header, sep, rows = _rows(text, ctx=ctx, shown=shown)

@@ -76,3 +76,20 @@ def writer_lock(lock_path: Path, command: str, *, timeout: float | None = None,
             fcntl.flock(fd, fcntl.LOCK_UN)
     finally:
         os.close(fd)
+
+
+def lock_is_free(lock_path: Path) -> bool:
+    """Whether no process holds the writer lock now (a CLI run holds it from start to end: a run recorded
+    ``running`` while it is free was killed)."""
+    if not lock_path.exists():
+        return True
+    fd = os.open(lock_path, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    else:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return True
+    finally:
+        os.close(fd)

@@ -26,7 +26,7 @@ from pathlib import Path
 
 from extract.apis import fetch_paged
 from extract.errors import ExtractError
-from extract.http import FetchPolicy, fetch, redact
+from extract.http import FetchPolicy, fetch, redact, redact_text
 from extract.landing import file_sha256, land_file, landed_extension, parsed_path_for, write_parsed
 from extract.parsers import ParseContext, code_fingerprint, get_parser
 from extract.registry import Source, load_registry, recording_path, resolve_url
@@ -200,6 +200,18 @@ def _rel(ctx: Context, path: Path) -> str:
     return str(path.relative_to(ctx.settings.data_dir))
 
 
+def key_for(src: Source, millesime: int, url: str) -> str | None:
+    """The variable of the source's API key, only when ``url`` goes to the host the key is configured for (the
+    registry's URL of the source): an override pointing elsewhere never receives it."""
+    from urllib.parse import urlsplit
+
+    if not src.api_key_env:
+        return None
+    entry = src.millesimes.get(millesime)
+    configured = {urlsplit(u).hostname for u in ([entry.url] if entry else []) + [src.perimetre_url or ""] if u}
+    return src.api_key_env if urlsplit(url).hostname in configured else None
+
+
 def extract_source(ctx: Context, run_id: str, source_id: str, millesime: int, *,
                    target: int | None = None, force: bool = False) -> dict:
     """Fetch, parse and land one millésime of one source. Never raises for a source problem: returns a
@@ -219,8 +231,9 @@ becomes the loaded one) | failed (and ``error`` for the latter)."""
         result.update(url=redact(url), origin=origin)
         current = h.current_landing(source_id, millesime)
         validators = None
-        if current and not force and current["url"] == url:
+        if current and not force and current["url"] == redact(url):  # the history keeps URLs redacted
             validators = h.http_validators(url)
+        api_key_env = key_for(src, millesime, url)
         policy = FetchPolicy()
         if src.max_bytes:
             policy.max_bytes = src.max_bytes
@@ -231,11 +244,11 @@ becomes the loaded one) | failed (and ``error`` for the latter)."""
 
                 session = replay_session(recording_path(src, millesime))
             fetched = fetch_paged(url, ctx.settings.tmp_dir, source_id=source_id, paginator=src.paginator,
-                                  policy=policy, session=session, api_key_env=src.api_key_env,
+                                  policy=policy, session=session, api_key_env=api_key_env,
                                   rate_limit_per_minute=None if session else src.rate_limit_per_minute)
         else:
             fetched = fetch(url, ctx.settings.tmp_dir, source_id=source_id, validators=validators, policy=policy,
-                            api_key_env=src.api_key_env)
+                            api_key_env=api_key_env)
         if fetched.status == "not_modified" and current:
             h.touch_landing(source_id, millesime, current["sha256"], run_id)
             result.update(status="unchanged", sha256=current["sha256"], rows=current["rows_parsed"],
@@ -244,7 +257,7 @@ becomes the loaded one) | failed (and ``error`` for the latter)."""
             return result
         if fetched.status == "not_modified":  # validators without a current landing: fetch in full
             fetched = fetch(url, ctx.settings.tmp_dir, source_id=source_id, policy=policy,
-                            api_key_env=src.api_key_env)
+                            api_key_env=api_key_env)
         sha = fetched.sha256
         result.update(sha256=sha, bytes=fetched.bytes)
         existing = h.find_landing(source_id, millesime, sha)
@@ -294,8 +307,8 @@ becomes the loaded one) | failed (and ``error`` for the latter)."""
         return result
     except Exception as err:  # noqa: BLE001 - reported as this source's failure, the others go on
         result["error"] = {"kind": "internal", "source_id": source_id, "message":
-                           f"[{source_id}] unexpected error: {err.__class__.__name__}: {err}",
-                           "traceback": traceback.format_exc()}
+                           redact_text(f"[{source_id}] unexpected error: {err.__class__.__name__}: {err}"),
+                           "traceback": redact_text(traceback.format_exc())}
         h.step(run_id, "extract", f"{source_id}/{millesime}", "failed", result["error"]["message"])
         return result
 
@@ -847,7 +860,7 @@ def write_run_report(ctx: Context, run_id: str, status: str, message: str) -> tu
 
 def _failure_report(ctx: Context, run_id: str, stage: str, text: str) -> Path:
     report = ctx.run_dir(run_id) / "report.txt"
-    report.write_text(f"stage: {stage}\n\n{text}\n", encoding="utf-8")
+    report.write_text(redact_text(f"stage: {stage}\n\n{text}\n"), encoding="utf-8")
     return report
 
 

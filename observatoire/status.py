@@ -13,6 +13,14 @@ def render_status(settings: Settings, *, limit: int = 10, as_json: bool = False)
         return f"no run yet in {settings.data_dir}"
     history = History(settings.history_db)
     runs = history.last_runs(limit)
+    from observatoire.locking import lock_is_free
+
+    free = lock_is_free(settings.lock_path)
+    for r in runs:  # a CLI run holds the writer lock from start to end: 'running' with the lock free = killed
+        if r["status"] == "running" and r.get("trigger") == "cli" and free:
+            r["status"] = "interrupted"
+            r["error"] = r.get("error") or ("its process stopped before the end (killed?); the next run closes it "
+                                            "and cleans what it left")
     if as_json:
         for r in runs:
             for key in ("params", "summary"):  # stored as JSON text: nested as JSON, not as strings

@@ -291,6 +291,10 @@ def test_sigkill_leaves_the_published_file_intact_and_the_next_run_succeeds(mome
     ps = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
     assert str(demo_copy) not in ps
     assert not _processes_working_in(demo_copy / "warehouse")
+    # status already calls the killed run interrupted (its lock is free), before any next run closes it
+    killed = json.loads(run_cli("status", "--json").stdout)[0]
+    assert killed["status"] == "interrupted" and "killed?" in killed["error"]
+    assert "interrupted" in run_cli("status").stdout
     # the lock was released by the kernel: the next run neither waits nor needs cleaning
     nxt = run_cli("run", "--force", "--source", "insee_pop_qpv", env={"OBSERVATOIRE_LOCK_TIMEOUT": "0"})
     assert nxt.returncode == 0, nxt.stderr

@@ -13,6 +13,7 @@ import subprocess
 from pathlib import Path
 
 import duckdb
+import openpyxl
 import pytest
 
 from observatoire import tasks
@@ -141,6 +142,12 @@ def test_a_signed_edition_verifies_with_its_key_and_fails_with_another(signed_20
     assert subprocess.run(["sha256sum", "--quiet", "-c", "SHA256SUMS"], cwd=root).returncode == 0
     readme = (root / "README.md").read_text(encoding="utf-8")
     assert "Vérifier la signature" in readme and ours[2] in readme and "n'est pas signée" not in readme
+    wb = openpyxl.load_workbook(root / "observatoire_2025.xlsx", read_only=True)
+    try:
+        notes = {row[0]: row[1] for row in wb["notes"].iter_rows(values_only=True) if row and row[0]}
+    finally:
+        wb.close()
+    assert notes["Signature"].startswith("version signée") and ours[2] in notes["Signature"]
     env = _env(settings.data_dir)
     proc = run_cli("snapshot", "verify", "2025", "--public-key", str(ours[1]), env=env)
     assert proc.returncode == 0, proc.stderr

@@ -83,3 +83,17 @@ def test_invalid_mode_is_a_clear_usage_error():
     proc = run_cli("run", env={"OBSERVATOIRE_MODE": "prod"})
     assert proc.returncode == 2
     assert "OBSERVATOIRE_MODE='prod'" in proc.stderr and "demo, live" in proc.stderr
+
+
+def test_an_api_key_goes_only_to_the_host_it_is_configured_for():
+    """Issue 18: an OBSERVATOIRE_URL_<ID> override pointing at another host never receives the source's key."""
+    from observatoire.pipeline import key_for
+
+    src = load_registry()["insee_melodi_population"]
+    assert src.api_key_env == "INSEE_MELODI_API_KEY"
+    year = src.latest_millesime
+    assert key_for(src, year, src.millesimes[year].url) == "INSEE_MELODI_API_KEY"
+    assert key_for(src, year, "https://api.insee.fr/melodi/data/OTHER?x=1") == "INSEE_MELODI_API_KEY"
+    assert key_for(src, year, "https://mirror.example.org/melodi/data/DS?x=1") is None
+    assert key_for(src, year, "file:///tmp/cassette.json") is None
+    assert key_for(load_registry()["insee_pop_qpv"], 2021, "https://www.insee.fr/x.csv") is None  # no key at all

@@ -89,6 +89,13 @@ def create_cmd(edition: int, correction: str | None, demo: bool) -> None:
         sys.exit(2)
     except (SnapshotError, LockTimeout) as err:
         _fail(str(err))
+    except Exception as err:  # the machine's fault (disk full, read-only, a read-write connection on the file)
+        from observatoire.failures import explain
+
+        why = explain(err, data_dir=settings.data_dir)
+        if why is None:
+            raise
+        _fail(f"snapshot {edition} not written: {why}")
     files = snap.manifest["files"]
     click.echo(f"snapshot {snap.version}: {len(files)} files, {sum(f['bytes'] for f in files):,} bytes", err=True)
     if snap.manifest.get("donnees_demonstration"):

@@ -79,6 +79,10 @@ def test_an_analyst_read_write_connection_stops_the_run_clearly_and_is_recorded(
         assert f"process {holder.pid} holds DuckDB's lock on {pub}" in proc.stderr
         assert "read_only=True" in proc.stderr
         assert "LOCKED" in render_status(load_settings())
+        snap = run_cli("snapshot", "create", "--edition", "2025", "--demo")
+        assert snap.returncode == 1 and "Traceback" not in snap.stderr, snap.stderr
+        assert "holds DuckDB's lock" in snap.stderr
+        assert not (demo_copy / "snapshots" / "2025").exists()
     finally:
         holder.kill()
         holder.wait()

@@ -50,6 +50,10 @@ from observatoire.airflow_support import LANDED, POOL, PUBLISHED, default_args, 
         "millesime": Param(None, type=["null", "integer"], description="Backfill this millésime (year)"),
         "sources": Param([], type="array", description="Only these source ids (default: all)"),
         "force": Param(False, type="boolean", description="Ignore the unchanged checks"),
+        "accept_breaks": Param({}, type="object",
+                               description="A deliberate break of series: {source id: reason}; its jumps against "
+                                           "the last load only warn, flagged rupture_serie (observatoire run "
+                                           "--accept-break ID --reason …)"),
     },
 )
 def observatoire_nightly():
@@ -60,7 +64,7 @@ def observatoire_nightly():
         params = context["params"]
         return tasks.start(
             {"millesime": params.get("millesime"), "sources": params.get("sources") or [],
-             "force": bool(params.get("force"))},
+             "force": bool(params.get("force")), "accept_breaks": params.get("accept_breaks") or {}},
             external_id=context["run_id"],
         )
 

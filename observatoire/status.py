@@ -36,7 +36,15 @@ def render_status(settings: Settings, *, limit: int = 10, as_json: bool = False)
     shown = {"ok": "", "missing": " (not published yet)",
              "damaged": f" — DAMAGED (endommagé): {why}; the next `observatoire run` rebuilds and publishes it again",
              "locked": f" — LOCKED: {why}; close the read-write connection (analysts open it read_only=True)"}[state]
-    lines = [f"data directory: {settings.data_dir}", f"published warehouse: {settings.published_db}{shown}", ""]
+    from observatoire.datamode import directory_mode
+
+    try:
+        held = directory_mode(settings).mode
+    except Exception:  # noqa: BLE001 - an unreadable mode file: check_data_mode reports it at the next run
+        held = None
+    holds = f" (holds {held} data)" if held else ""
+    lines = [f"data directory: {settings.data_dir}{holds}", f"published warehouse: {settings.published_db}{shown}",
+             ""]
     last_pub = history.last_published_run()
     if last_pub:
         lines.append(f"last publication: run {last_pub['run_id']} at {last_pub['ended_at']} ({last_pub['mode']} mode)")

@@ -33,6 +33,12 @@ def start(params: dict | None = None, *, trigger: str = "airflow", external_id: 
     params = dict(params or {})
     if external_id:
         params["external_id"] = external_id
+    breaks = {str(k): str(v) for k, v in (params.get("accept_breaks") or {}).items()}
+    if breaks:  # a usage error found before any run is recorded, as on the command line
+        pipeline.check_breaks(ctx.registry, breaks, params.get("sources") or None)
+        params["accept_breaks"] = breaks
+    else:
+        params.pop("accept_breaks", None)
     run_id = new_run_id()
     check_data_mode(ctx.settings, trigger=trigger, run_id=run_id)
     return ctx.history.start_run(mode=ctx.settings.mode, perimetre=ctx.settings.perimetre, trigger=trigger,
@@ -95,7 +101,8 @@ def validate(result: dict) -> dict:
     from expectations.runner import build_docs, format_failures
 
     ctx = _ctx()
-    summary = pipeline.validate_landing(ctx, run_id, result)
+    breaks = _params(ctx, run_id).get("accept_breaks") or {}
+    summary = pipeline.validate_landings(ctx, run_id, [result], accept_breaks=breaks)[0]
     build_docs(pipeline.gx_root(ctx.settings))
     if not summary["success"]:
         raise PipelineError("raw_gate", f"[{result['source_id']}] millésime {result['millesime']} failed its raw "

@@ -70,7 +70,7 @@ def test_nightly_structure(dagbag_report):
     t = dag["tasks"]
     assert dag["catchup"] is False and dag["max_active_runs"] == 1 and dag["doc_md"]
     assert "Europe/Paris" in dag["tz"]
-    assert {"millesime", "sources", "force"} <= set(dag["params"])
+    assert {"millesime", "sources", "force", "accept_breaks"} <= set(dag["params"])
     # one extract and one raw validation per source (mapped), then build, mart validation, publish
     assert "sources.extract" in t["sources.validate"]["upstream"]
     # publish only downstream of every validation (each source's raw gate, the mart gate), through edges that

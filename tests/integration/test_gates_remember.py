@@ -125,3 +125,25 @@ def test_a_deliberate_break_is_accepted_recorded_and_flagged(demo_copy, tmp_path
     finally:
         con.close()
     assert step and "fraction" in step[0]
+
+
+def test_the_orchestrator_path_accepts_a_break_from_the_run_params(demo_copy, tmp_path, monkeypatch):
+    """The nightly DAG's tasks (observatoire/tasks.py) with params {"accept_breaks": {source: reason}}: the
+    same comparison, the break accepted and recorded; an unknown source is refused before any run is recorded."""
+    from observatoire import tasks
+    from observatoire.pipeline import RunRequestError
+
+    with pytest.raises(RunRequestError, match="insee_pop_qpv"):
+        tasks.start({"accept_breaks": {"insee_pop": "x"}})
+    bad = _rewritten(tmp_path, _as_fraction)
+    monkeypatch.setenv("OBSERVATOIRE_URL_INSEE_POP_QPV", bad.as_uri())
+    run_id = tasks.start({"sources": ["insee_pop_qpv"], "accept_breaks": {"insee_pop_qpv": "nouvelle méthode"}})
+    item = next(it for it in tasks.plan(run_id) if it["source_id"] == "insee_pop_qpv")
+    out = tasks.validate(tasks.extract(item))
+    assert out["validation"]["success"] and out["validation"]["warnings"] >= 1
+    refused_id = tasks.start({"sources": ["insee_pop_qpv"]})
+    (tmp_path / "x").mkdir()
+    monkeypatch.setenv("OBSERVATOIRE_URL_INSEE_POP_QPV", _rewritten(tmp_path / "x", _times_three).as_uri())
+    item = next(it for it in tasks.plan(refused_id) if it["source_id"] == "insee_pop_qpv")
+    with pytest.raises(PipelineError, match="compare_with_last_accepted_load"):
+        tasks.validate(tasks.extract(item))

@@ -221,6 +221,35 @@ def status(limit: int, as_json: bool) -> None:
 
 
 @main.command()
+@click.option("--mode", type=click.Choice(["demo", "live"]),
+              help="The mode of the data the directory holds; needed only when meta/mode.json and an intact published "
+                   "file are both missing.")
+def repair(mode: str | None) -> None:
+    """Rebuild a lost or emptied run history (meta/history.sqlite) from the files on disk.
+
+    Source files: from the published file's copy of the history when it is intact, else from raw/ (checked
+    against their sha256, validated again by the raw gate); partner files: from partenaires/fichiers/ (validated
+    again). Files missing or altered are left out and named. A usable history is left as it is. Exit status: 0
+    rebuilt or nothing to repair, 1 busy or failed, 2 the data's mode unknown or not OBSERVATOIRE_MODE (nothing
+    written). See docs/runbook.md, « Lost or damaged history ».
+    """
+    from observatoire.locking import LockTimeout
+    from observatoire.repair import RepairError
+    from observatoire.repair import repair as rebuild
+
+    try:
+        report = rebuild(_settings(), mode=mode)
+    except RepairError as err:
+        click.echo(f"Error: {err}", err=True)
+        sys.exit(2)
+    except LockTimeout as err:
+        click.echo(f"NOT DONE: {err}", err=True)
+        sys.exit(1)
+    for line in report.lines():
+        click.echo(line)
+
+
+@main.command()
 @click.option("--dbt", "dbt_docs", is_flag=True,
               help="Instead: write dbt's documentation of the models (in French, with lineage) from the last build "
                    "as one HTML file, and print its path.")

@@ -135,6 +135,11 @@ CREATE UNIQUE INDEX IF NOT EXISTS partenaires_fichiers_current
 """
 
 
+#: the columns of a manifest row, in order (:meth:`History.restore_landing`)
+MANIFEST_COLUMNS = ("source_id", "millesime", "sha256", "url", "url_origin", "bytes", "etag", "last_modified",
+                    "content_type", "fetched_at", "last_seen_at", "rows_parsed", "raw_path", "parsed_path", "status",
+                    "validation", "first_run_id", "last_run_id", "url_key")
+
 #: ``PRAGMA user_version`` of a database whose URLs and texts are stored redacted (see the module's text).
 SCHEMA_VERSION = 1
 #: text columns that may quote a URL (messages, errors; JSON summaries: ``True``), rewritten by the migration
@@ -534,6 +539,55 @@ class History:
             )
             out = con.execute("SELECT * FROM partenaires_fichiers WHERE id = ?", (cur.lastrowid,)).fetchone()
         return dict(out)
+
+    # -- rebuilt rows (observatoire repair) ----------------------------------------------------------
+    def restore_landing(self, row: dict) -> bool:
+        """Insert a manifest row with every column as given (``observatoire repair`` rebuilds them from the published
+        copy of the history or from the landed files); the URL stored redacted, the validation's text too. False
+        when the history already has that (source, millésime, sha256): the row it has is kept."""
+        values = {c: row.get(c) for c in MANIFEST_COLUMNS}
+        values["url"] = redact(values["url"])
+        if values["validation"] is not None and not isinstance(values["validation"], str):
+            values["validation"] = json.dumps(redact_data(values["validation"]), default=str)
+        else:
+            values["validation"] = redact_text(values["validation"])
+        with self._connect() as con:
+            cur = con.execute(f"INSERT OR IGNORE INTO manifest ({', '.join(MANIFEST_COLUMNS)}) VALUES "
+                              f"({', '.join(':' + c for c in MANIFEST_COLUMNS)})", values)
+            return cur.rowcount == 1
+
+    def set_last_seen(self, source_id: str, millesime: int, sha256: str, at: str) -> None:
+        """Set when a landing was last seen (``observatoire repair``: its value in the published copy, or the landed
+        file's modification time); the loaded file of a millésime is the accepted one seen last."""
+        with self._connect() as con:
+            con.execute("UPDATE manifest SET last_seen_at = ? WHERE source_id = ? AND millesime = ? AND sha256 = ?",
+                        (at, source_id, millesime, sha256))
+
+    def adopt_url(self, source_id: str, millesime: int, sha256: str, url: str, origin: str | None) -> bool:
+        """A landing rebuilt from the disk by ``observatoire repair`` (``url_origin`` ``repair``: its URL unknown) was
+        fetched again with the same bytes: record the URL it came from (redacted, keyed by :func:`url_key`) and its
+        origin, so its HTTP validators are used again. False, and nothing changed, for any other row."""
+        with self._connect() as con:
+            cur = con.execute(
+                "UPDATE manifest SET url = ?, url_key = ?, url_origin = ? WHERE source_id = ? AND millesime = ? "
+                "AND sha256 = ? AND url_origin = 'repair'",
+                (redact(url), url_key(url), origin, source_id, millesime, sha256))
+            return cur.rowcount == 1
+
+    def restore_partner_files(self, rows: list[dict]) -> list[dict]:
+        """Insert partner-file rows with their status as given (``current`` or ``replaced``, with when and by which
+        file), in order and in one transaction (``observatoire repair``). The caller keeps one current file per
+        (indicateur, millésime); the database refuses a second one (unique index). Returns the rows inserted."""
+        columns = ("sha256", "indicateur", "millesime", "partenaire", "nom_fichier", "format", "bytes", "received_at",
+                   "rows", "valeurs", "stored_path", "values_path", "status", "replaced_at", "replaced_by")
+        out = []
+        with self._connect() as con:
+            for row in rows:
+                cur = con.execute(f"INSERT INTO partenaires_fichiers ({', '.join(columns)}) VALUES "
+                                  f"({', '.join(':' + c for c in columns)})", {c: row.get(c) for c in columns})
+                out.append(dict(con.execute("SELECT * FROM partenaires_fichiers WHERE id = ?",
+                                            (cur.lastrowid,)).fetchone()))
+        return out
 
     # -- export -----------------------------------------------------------------------------------
     def export_tables(self) -> dict[str, list[dict]]:

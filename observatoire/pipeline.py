@@ -931,6 +931,10 @@ def run(
     accept_breaks: dict[str, str] | None = None,
 ) -> RunResult:
     """One full run under the writer lock. Raises :class:`PipelineError` (after recording the failure)."""
+    from observatoire.repair import check_history
+
+    settings = settings or load_settings()
+    check_history(settings)  # lost (missing, unreadable, emptied): refused, naming `observatoire repair`; no run
     ctx = Context.create(settings)
     check_request(ctx.registry, sources=sources, millesime=millesime, history=ctx.history)  # starts no run
     check_breaks(ctx.registry, accept_breaks, sources)

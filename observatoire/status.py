@@ -9,6 +9,11 @@ from observatoire.history import History
 
 
 def render_status(settings: Settings, *, limit: int = 10, as_json: bool = False) -> str:
+    from observatoire.repair import lost_history
+
+    lost = lost_history(settings)  # missing, unreadable or empty while files are on disk: said first, with the way out
+    if lost is not None and (lost.state != "empty" or as_json):
+        return lost.message  # nothing else to read (and no empty JSON list that would look normal)
     if not settings.history_db.exists():
         return f"no run yet in {settings.data_dir}"
     history = History(settings.history_db)
@@ -45,6 +50,8 @@ def render_status(settings: Settings, *, limit: int = 10, as_json: bool = False)
     holds = f" (holds {held} data)" if held else ""
     lines = [f"data directory: {settings.data_dir}{holds}", f"published warehouse: {settings.published_db}{shown}",
              ""]
+    if lost is not None:  # an emptied history: its runs table is empty, the message is what matters
+        lines[2:2] = ["", lost.message]
     last_pub = history.last_published_run()
     if last_pub:
         lines.append(f"last publication: run {last_pub['run_id']} at {last_pub['ended_at']} ({last_pub['mode']} mode)")

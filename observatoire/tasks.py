@@ -26,9 +26,12 @@ def start(params: dict | None = None, *, trigger: str = "airflow", external_id: 
     """Record a new run; returns its id. Raises :class:`observatoire.datamode.DataModeError` (recording nothing, so
     the task fails with the message and the run history shows no run) when the data directory holds the other
     mode's data: demo and live never share a data directory."""
+    from observatoire.config import load_settings
     from observatoire.datamode import check_data_mode
     from observatoire.history import new_run_id
+    from observatoire.repair import check_history
 
+    check_history(load_settings())  # a lost history: refused (nothing recorded), naming `observatoire repair`
     ctx = _ctx()
     params = dict(params or {})
     if external_id:

@@ -552,9 +552,12 @@ class History:
         else:
             values["validation"] = redact_text(values["validation"])
         with self._connect() as con:
-            cur = con.execute(f"INSERT OR IGNORE INTO manifest ({', '.join(MANIFEST_COLUMNS)}) VALUES "
-                              f"({', '.join(':' + c for c in MANIFEST_COLUMNS)})", values)
-            return cur.rowcount == 1
+            if con.execute("SELECT 1 FROM manifest WHERE source_id = ? AND millesime = ? AND sha256 = ?",
+                           (values["source_id"], values["millesime"], values["sha256"])).fetchone():
+                return False
+            con.execute(f"INSERT INTO manifest ({', '.join(MANIFEST_COLUMNS)}) VALUES "
+                        f"({', '.join(':' + c for c in MANIFEST_COLUMNS)})", values)
+            return True
 
     def set_last_seen(self, source_id: str, millesime: int, sha256: str, at: str) -> None:
         """Set when a landing was last seen (``observatoire repair``: its value in the published copy, or the landed

@@ -273,6 +273,7 @@ becomes the loaded one) | failed (and ``error`` for the latter)."""
         if existing and existing["status"] == "accepted" and not force:
             fetched.path.unlink(missing_ok=True)
             h.touch_landing(source_id, millesime, sha, run_id)
+            h.adopt_url(source_id, millesime, sha, url, origin)  # a landing rebuilt by repair learns its URL again
             h.save_http_validators(url, fetched.etag, fetched.last_modified, sha)
             if current and current["sha256"] != sha:  # the publisher went back to an earlier file
                 reason = (f"same bytes as an earlier accepted file (sha256 {sha[:12]}…), loaded again in place of "

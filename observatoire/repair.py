@@ -8,8 +8,8 @@ them (every partner value « attendu ») while ``status`` looked normal. So:
 
 * :func:`lost_history` tells a lost history: missing, not a readable SQLite database, or holding no run while the
   files on disk are not in it (no manifest row while files are landed, or no partner file while partner files
-  are kept). A history where a run was recorded is not lost (a first run killed during its first parse leaves a
-  landed file and a run);
+  are kept), or holding only a repair that stopped before the end. A history where a run was recorded is not
+  lost (a first run killed during its first parse leaves a landed file and a run);
 * :func:`check_history` refuses a run on it (:class:`HistoryLostError`, a usage error: exit 2, nothing recorded,
   nothing published), naming ``observatoire repair``; ``observatoire status`` says it first;
 * :func:`repair` rebuilds the history from disk, under the writer lock:
@@ -30,6 +30,8 @@ them (every partner value « attendu ») while ``status`` looked normal. So:
     replaced. Values kept without their original are left out (they cannot be validated again);
   - the data directory's mode stays what ``meta/mode.json`` says; without that file, the published file's mode, or
     ``--mode``; a mode other than ``OBSERVATOIRE_MODE`` is refused, as a run would be;
+  - an unreadable history is moved aside (``history.sqlite.damaged-<date>``) and a new one written; files imported
+    or landed since the loss keep their rows;
   - past runs, their reports and the HTTP validators are not rebuilt (the next fetch of each source is a full
     download, found unchanged by its sha256). The repair is recorded as a run (trigger ``repair``, status
     ``repaired``) with one step per part and per file left out.
@@ -108,7 +110,8 @@ def partner_files_on_disk(settings: Settings) -> tuple[dict[str, Path], dict[str
 
 @dataclass(frozen=True)
 class HistoryLoss:
-    """Why the history at ``db`` is lost: ``state`` missing, unreadable or empty; ``detail`` what it holds."""
+    """Why the history at ``db`` is lost: ``state`` missing, unreadable, empty (no run, files it does not know) or
+    unfinished (only a repair that stopped before the end); ``detail`` what it holds."""
 
     state: str
     db: Path
@@ -141,6 +144,8 @@ def _history_counts(db: Path) -> dict[str, int]:
     readable SQLite database."""
     queries = {
         "runs": f"SELECT count(*) FROM runs WHERE NOT (trigger = '{REPAIR_TRIGGER}' AND status <> 'repaired')",
+        "unfinished": f"SELECT count(*) FROM runs WHERE trigger = '{REPAIR_TRIGGER}' AND status <> 'repaired'",
+        "repairing": f"SELECT count(*) FROM runs WHERE trigger = '{REPAIR_TRIGGER}' AND status = 'running'",
         "manifest": "SELECT count(*) FROM manifest",
         "partners": "SELECT count(*) FROM partenaires_fichiers",
     }
@@ -180,6 +185,14 @@ def lost_history(settings: Settings) -> HistoryLoss | None:
         return loss("unreadable", f"is not a readable SQLite database ({err})")
     if counts["runs"]:
         return None
+    if counts["unfinished"]:  # what it rebuilt may be partial: still lost until a repair ends
+        from observatoire.locking import lock_is_free
+
+        if counts["repairing"] and not lock_is_free(settings.lock_path):
+            return loss("unfinished", f"is being rebuilt by `{COMMAND}` right now (it holds the writer lock): wait "
+                                      "for it to end")
+        return loss("unfinished", f"holds only an `{COMMAND}` that stopped before the end (see `observatoire "
+                                  "status`): what it rebuilt may be partial")
     unknown = []
     if landed and not counts["manifest"]:
         unknown.append("no landed file")
@@ -281,7 +294,7 @@ def _data_mode(settings: Settings, asked: str | None, copy: dict | None) -> tupl
         raise RepairError(str(err)) from None
     published = (copy or {}).get("publication", {}).get("mode")
     if record is not None:
-        known, basis = record["mode"], f"{mode_file(settings)} (kept as it is)"
+        known, basis = record["mode"], str(mode_file(settings))
         if published and published != known:
             raise RepairError(f"{mode_file(settings)} says {known} data, but the published file "
                               f"{settings.published_db} holds a {published} publication: the data directory mixes "
@@ -379,7 +392,7 @@ def _rebuild(settings: Settings, report: RepairReport, copy: dict | None, lost: 
         for x in report.left_out:
             history.step(run_id, "repair", x["path"], "left_out", x["reason"])
         report.message = (f"run history rebuilt: {settings.history_db} (run {run_id}, "
-                          f"{'missing' if lost.state == 'missing' else lost.state} before)")
+                          f"{lost.state} before)")
         history.finish_run(run_id, "repaired", summary={
             "repair": {"landings": {s: dict(c) for s, c in report.landings.items()}, "from_copy": report.from_copy,
                        "from_disk": report.from_disk, "partner_files": len(report.partner_files),
@@ -440,17 +453,28 @@ def _rebuild_landings(ctx, run_id: str, copy: dict | None, report: RepairReport)
         if perimeter_of.get(row.get("last_run_id")) == settings.perimetre:
             row["last_run_id"] = run_id
         row.update(url=url, url_key=None if MASK in url else url_key(url))
-        if history.restore_landing(row):
-            seen_at[key] = row["last_seen_at"]
-            rebuilt.append(key)
-            report.from_copy += 1
+        history.restore_landing(row)  # False: restored by a repair that stopped before the end
+        seen_at[key] = row["last_seen_at"]
+        rebuilt.append(key)
+        report.from_copy += 1
 
     # files the published copy does not list: rebuilt from the disk, validated again by the raw gate, oldest first
     pending: list[dict] = []
     for key, raw in sorted(on_disk.items(), key=lambda kv: (kv[1].stat().st_mtime, kv[0])):
-        if key in listed or history.find_landing(*key):
+        if key in listed:
             continue
         source_id, millesime, sha = key
+        existing = history.find_landing(*key)
+        if existing and existing["url_origin"] == REPAIR_ORIGIN:  # rebuilt by a repair that stopped before the end
+            seen_at[key] = _iso(raw.stat().st_mtime)
+            rebuilt.append(key)
+            report.from_disk += 1
+            if existing["status"] == "landed" and existing.get("parsed_path"):  # not gated yet: gated now
+                pending.append({"source_id": source_id, "millesime": millesime, "sha256": sha, "url": UNKNOWN_URL,
+                                "parsed_path": str(data / existing["parsed_path"]), "rows": existing["rows_parsed"]})
+            continue
+        if existing:  # in the history already (imported since the loss): kept as it is
+            continue
         rel = str(raw.relative_to(data))
         found = file_sha256(raw)
         if found != sha:

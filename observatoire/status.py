@@ -12,7 +12,7 @@ def render_status(settings: Settings, *, limit: int = 10, as_json: bool = False)
     from observatoire.repair import lost_history
 
     lost = lost_history(settings)  # missing, unreadable or empty while files are on disk: said first, with the way out
-    if lost is not None and (lost.state != "empty" or as_json):
+    if lost is not None and (lost.state in ("missing", "unreadable") or as_json):
         return lost.message  # nothing else to read (and no empty JSON list that would look normal)
     if not settings.history_db.exists():
         return f"no run yet in {settings.data_dir}"
@@ -50,7 +50,7 @@ def render_status(settings: Settings, *, limit: int = 10, as_json: bool = False)
     holds = f" (holds {held} data)" if held else ""
     lines = [f"data directory: {settings.data_dir}{holds}", f"published warehouse: {settings.published_db}{shown}",
              ""]
-    if lost is not None:  # an emptied history: its runs table is empty, the message is what matters
+    if lost is not None:  # emptied, or only an unfinished repair: said before the runs
         lines[2:2] = ["", lost.message]
     last_pub = history.last_published_run()
     if last_pub:

@@ -123,7 +123,7 @@ def test_a_lost_history_is_said_refused_and_rebuilt_then_the_partner_values_are_
     assert "1 partner file(s) under partenaires/" in status.stdout
     assert "landed source file(s) under raw/" in status.stdout
     _refused(data)
-    _refused(data)  # the first refusal left an empty history behind: still lost, still refused
+    _refused(data)  # refused again: the first refusal recorded nothing
 
     proc = run_cli("repair")
     assert proc.returncode == 0, proc.stdout + proc.stderr[-3000:]
@@ -258,6 +258,28 @@ def test_a_first_run_killed_after_landing_is_not_a_lost_history(tmp_path, monkey
     history.start_run(mode="demo", perimetre=settings.perimetre, trigger="cli", params={})
     assert lost_history(settings) is None
     check_history(settings)
+
+
+def test_a_repair_that_stopped_before_the_end_leaves_the_history_lost(tmp_path):
+    from observatoire.config import load_settings
+    from observatoire.repair import lost_history
+
+    settings = load_settings({"OBSERVATOIRE_DATA_DIR": str(tmp_path / "d"), "OBSERVATOIRE_MODE": "demo"})
+    folder = settings.raw_dir / "insee_pop_qpv" / "2021"
+    folder.mkdir(parents=True)
+    (folder / f"{'0' * 64}.csv").write_text("x")
+    history = History(settings.history_db)
+    stopped = history.start_run(mode="demo", perimetre=settings.perimetre, trigger="repair", params={})
+    history.restore_landing({"source_id": "insee_pop_qpv", "millesime": 2021, "sha256": "0" * 64, "url": UNKNOWN_URL,
+                             "url_origin": "repair", "bytes": 1, "fetched_at": "2024-01-01T00:00:00+00:00",
+                             "last_seen_at": "2024-01-01T00:00:00+00:00", "status": "landed",
+                             "raw_path": f"raw/insee_pop_qpv/2021/{'0' * 64}.csv"})
+    history.finish_run(stopped, "failed", error="killed")
+    lost = lost_history(settings)
+    assert lost.state == "unfinished" and "stopped before the end" in lost.message
+    done = history.start_run(mode="demo", perimetre=settings.perimetre, trigger="repair", params={})
+    history.finish_run(done, "repaired")
+    assert lost_history(settings) is None
 
 
 def test_a_rebuilt_landing_takes_the_url_it_is_fetched_from_again(tmp_path):

@@ -128,7 +128,8 @@ CREATE TABLE IF NOT EXISTS partenaires_fichiers (
     values_path TEXT NOT NULL,
     status TEXT NOT NULL,
     replaced_at TEXT,
-    replaced_by TEXT
+    replaced_by TEXT,
+    rupture TEXT
 );
 CREATE UNIQUE INDEX IF NOT EXISTS partenaires_fichiers_current
     ON partenaires_fichiers (indicateur, millesime) WHERE status = 'current';
@@ -174,6 +175,9 @@ class History:
             con.executescript(SCHEMA)
             if con.execute("PRAGMA user_version").fetchone()[0] < SCHEMA_VERSION:
                 self._migrate(con)
+            if "rupture" not in {r[1] for r in con.execute("PRAGMA table_info(partenaires_fichiers)")}:
+                con.execute("ALTER TABLE partenaires_fichiers ADD COLUMN rupture TEXT")  # a break accepted on import
+                con.commit()
         finally:
             con.close()
 
@@ -532,10 +536,10 @@ class History:
             )
             cur = con.execute(
                 "INSERT INTO partenaires_fichiers (sha256, indicateur, millesime, partenaire, nom_fichier, format, "
-                "bytes, received_at, rows, valeurs, stored_path, values_path, status) VALUES (:sha256, "
+                "bytes, received_at, rows, valeurs, stored_path, values_path, status, rupture) VALUES (:sha256, "
                 ":indicateur, :millesime, :partenaire, :nom_fichier, :format, :bytes, :received_at, :rows, "
-                ":valeurs, :stored_path, :values_path, 'current')",
-                row,
+                ":valeurs, :stored_path, :values_path, 'current', :rupture)",
+                {"rupture": None, **row},
             )
             out = con.execute("SELECT * FROM partenaires_fichiers WHERE id = ?", (cur.lastrowid,)).fetchone()
         return dict(out)

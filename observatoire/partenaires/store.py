@@ -41,7 +41,7 @@ ACCEPTED_STATUSES = (IMPORTED, REPLACED, UNCHANGED)
 VALUE_COLUMNS = (("indicateur", "string"), ("code_qpv", "string"), ("millesime", "int32"), ("valeur", "float64"),
                  ("statut", "string"), ("commentaire", "string"), ("partenaire", "string"), ("nom_qpv", "string"),
                  ("_ligne", "int32"), ("_feuille", "string"), ("_sha256", "string"), ("_nom_fichier", "string"),
-                 ("_recu_le", "string"))
+                 ("_recu_le", "string"), ("_rupture", "string"))
 #: the columns kept per file in partenaires/valeurs/<sha256>.parquet (the rest comes from the history row)
 FILE_COLUMNS = VALUE_COLUMNS[:11]
 
@@ -254,6 +254,7 @@ def import_file(settings: Settings, path: Path | str, *, remplacer: bool = False
             "received_at": now_iso(), "rows": len(report.rows), "valeurs": report.values,
             "stored_path": str(original.relative_to(settings.data_dir)),
             "values_path": str(values.relative_to(settings.data_dir)),
+            "rupture": rupture if previous else None,  # a break accepted against the previous file
         })
     done = (f"Importé : indicateur {ind}, millésime {mil}, {len(report.rows)} quartiers dont {report.values} "
             f"valeurs, de « {report.partenaire} ».")
@@ -285,6 +286,7 @@ def values_table(settings: Settings, history=None):
         n = t.num_rows
         t = t.append_column("_nom_fichier", pa.array([f["nom_fichier"]] * n, pa.string()))
         t = t.append_column("_recu_le", pa.array([f["received_at"]] * n, pa.string()))
+        t = t.append_column("_rupture", pa.array([f.get("rupture")] * n, pa.string()))
         tables.append(t.cast(schema))
     return pa.concat_tables(tables) if tables else schema.empty_table()
 

@@ -86,3 +86,23 @@ def test_template_round_trip_publishes_partner_values(demo_copy, tmp_path):
     # 5. nothing new: the next run publishes nothing
     proc = run_cli("run")
     assert proc.returncode == 0 and "unchanged" in proc.stdout, proc.stdout + proc.stderr[-2000:]
+    # 6. the next millésime sent per 10,000 instead of per 1,000: refused against the previous file; accepted as
+    # a deliberate break, it is published flagged rupture_serie with its reason
+    per_100k = fill_xlsx(tmp_path / "modele_taux_expulsion.xlsx", tmp_path / "expulsions_2026.xlsx",
+                         {code: v * 10 for code, v in values.items()}, millesime=2026)
+    refused = run_cli("partenaires", "importer", str(per_100k))
+    assert refused.returncode == 1 and "Écart avec le fichier précédent" in refused.stdout, refused.stdout
+    accepted = run_cli("partenaires", "importer", str(per_100k), "--accepter-rupture",
+                       "taux pour 10 000 ménages depuis 2026")
+    assert accepted.returncode == 0, accepted.stdout + accepted.stderr
+    assert run_cli("run").returncode == 0
+    con = duckdb.connect(str(demo_copy / "warehouse" / "observatoire.duckdb"), read_only=True)
+    try:
+        flags = con.execute("select millesime, bool_and(rupture_serie), any_value(note_rupture) from "
+                            "fct_indicateur_qpv where indicateur = 'taux_expulsion' and millesime >= 2025 "
+                            "group by 1 order by 1").fetchall()
+    finally:
+        con.close()
+    assert flags[0][:2] == (2025, False)
+    assert flags[-1][0] == 2026 and flags[-1][1] is True
+    assert "taux pour 10 000 ménages depuis 2026" in flags[-1][2] and PREFECTURE in flags[-1][2]

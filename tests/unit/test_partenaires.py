@@ -498,3 +498,17 @@ def test_cli_importer_accepter_rupture_needs_a_motif(xlsx_template, tmp_path):
     path = fill_xlsx(xlsx_template, tmp_path / "a.xlsx")
     proc = run_cli("partenaires", "importer", str(path), "--accepter-rupture", " ")
     assert proc.returncode == 2 and "motif" in proc.stderr
+
+
+def test_an_accepted_partner_break_is_recorded_with_the_file_and_loaded(xlsx_template, tmp_path, settings):
+    pstore.import_file(settings, fill_xlsx(xlsx_template, tmp_path / "2024.xlsx",
+                                           {code: 2.5 for code in PERIMETER}, millesime=2024))
+    accepted = pstore.import_file(settings, fill_xlsx(xlsx_template, tmp_path / "2025.xlsx",
+                                                      {code: 250 for code in PERIMETER}),
+                                  rupture="comptage pour 100 000 ménages")
+    assert accepted.ok
+    row = History(settings.history_db).current_partner_file("taux_expulsion", 2025)
+    assert row["rupture"] == "comptage pour 100 000 ménages"
+    table = pstore.values_table(settings).to_pylist()
+    assert {r["_rupture"] for r in table if r["millesime"] == 2025} == {"comptage pour 100 000 ménages"}
+    assert {r["_rupture"] for r in table if r["millesime"] == 2024} == {None}

@@ -109,6 +109,12 @@ ruptures as (
     from registre
     inner join catalogue on ('|' || catalogue.source || '|') like ('%|' || registre.source || '|%')
     where registre.rupture_motif is not null
+    union all
+    select distinct indicateur, millesime as millesime_debut,
+        'Rupture de série acceptée pour le fichier de ' || partenaire || ' (millésime '
+        || cast(millesime as varchar) || ') : ' || rupture_motif as description
+    from {{ ref('stg_partenaires__valeurs') }}
+    where rupture_motif is not null
 ),
 
 evolutions as (

@@ -12,5 +12,7 @@ select
     cast(_nom_fichier as varchar)           as nom_fichier,
     cast(_recu_le as timestamp)             as recu_le,
     cast(_feuille as varchar)               as feuille,
-    cast(_ligne as integer)                 as ligne
+    cast(_ligne as integer)                 as ligne,
+    -- a break of series accepted on import (partenaires importer --accepter-rupture "motif")
+    cast(_rupture as varchar)               as rupture_motif
 from {{ source('raw', 'partenaires_valeurs') }}

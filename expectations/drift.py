@@ -118,13 +118,16 @@ def compare_loads(new: Path, baseline: Baseline, spec, *, perimeter_qpv: list[st
             label = "QPV of the perimeter" if scope == "perimeter" and qpv and perimeter else (
                 "QPV outside the perimeter: reported only" if scope == "outside" else "every row")
             for col in _value_columns(spec):
-                # QPV by QPV only for the columns the observatory publishes (tied to an indicator): flows and
-                # small shares (dwellings put in service, vacancy rates…) legitimately double from year to year
-                checks += _column_checks(con, col.name, qpv, where, label, severity, baseline, tolerances,
+                # the columns the observatory publishes (tied to an indicator) decide; the others (flows, small
+                # shares, deciles…: dwellings put in service legitimately double from year to year) only warn,
+                # and are not compared QPV by QPV
+                checks += _column_checks(con, col.name, qpv, where, label,
+                                         severity if col.indicateur else "warning", baseline, tolerances,
                                          per_qpv=bool(qpv) and tuple(spec.key) == (qpv,) and bool(col.indicateur))
         if qpv:
             checks += _qpv_set_checks(con, qpv, perimeter, spec, baseline, accepted_break)
-        if contours is not None and {"longitude", "latitude"} <= {c.name for c in spec.columns}:
+        # the match rate where the QPV comes from the coordinates (a file carrying its own QPV code needs none)
+        if contours is not None and not qpv and {"longitude", "latitude"} <= {c.name for c in spec.columns}:
             checks += _match_rate_checks(new, baseline, contours, tolerances, accepted_break)
         if accepted_break:
             for c in checks:
@@ -147,9 +150,16 @@ def _column_checks(con, column: str, qpv: str | None, where: str, label: str, se
         return out
     before_null, after_null = 1 - p_vals / p_rows, 1 - n_vals / n_rows
     ok = after_null - before_null <= tol.max_null_increase
+    sample = None
+    if not ok and qpv:  # the QPV whose value turned NULL (withheld) since the last load
+        rows = con.execute(
+            f'select n.{qpv}, p."{column}" from n join p using ({qpv}) where {where.replace(qpv, "n." + qpv)} '
+            f'and n."{column}" is null and p."{column}" is not null order by n.{qpv} limit 5').fetchall()
+        sample = [{qpv: code, f"{column}_before": before, f"{column}_after": None} for code, before in rows] or None
     out.append(_entry(
         f"share of secret/NULL cells of {column} ({label}) grows by at most {tol.max_null_increase:.0%} against "
-        f"{baseline.describe()}", column, severity, ok,
+        f"{baseline.describe()}", column, severity, ok, sample=sample,
+        unexpected_count=(n_rows - n_vals) if not ok else None,
         observed=f"before {before_null:.1%} ({p_rows - p_vals}/{p_rows}), after {after_null:.1%} "
                  f"({n_rows - n_vals}/{n_rows})"))
     if per_qpv and qpv:
@@ -207,7 +217,7 @@ def whole_number_checks(new: Path, spec, *, perimeter_qpv: list[str]) -> list[di
     ``2,5`` refuses the file on the perimeter's QPV (a warning elsewhere). Checked on every load."""
     import duckdb
 
-    counts = [c.name for c in spec.value_columns if c.kind == "count" and c.type == "number"]
+    counts = [c for c in spec.value_columns if c.kind == "count" and c.type == "number"]
     if not counts:
         return []
     qpv = spec.qpv_column
@@ -224,8 +234,10 @@ def whole_number_checks(new: Path, spec, *, perimeter_qpv: list[str]) -> list[di
             inside = f"{qpv} in (select code from perimetre)"
             scopes = [(inside, "QPV of the perimeter", "error"),
                       (f"({qpv} is null or not {inside})", "QPV outside the perimeter: reported only", "warning")]
-        for column in counts:
-            for where, label, severity in scopes:
+        for col in counts:
+            column = col.name
+            for where, label, scope_severity in scopes:
+                severity = scope_severity if col.indicateur else "warning"  # unpublished columns only warn
                 rows = con.execute(
                     f'select {", ".join(ids)}, "{column}" from n where {where} and "{column}" is not null '
                     f'and "{column}" <> round("{column}") order by _line').fetchall()
@@ -263,9 +275,9 @@ def _match_rate_checks(new: Path, baseline: Baseline, contours: Path, tol: Toler
     if p_loc < tol.min_rows or p_match == 0:
         return []
     before, after = p_match / p_loc, (n_match / n_loc if n_loc else 0.0)
-    ok = after >= before - tol.max_match_drop
+    ok = after >= before * (1 - tol.max_match_drop)  # relative: 18 % of the points in a QPV falling to 0 % fails
     return [_entry(
-        f"share of geolocated rows falling in a QPV drops by at most {tol.max_match_drop:.0%} against "
+        f"share of geolocated rows falling in a QPV drops by at most {tol.max_match_drop:.0%} of itself against "
         f"{baseline.describe()} (swapped or re-projected coordinates fall nowhere)", "longitude,latitude",
         "warning" if accepted_break else "error", ok,
         observed=f"before {before:.1%} ({p_match}/{p_loc}), after {after:.1%} ({n_match}/{n_loc})")]

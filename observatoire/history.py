@@ -112,6 +112,15 @@ CREATE TABLE IF NOT EXISTS http_validators (
     sha256 TEXT,
     updated_at TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS ruptures (
+    source_id TEXT NOT NULL,
+    millesime INTEGER NOT NULL,
+    reason TEXT NOT NULL,
+    sha256 TEXT,
+    run_id TEXT,
+    accepted_at TEXT NOT NULL,
+    PRIMARY KEY (source_id, millesime)
+);
 CREATE TABLE IF NOT EXISTS partenaires_fichiers (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     sha256 TEXT NOT NULL,
@@ -597,11 +606,23 @@ class History:
         return out
 
     # -- export -----------------------------------------------------------------------------------
+    # -- breaks of series accepted (observatoire run --accept-break) ---------------------------------
+    def record_rupture(self, source_id: str, millesime: int, reason: str, sha256: str | None, run_id: str) -> None:
+        """A deliberate break of series of ``source_id`` from ``millesime``: kept whatever file of that millésime is
+        loaded later (the marts flag ``rupture_serie`` from it), the latest reason wins."""
+        with self._connect() as con:
+            con.execute("INSERT OR REPLACE INTO ruptures (source_id, millesime, reason, sha256, run_id, accepted_at) "
+                        "VALUES (?, ?, ?, ?, ?, ?)", (source_id, millesime, redact_text(reason), sha256, run_id,
+                                                      now_iso()))
+
+    def ruptures(self) -> dict[tuple[str, int], dict]:
+        return {(r["source_id"], r["millesime"]): r for r in self.query("SELECT * FROM ruptures")}
+
     def export_tables(self) -> dict[str, list[dict]]:
         """The tables copied into the published file (``meta`` schema): URLs and texts as stored (redacted); not
         the HTTP validators nor the manifest's ``url_key`` (a hash of a URL that may hold a weak password)."""
         tables = {t: self.query(f"SELECT * FROM {t} ORDER BY rowid") for t in
-                  ("runs", "steps", "manifest", "validations", "partenaires_fichiers")}
+                  ("runs", "steps", "manifest", "validations", "partenaires_fichiers", "ruptures")}
         for row in tables["manifest"]:
             row.pop("url_key", None)
         return tables

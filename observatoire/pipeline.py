@@ -208,8 +208,13 @@ def key_for(src: Source, millesime: int, url: str) -> str | None:
     if not src.api_key_env:
         return None
     entry = src.millesimes.get(millesime)
-    configured = {urlsplit(u).hostname for u in ([entry.url] if entry else []) + [src.perimetre_url or ""] if u}
-    return src.api_key_env if urlsplit(url).hostname in configured else None
+
+    def origin(u: str) -> tuple:  # scheme, host and port: never the key in clear text or to another port
+        parts = urlsplit(u)
+        return parts.scheme, parts.hostname, parts.port or {"https": 443, "http": 80}.get(parts.scheme)
+
+    configured = {origin(u) for u in ([entry.url] if entry else []) + [src.perimetre_url or ""] if u}
+    return src.api_key_env if origin(url) in configured else None
 
 
 def extract_source(ctx: Context, run_id: str, source_id: str, millesime: int, *,
@@ -364,19 +369,14 @@ def validate_landings(ctx: Context, run_id: str, results: list[dict], *,
     # files above OBSERVATOIRE_GX_MAX_ROWS are validated in chunks plus a DuckDB profile (bounded memory)
     summaries = run_suites_on_parquet(jobs, gx_root=gx_root(ctx.settings))
     breaks = accept_breaks or {}
-
-    def accepted_break(r: dict) -> str | None:  # given on the command line, else known to the registry
-        entry = ctx.registry[r["source_id"]].millesimes.get(r["millesime"])
-        return breaks.get(r["source_id"]) or (entry.rupture if entry else None)
-
     # compared and recorded millésime by millésime: a backfilled later millésime is compared with the earlier one
     # accepted just before it, as when the orchestrator validates them one by one
     order = sorted(range(len(results)), key=lambda i: (results[i]["source_id"], results[i]["millesime"]))
     recorded: dict[int, dict] = {}
     for i in order:
         r, summary, (_suite, _parquet, details) = results[i], summaries[i], jobs[i]
-        _compare_with_last_load(ctx, r, summary, details, accepted_break(r))
-        recorded[i] = _record_raw_gate(ctx, run_id, r, summary, details, accepted_break(r))
+        accepted = _compare_with_last_load(ctx, r, summary, details, breaks.get(r["source_id"]))
+        recorded[i] = _record_raw_gate(ctx, run_id, r, summary, details, accepted)
     return [recorded[i] for i in range(len(results))]
 
 
@@ -399,20 +399,34 @@ def baseline_landing(ctx: Context, source_id: str, millesime: int, sha256: str) 
 
 
 def _compare_with_last_load(ctx: Context, result: dict, summary: dict, details: Path,
-                            accepted_break: str | None) -> None:
-    """Append the comparison with the last accepted load to a raw gate's summary (and its details file)."""
+                            accepted_break: str | None) -> str | None:
+    """Append the comparison with the last accepted load to a raw gate's summary (and its details file). Returns
+    the break of series in effect: ``accepted_break`` (given for this run), else the registry's known break of
+    the millésime when the file is compared with an earlier millésime (a reload of the same millésime is
+    compared strictly)."""
     from expectations.drift import Baseline, Tolerances, compare_loads, whole_number_checks
 
     source_id, millesime, sha = result["source_id"], result["millesime"], result["sha256"]
     if source_id == referentiel.CONTOURS_SOURCE:
-        return  # the référentiel: its QPV set is checked by the perimeter, its shapes by the spatial join
+        return accepted_break  # the référentiel: its QPV set is checked by the perimeter, its shapes by the join
     spec = get_parser(ctx.registry[source_id].parser).spec
     perimeter = referentiel.perimeter_qpv_codes(ctx.settings.perimetre, ctx.settings)
     checks = whole_number_checks(Path(result["parsed_path"]), spec, perimeter_qpv=perimeter)
     base = baseline_landing(ctx, source_id, millesime, sha)
+    entry = ctx.registry[source_id].millesimes.get(millesime)
+    if not accepted_break and entry and entry.rupture and base is not None and base["millesime"] < millesime:
+        accepted_break = entry.rupture
     summary["baseline"] = None  # a source's first load: absolute bounds only
+    base_row = None
     if base is not None:
-        base_row = ensure_parsed(ctx, base)
+        try:
+            base_row = ensure_parsed(ctx, base)
+        except (PipelineError, ExtractError) as err:  # the baseline cannot be read again: absolute bounds only
+            checks.append({"check": f"comparison with the last accepted load (millésime {base['millesime']}, file "
+                                    f"{base['sha256'][:12]}…) not possible: {str(err).splitlines()[0][:300]}",
+                           "expectation": "compare_with_last_accepted_load", "column": None, "severity": "warning",
+                           "row_condition": None, "success": False, "status": "warning"})
+    if base_row is not None:
         baseline = Baseline(parsed_path=ctx.settings.data_dir / base_row["parsed_path"],
                             millesime=base["millesime"], sha256=base["sha256"])
         contours = None
@@ -433,6 +447,7 @@ def _compare_with_last_load(ctx: Context, result: dict, summary: dict, details: 
         doc = json.loads(details.read_text(encoding="utf-8"))
         doc["summary"] = summary
         details.write_text(json.dumps(doc, ensure_ascii=False, indent=2, default=str), encoding="utf-8")
+    return accepted_break
 
 
 def _raw_gate_job(ctx: Context, run_id: str, result: dict) -> tuple:
@@ -469,8 +484,9 @@ def _record_raw_gate(ctx: Context, run_id: str, result: dict, summary: dict, det
     status = "accepted" if summary["success"] else "quarantined"
     compact = {k: summary[k] for k in ("success", "evaluated", "failed", "errors", "warnings")}
     compact["details_path"] = ctx.history.portable(details)
-    if accepted_break:  # a deliberate break of series: flagged rupture_serie in the marts (registry_table)
+    if accepted_break and summary["success"]:  # a deliberate break: rupture_serie in the marts (registry_table)
         compact["rupture"] = {"reason": accepted_break, "run_id": run_id, "accepted_at": now_utc()}
+        ctx.history.record_rupture(source_id, millesime, accepted_break, sha, run_id)
         ctx.history.step(run_id, "accept_break", f"{source_id}/{millesime}", "recorded", accepted_break)
     ctx.history.set_landing_status(source_id, millesime, sha, status, compact)
     if summary["success"]:
@@ -571,6 +587,7 @@ def registry_table(ctx: Context):
     import pyarrow as pa
 
     current = {(r["source_id"], r["millesime"]): r for r in ctx.history.current_landings()}
+    accepted = ctx.history.ruptures()  # breaks accepted on a run, whatever file of the millésime is in use
     rows = []
     for src in ctx.registry.values():
         base = {"source_id": src.id, "statut_source": src.status, "motif": src.reason, "publisher": src.publisher,
@@ -580,7 +597,7 @@ def registry_table(ctx: Context):
                          "charge_le": None, "sha256": None, "rupture_motif": None})
         for year, m in sorted(src.millesimes.items()):
             landing = current.get((src.id, year))
-            rupture = (_json_or_empty(landing.get("validation")).get("rupture") or {}) if landing else {}
+            rupture = accepted.get((src.id, year)) or ({"reason": m.rupture} if m.rupture else {})
             rows.append({**base, "millesime": year, "url": m.url, "date_publication": m.published,
                          "charge_le": landing["fetched_at"] if landing else None,
                          "sha256": landing["sha256"] if landing else None,

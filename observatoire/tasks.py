@@ -126,7 +126,9 @@ def build(run_id: str) -> dict:
     with writer_lock(ctx.settings.lock_path, f"build {run_id}"):
         from observatoire.warehouse import recover
 
-        recover(ctx.settings)
+        for action in recover(ctx.settings):  # as the CLI: a killed run's leftovers, a damaged file
+            ctx.history.step(run_id, "recover", "warehouse", "done", action)
+        pipeline._check_published_not_locked(ctx)  # an analyst's read-write connection: stop clearly
         fp = pipeline.fingerprint(ctx)
         force = bool(_params(ctx, run_id).get("force"))
         if not force and pipeline.is_unchanged(ctx, fp):

@@ -190,9 +190,13 @@ def publish(
     if before_replace is not None:
         before_replace(tmp)
     sha256 = file_sha256(tmp)
+    # recorded before the switch, with the file it replaces: a crash in between leaves either one, both sound
+    previous = _read_published_record(settings)
+    _write_published_record(settings, {"version": version, "sha256": sha256, "bytes": tmp.stat().st_size,
+                                       "previous": {k: previous.get(k) for k in ("version", "sha256")}
+                                       if previous else None})
     os.replace(tmp, settings.published_db)
     _fsync_path(wh)
-    _write_published_record(settings, {"version": version, "sha256": sha256, "bytes": settings.published_db.stat().st_size})
     _switch_current(settings.parquet_dir, version)
     _prune_parquet(settings.parquet_dir, keep=KEEP_PARQUET_VERSIONS)
     return {
@@ -207,6 +211,14 @@ def publish(
 def published_record_path(settings: Settings) -> Path:
     """``meta/published.json``: the version and sha256 of the published file, written just after each switch."""
     return settings.meta_dir / "published.json"
+
+
+def _read_published_record(settings: Settings) -> dict:
+    try:
+        record = json.loads(published_record_path(settings).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return record if isinstance(record, dict) else {}
 
 
 def _write_published_record(settings: Settings, record: dict) -> None:
@@ -224,14 +236,13 @@ def published_state(settings: Settings, history=None) -> tuple[str, str]:
     db = settings.published_db
     if not db.exists():
         return "missing", f"{db} does not exist (nothing published yet)"
-    record = None
-    try:
-        record = json.loads(published_record_path(settings).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        record = None
+    record = _read_published_record(settings) or None
     if record and record.get("sha256"):
         found = file_sha256(db)
-        if found != record["sha256"]:
+        previous = record.get("previous") or {}
+        if found != record["sha256"] and found == previous.get("sha256"):
+            record = previous  # the switch recorded, not done (a crash in between): the previous file, sound
+        elif found != record["sha256"]:
             return "damaged", (f"{db}: its bytes differ from the publication of {record.get('version')} (sha256 "
                                f"{record['sha256'][:12]}… recorded, {found[:12]}… found)")
     try:
@@ -324,9 +335,14 @@ def recover(settings: Settings) -> list[str]:
     """After a crash: drop temporary files and make the Parquet ``current`` link agree with the published
     file. Called under the writer lock at the start of every writing command."""
     actions = []
-    if settings.tmp_dir.exists():  # partial downloads of a killed run (no other writer: we hold the lock)
+    if settings.tmp_dir.exists():  # partial downloads of a killed run; an Airflow extract task may be
+        import time  # downloading right now without the lock: only files older than a download's deadline
+
+        from extract.envvars import setting
+
+        older = max(float(setting("OBSERVATOIRE_HTTP_DEADLINE") or 0), 3600.0) + 60
         for partial in settings.tmp_dir.iterdir():
-            if partial.is_file():
+            if partial.is_file() and time.time() - partial.stat().st_mtime > older:
                 partial.unlink(missing_ok=True)
                 actions.append(f"removed partial download {partial.name}")
     wh = settings.warehouse_dir

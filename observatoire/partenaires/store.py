@@ -187,8 +187,14 @@ def compare_with_previous(settings: Settings, report: Report, previous: dict, *,
     if empty_after - empty_before > TOL.max_null_increase:
         report.add(level, f"Écart avec {what} : {empty_after:.0%} de cellules vides ou au secret contre "
                           f"{empty_before:.0%} auparavant.{advice}", column="valeur", csv=report.format == "csv")
+    # small counts move by more than ×2 by chance alone (3 then 7): a count compared only where it is not small
+    from observatoire import referentiel
+
+    info = referentiel.catalogue().get(report.indicateur or "") or {}
+    floor = max(10.0, float(info.get("seuil_secret") or 0)) if info.get("agregation") == "somme" else 0.0
     pairs = [(c, before[c]["valeur"], after[c]["valeur"]) for c in common
-             if (before[c]["valeur"] or 0) > 0 and (after[c]["valeur"] or 0) > 0]
+             if (before[c]["valeur"] or 0) > 0 and (after[c]["valeur"] or 0) > 0
+             and max(before[c]["valeur"], after[c]["valeur"]) >= floor]
     if len(pairs) >= TOL.min_rows:
         jumped = [(c, b, a) for c, b, a in pairs if a / b > TOL.factor or a / b < 1 / TOL.factor]
         if len(jumped) / len(pairs) > TOL.max_share_jumped:

@@ -146,7 +146,8 @@ def test_published_texts_are_french(published_demo):
         columns = con.execute(
             "select table_name, column_name from information_schema.columns where table_schema = 'main' and "
             "data_type = 'VARCHAR' and (column_name like '%motif%' or column_name like '%libelle%' "
-            "or column_name in ('methode', 'description', 'commentaire'))").fetchall()
+            "or column_name in ('methode', 'description', 'commentaire', 'prochaine_publication', "
+            "'note_rupture'))").fetchall()
         texts = {}
         for table, column in columns:
             for (text,) in con.execute(f'select distinct "{column}" from "{table}" where "{column}" is not null').fetchall():

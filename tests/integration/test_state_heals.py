@@ -117,12 +117,15 @@ def test_partial_downloads_of_a_killed_run_are_cleaned(demo_copy):
     tmp.mkdir(parents=True, exist_ok=True)
     partial = tmp / "fetch-abc123.part"
     partial.write_bytes(b"x" * 1000)
-    old = time.time() - 3600
+    fresh = tmp / "fetch-def456.part"  # an Airflow extract task downloading right now, without the lock
+    fresh.write_bytes(b"y" * 10)
+    old = time.time() - 3 * 3600
     import os
 
     os.utime(partial, (old, old))
     run(load_settings())
     assert not partial.exists()
+    assert fresh.exists()
 
 
 def _population(pub: Path, code: str) -> float:

@@ -161,18 +161,64 @@ def test_coordinates_swapped_or_reprojected_refuse_on_the_match_rate(tmp_path, f
     contours = _write(tmp_path, "contours", pa.table({"code_qpv": ["QN01304I"],
                                                       "geometry_wkb": [shapely.to_wkb(square)]}))
     inside = [(5.361 + 0.001 * i, 43.301 + 0.001 * i) for i in range(30)]
-    elsewhere = [(5.5 + 0.001 * i, 43.5) for i in range(10)]
+    elsewhere = [(5.5 + 0.0005 * i, 43.5) for i in range(130)]  # as in real data: most points are in no QPV
     base = _write(tmp_path, "base", _dpe_table(inside + elsewhere))
     if fault == "swapped":
         moved = [(lat, lon) for lon, lat in inside + elsewhere]
     else:  # metres (Lambert-93) where degrees were expected
-        moved = [(892_000.0 + i, 6_247_000.0 + i) for i in range(40)]
+        moved = [(892_000.0 + i, 6_247_000.0 + i) for i in range(160)]
     new = _write(tmp_path, "new", _dpe_table(moved))
     checks = compare_loads(new, Baseline(base, 2024, "b" * 64), DPE, perimeter_qpv=["QN01304I"],
                            tolerances=Tolerances(), contours=contours)
     match = next(c for c in checks if "falling in a QPV" in c["check"])
     assert match["status"] == "failed"
-    assert "before 75.0% (30/40), after 0.0% (0/40)" in match["observed"]
+    assert "before 18.8% (30/160), after 0.0% (0/160)" in match["observed"]
     same = compare_loads(base, Baseline(base, 2024, "b" * 64), DPE, perimeter_qpv=["QN01304I"],
                          tolerances=Tolerances(), contours=contours)
     assert next(c for c in same if "falling in a QPV" in c["check"])["status"] == "passed"
+
+
+def test_a_geolocated_file_with_its_own_qpv_code_is_not_matched_again(tmp_path):
+    """BPE and RNIC carry the QPV the publisher assigned: no point-in-polygon at the gate for them."""
+    bpe = get_parser("insee_bpe").spec
+    assert bpe.qpv_column and {"longitude", "latitude"} <= {c.name for c in bpe.columns}
+    contours = _write(tmp_path, "contours", pa.table({"code_qpv": ["QN01304I"],
+                                                      "geometry_wkb": [shapely.to_wkb(shapely.box(5, 43, 6, 44))]}))
+    empty = _write(tmp_path, "bpe", pa.table({c.name: pa.array([], pa.float64() if c.type == "number" else
+                                                                pa.int64() if c.type == "integer" else pa.string())
+                                              for c in bpe.columns}))
+    checks = compare_loads(empty, Baseline(empty, 2024, "c" * 64), bpe, perimeter_qpv=["QN01304I"],
+                           tolerances=Tolerances(), contours=contours)
+    assert not [c for c in checks if "falling in a QPV" in c["check"]]
+
+
+def test_a_column_the_observatory_does_not_publish_only_warns(tmp_path):
+    """RPLS dwellings put in service double from year to year: a warning, never a refusal of the file."""
+    rpls = get_parser("rpls_qpv").spec
+    col = next(c for c in rpls.columns if c.name == "logements_mis_en_service")
+    assert col.indicateur is None
+    codes = PERIMETER
+
+    def table(factor):
+        cols = {}
+        for c in rpls.columns:
+            if c.name == "code_qpv":
+                cols[c.name] = pa.array(codes, pa.string())
+            elif c.name == "logements_mis_en_service":
+                cols[c.name] = pa.array([float(3 + i) * factor for i in range(len(codes))], pa.float64())
+            elif c.type == "number":
+                cols[c.name] = pa.array([100.0 + i for i in range(len(codes))], pa.float64())
+            elif c.type == "integer":
+                cols[c.name] = pa.array([0] * len(codes), pa.int64())
+            else:
+                cols[c.name] = pa.array(["x"] * len(codes), pa.string())
+        cols["millesime"] = pa.array([2025] * len(codes), pa.int32())
+        cols["_line"] = pa.array(range(2, len(codes) + 2), pa.int64())
+        cols["_secret"] = pa.array([""] * len(codes), pa.string())
+        return pa.table(cols)
+
+    checks = compare_loads(_write(tmp_path, "new", table(3)), Baseline(_write(tmp_path, "base", table(1)), 2024,
+                                                                      "d" * 64), rpls, perimeter_qpv=codes,
+                           tolerances=Tolerances())
+    moved = [c for c in checks if c["column"] == "logements_mis_en_service" and c["status"] != "passed"]
+    assert moved and all(c["status"] == "warning" for c in moved)

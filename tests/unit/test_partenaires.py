@@ -512,3 +512,18 @@ def test_an_accepted_partner_break_is_recorded_with_the_file_and_loaded(xlsx_tem
     table = pstore.values_table(settings).to_pylist()
     assert {r["_rupture"] for r in table if r["millesime"] == 2025} == {"comptage pour 100 000 ménages"}
     assert {r["_rupture"] for r in table if r["millesime"] == 2024} == {None}
+
+
+def test_small_partner_counts_moving_by_chance_are_not_a_jump(tmp_path, settings):
+    """A count of 1 to 9 per QPV (saisines du Défenseur des droits) moves by more than ×2 by chance alone: those
+    QPV are not compared; the same file ×10 is still refused."""
+    (tmp_path / "modele").mkdir()
+    tpl = write_template("nb_saisines_defenseur_droits", "xlsx", tmp_path / "modele")
+    first = {code: 1 + i % 4 for i, code in enumerate(PERIMETER)}
+    again = {code: 1 + (i * 7) % 9 for i, code in enumerate(PERIMETER)}
+    assert pstore.import_file(settings, fill_xlsx(tpl, tmp_path / "a.xlsx", first, millesime=2024)).ok
+    noisy = pstore.import_file(settings, fill_xlsx(tpl, tmp_path / "b.xlsx", again))
+    assert noisy.ok, noisy.text()
+    tenfold = pstore.import_file(settings, fill_xlsx(tpl, tmp_path / "c.xlsx", {c: v * 10 for c, v in again.items()},
+                                                     millesime=2026))
+    assert not tenfold.ok and "multipliée ou divisée" in tenfold.text()

@@ -96,4 +96,6 @@ def test_an_api_key_goes_only_to_the_host_it_is_configured_for():
     assert key_for(src, year, "https://api.insee.fr/melodi/data/OTHER?x=1") == "INSEE_MELODI_API_KEY"
     assert key_for(src, year, "https://mirror.example.org/melodi/data/DS?x=1") is None
     assert key_for(src, year, "file:///tmp/cassette.json") is None
+    assert key_for(src, year, "http://api.insee.fr/melodi/data/DS?x=1") is None  # never in clear text
+    assert key_for(src, year, "https://api.insee.fr:8443/melodi/data/DS?x=1") is None
     assert key_for(load_registry()["insee_pop_qpv"], 2021, "https://www.insee.fr/x.csv") is None  # no key at all

@@ -12,8 +12,11 @@ def render_status(settings: Settings, *, limit: int = 10, as_json: bool = False)
     from observatoire.repair import lost_history
 
     lost = lost_history(settings)  # missing, unreadable or empty while files are on disk: said first, with the way out
-    if lost is not None and (lost.state in ("missing", "unreadable") or as_json):
-        return lost.message  # nothing else to read (and no empty JSON list that would look normal)
+    if lost is not None and as_json:  # still JSON for a script, and never an empty list that would look normal
+        return json.dumps({"history_lost": lost.state, "message": lost.message, "command": "observatoire repair"},
+                          ensure_ascii=False, indent=2)
+    if lost is not None and lost.state in ("missing", "unreadable"):
+        return lost.message  # nothing else to read
     if not settings.history_db.exists():
         return f"no run yet in {settings.data_dir}"
     history = History(settings.history_db)

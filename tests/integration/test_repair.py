@@ -122,6 +122,8 @@ def test_a_lost_history_is_said_refused_and_rebuilt_then_the_partner_values_are_
     assert "RUN HISTORY LOST" in status.stdout and "`observatoire repair`" in status.stdout
     assert "1 partner file(s) under partenaires/" in status.stdout
     assert "landed source file(s) under raw/" in status.stdout
+    as_json = json.loads(run_cli("status", "--json").stdout)  # still JSON for a monitoring script
+    assert as_json["history_lost"] in ("missing", "empty") and as_json["command"] == "observatoire repair"
     _refused(data)
     _refused(data)  # refused again: the first refusal recorded nothing
 

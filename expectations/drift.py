@@ -86,6 +86,20 @@ def _literal(path: Path) -> str:
     return "'" + str(path).replace("'", "''") + "'"
 
 
+def _scopes(con, qpv: str | None, perimeter: list[str]) -> list[tuple[str, str, str]]:
+    """(SQL condition, label, severity) of each group of rows: the perimeter's QPV decide (error), the other rows
+    only warn; without a QPV column or a perimeter, every row decides. Creates the table ``perimetre`` the
+    conditions read."""
+    con.execute("create table perimetre (code varchar)")
+    if perimeter:
+        con.executemany("insert into perimetre values (?)", [[c] for c in perimeter])
+    if not (qpv and perimeter):
+        return [("true", "every row", "error")]
+    inside = f"{qpv} in (select code from perimetre)"
+    return [(inside, "QPV of the perimeter", "error"),
+            (f"({qpv} is null or not {inside})", "QPV outside the perimeter: reported only", "warning")]
+
+
 def _value_columns(spec) -> list:
     return [c for c in spec.value_columns if c.kind in VALUE_KINDS and c.type in ("number", "integer")]
 
@@ -101,22 +115,10 @@ def compare_loads(new: Path, baseline: Baseline, spec, *, perimeter_qpv: list[st
         con.execute(f"create view p as select * from read_parquet({_literal(baseline.parsed_path)})")
         qpv = spec.qpv_column
         perimeter = sorted(perimeter_qpv)
-        con.execute("create table perimetre (code varchar)")
-        if perimeter:
-            con.executemany("insert into perimetre values (?)", [[c] for c in perimeter])
         checks: list[dict] = []
-        scopes = [("perimeter", "error")]
-        if qpv and perimeter:
-            scopes.append(("outside", "warning"))
-        for scope, severity in scopes:
+        for where, label, severity in _scopes(con, qpv, perimeter):
             if accepted_break:
                 severity = "warning"
-            where = "true"
-            if qpv and perimeter:
-                inside = f"{qpv} in (select code from perimetre)"
-                where = inside if scope == "perimeter" else f"({qpv} is null or not {inside})"
-            label = "QPV of the perimeter" if scope == "perimeter" and qpv and perimeter else (
-                "QPV outside the perimeter: reported only" if scope == "outside" else "every row")
             for col in _value_columns(spec):
                 # the columns the observatory publishes (tied to an indicator) decide; the others (flows, small
                 # shares, deciles…: dwellings put in service legitimately double from year to year) only warn,
@@ -226,14 +228,7 @@ def whole_number_checks(new: Path, spec, *, perimeter_qpv: list[str]) -> list[di
     out = []
     try:
         con.execute(f"create view n as select * from read_parquet({_literal(new)})")
-        con.execute("create table perimetre (code varchar)")
-        if perimeter_qpv:
-            con.executemany("insert into perimetre values (?)", [[c] for c in sorted(perimeter_qpv)])
-        scopes = [("true", "every row", "error")]
-        if qpv and perimeter_qpv:
-            inside = f"{qpv} in (select code from perimetre)"
-            scopes = [(inside, "QPV of the perimeter", "error"),
-                      (f"({qpv} is null or not {inside})", "QPV outside the perimeter: reported only", "warning")]
+        scopes = _scopes(con, qpv, sorted(perimeter_qpv))
         for col in counts:
             column = col.name
             for where, label, scope_severity in scopes:

@@ -171,6 +171,7 @@ def publish(
                     f"{_lit(str(parquet_tmp / (table + '.parquet')))} (FORMAT parquet, COMPRESSION zstd)",
                 )
                 tables[table] = con.execute(f"SELECT count(*) FROM pub.main.{_q(table)}").fetchall()[0][0]
+                copy_comments(con, ("build", schema, table), ("pub", "main", table))
         for name, rows in meta_tables.items():
             _write_rows(con, f"pub.meta.{_q(name)}", rows)
         pub_row = {
@@ -206,6 +207,27 @@ def publish(
         "parquet": str(parquet_final),
         "sha256": sha256,
     }
+
+
+def copy_comments(con: duckdb.DuckDBPyConnection, source: tuple[str, str, str], target: tuple[str, str, str]) -> int:
+    """Copy the comments (dbt ``persist_docs``: the French descriptions) of a table and its columns from
+    ``(catalog, schema, table)`` to another; ``CREATE TABLE … AS`` keeps none. Returns how many were copied."""
+    cat, schema, table = source
+    target_sql = ".".join(_q(p) for p in target)
+    n = 0
+    for (comment,) in con.execute(
+            "SELECT comment FROM duckdb_tables() WHERE database_name = ? AND schema_name = ? AND table_name = ?",
+            [cat, schema, table]).fetchall():
+        if comment:
+            _run(con, f"COMMENT ON TABLE {target_sql} IS {_lit(comment)}")
+            n += 1
+    for column, comment in con.execute(
+            "SELECT column_name, comment FROM duckdb_columns() WHERE database_name = ? AND schema_name = ? "
+            "AND table_name = ? ORDER BY column_index", [cat, schema, table]).fetchall():
+        if comment:
+            _run(con, f"COMMENT ON COLUMN {target_sql}.{_q(column)} IS {_lit(comment)}")
+            n += 1
+    return n
 
 
 def published_record_path(settings: Settings) -> Path:

@@ -13,5 +13,9 @@ select
     agregation,
     seuil_secret,
     comparateurs,
-    motif_indisponibilite
+    motif_indisponibilite,
+    definition,
+    url_source,
+    date_reference,
+    cast(decimales as integer) as decimales
 from {{ ref('ref_indicateur') }}

@@ -1,6 +1,6 @@
 -- The ANCT référentiel of the QPV 2024 (contours file), attributes only: one row per QPV of France, latest
--- millésime. The geometry stays in raw (the pipeline's point-in-polygon join uses it). A QPV over several
--- communes lists them in one string ("13055, 13070"), split by int_qpv_commune.
+-- millésime. The geometry is in stg_anct__qpv_geometries (the pipeline's point-in-polygon join reads raw).
+-- A QPV over several communes lists them in one string ("13055, 13070"), split by int_qpv_commune.
 with contours as (
     select * from {{ source('raw', 'anct_qpv_contours') }}
 ),

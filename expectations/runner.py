@@ -20,6 +20,7 @@ import json
 import logging
 import os
 import re
+from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
@@ -374,6 +375,12 @@ def _worker_init(parent: int) -> None:  # pragma: no cover - runs in the forked 
         pass
     if os.getppid() != parent:  # the run died before prctl
         os._exit(1)
+    # the parent's streams may be a live progress display's proxies (observatoire run on a terminal): a worker
+    # writes straight to the process's own streams instead of drawing that display again
+    import sys
+
+    if type(sys.stderr).__module__.startswith("rich") and sys.__stderr__ is not None:
+        sys.stdout, sys.stderr = sys.__stdout__, sys.__stderr__
 
 
 def discard_pending(root: Path) -> None:
@@ -391,24 +398,57 @@ def _run_job(i: int) -> tuple[dict, dict]:
     return summary, {root: _PENDING_DOCS.pop(root) for root in list(_PENDING_DOCS)}
 
 
-def _in_workers(calls: list[tuple], workers: int) -> list[dict]:
+def _in_workers(calls: list[tuple], workers: int, *, on_done: OnDone | None = None,
+                on_rows: OnRows | None = None) -> list[dict]:
     """``fn(*args, **kwargs)`` for each call, in order, on ``workers`` forked processes (they inherit the
-    calls' arguments: nothing is copied to them); the results for the Data Docs come back to this process."""
+    calls' arguments: nothing is copied to them); the results for the Data Docs come back to this process.
+    ``on_done(i, summary)`` is called here as each call ends (in the order they end); ``on_rows``: each call
+    also gets the keyword ``on_rows`` (rows validated so far, of the file's rows), told here as ``on_rows(i,
+    rows, total)``, from the workers too."""
     import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+    from functools import partial
 
     workers = min(workers, len(calls))
     if workers <= 1 or "fork" not in multiprocessing.get_all_start_methods():
-        return [fn(*args, **kwargs) for fn, args, kwargs in calls]
+        out = []
+        for i, (fn, args, kwargs) in enumerate(calls):
+            out.append(fn(*args, **(kwargs | {"on_rows": partial(on_rows, i)} if on_rows else kwargs)))
+            if on_done is not None:
+                on_done(i, out[-1])
+        return out
     global _JOBS
+    fork = multiprocessing.get_context("fork")
+    pipe = drain = stop = None
+    if on_rows is not None:  # the workers' chunks, told to this process through a pipe they inherit
+        import threading
+
+        pipe = fork.Pipe(duplex=False)
+        calls = [(fn, args, kwargs | {"on_rows": partial(_send_rows, pipe[1], i)})
+                 for i, (fn, args, kwargs) in enumerate(calls)]
+        stop = threading.Event()
+        drain = threading.Thread(target=_drain_rows, args=(pipe[0], on_rows, stop), name="gx-rows", daemon=True)
+        drain.start()
     _JOBS = calls
+    done: dict[int, tuple[dict, dict]] = {}
     try:
         # a worker that dies (killed, out of memory) raises BrokenProcessPool here instead of hanging the run
-        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"),
-                                 initializer=_worker_init, initargs=(os.getpid(),)) as pool:
-            out = list(pool.map(_run_job, range(len(calls))))
+        with ProcessPoolExecutor(workers, mp_context=fork, initializer=_worker_init,
+                                 initargs=(os.getpid(),)) as pool:
+            futures = {pool.submit(_run_job, i): i for i in range(len(calls))}
+            for future in as_completed(futures):
+                i = futures[future]
+                done[i] = future.result()
+                if on_done is not None:
+                    on_done(i, done[i][0])
     finally:
         _JOBS = []
+        if pipe is not None:
+            stop.set()  # the workers are gone: what they sent is read, then the thread ends
+            drain.join(timeout=10)
+            pipe[0].close()
+            pipe[1].close()
+    out = [done[i] for i in range(len(calls))]
     summaries = []
     for summary, pending in out:
         for root, items in pending.items():
@@ -417,25 +457,56 @@ def _in_workers(calls: list[tuple], workers: int) -> list[dict]:
     return summaries
 
 
+#: ``on_done(i, summary)``: job ``i`` is validated (called in the calling process, as jobs end)
+OnDone = Callable[[int, dict], None]
+#: ``on_rows(i, rows, total)``: job ``i``, a large file validated in chunks, has ``rows`` of ``total`` validated
+OnRows = Callable[[int, int, int], None]
+
+
+def _send_rows(conn, i: int, rows: int, total: int) -> None:  # in a worker
+    """A few bytes on the pipe: one write, never interleaved with another worker's (no lock a killed worker
+    could keep)."""
+    conn.send((i, rows, total))
+
+
+def _drain_rows(conn, on_rows: OnRows, stop) -> None:
+    """In the calling process: the workers' chunk counts, until ``stop`` is set and the pipe is empty."""
+    while True:
+        try:
+            ready = conn.poll(0.2)
+            item = conn.recv() if ready else None
+        except (EOFError, OSError):
+            return
+        if item is not None:
+            try:
+                on_rows(*item)
+            except Exception:  # noqa: BLE001 - a progress display's problem never stops a gate
+                logging.getLogger(__name__).debug("on_rows failed", exc_info=True)
+        elif stop.is_set():
+            return
+
+
 def run_suites(jobs: list[tuple[Suite, Any, Path | None]], *, gx_root: Path | None = None,
-               workers: int | None = None) -> list[dict]:
+               workers: int | None = None, on_done: OnDone | None = None) -> list[dict]:
     """:func:`run_suite` for each ``(suite, dataframe, details_path)``, in order, on up to ``workers``
     processes (forked: they inherit the DataFrames, nothing is copied to them). The summaries, the details
     files and the results for the Data Docs are the same as one by one; without ``fork`` (or with one
-    worker, or one job) the suites run here, one by one."""
+    worker, or one job) the suites run here, one by one. ``on_done(i, summary)`` as each suite ends."""
     calls = [(run_suite, (suite, df), {"details_path": details, "gx_root": gx_root}) for suite, df, details in jobs]
-    return _in_workers(calls, workers or gx_workers())
+    return _in_workers(calls, workers or gx_workers(), on_done=on_done)
 
 
 LARGE_FILES_WORKERS = 2  # large files validated at the same time (each holds a chunk of rows in memory)
 
 
 def run_suites_on_parquet(jobs: list[tuple[Suite, Path, Path | None]], *, gx_root: Path | None = None,
-                          max_rows: int | None = None) -> list[dict]:
+                          max_rows: int | None = None, on_done: OnDone | None = None,
+                          on_rows: OnRows | None = None) -> list[dict]:
     """:func:`run_suite_on_parquet` for each ``(suite, parquet, details_path)``, in order. Files up to
     ``max_rows`` rows are read here, a batch of at most ``max_rows`` rows in all at a time, and validated by
     :func:`run_suites` (in parallel). Larger files are validated in chunks, up to two at a time with chunks of
-    half ``max_rows`` rows. Either way, at most ``max_rows`` rows are in memory at once."""
+    half ``max_rows`` rows. Either way, at most ``max_rows`` rows are in memory at once. ``on_done(i,
+    summary)`` as each file is validated, ``on_rows(i, rows, total)`` as a large file's chunks are."""
     import pyarrow.parquet as pq
 
     max_rows = max_rows or _max_rows()
@@ -443,7 +514,8 @@ def run_suites_on_parquet(jobs: list[tuple[Suite, Path, Path | None]], *, gx_roo
     out: dict[int, dict] = {}
     for batch in _batches([i for i, n in enumerate(sizes) if n <= max_rows], sizes, max_rows):
         frames = [(jobs[i][0], _read_frame(jobs[i][1]), jobs[i][2]) for i in batch]
-        for i, summary in zip(batch, run_suites(frames, gx_root=gx_root), strict=True):
+        told = (lambda k, summary, batch=batch: on_done(batch[k], summary)) if on_done else None
+        for i, summary in zip(batch, run_suites(frames, gx_root=gx_root, on_done=told), strict=True):
             out[i] = summary
         del frames
     large = [i for i in range(len(jobs)) if i not in out]
@@ -451,7 +523,9 @@ def run_suites_on_parquet(jobs: list[tuple[Suite, Path, Path | None]], *, gx_roo
     chunk = max(1, max_rows // max(workers, 1))
     calls = [(run_suite_on_parquet, (jobs[i][0], jobs[i][1]),
               {"details_path": jobs[i][2], "gx_root": gx_root, "max_rows": chunk}) for i in large]
-    for i, summary in zip(large, _in_workers(calls, workers), strict=True):
+    for i, summary in zip(large, _in_workers(
+            calls, workers, on_done=(lambda k, summary: on_done(large[k], summary)) if on_done else None,
+            on_rows=(lambda k, rows, total: on_rows(large[k], rows, total)) if on_rows else None), strict=True):
         out[i] = summary
     return [out[i] for i in range(len(jobs))]
 
@@ -539,12 +613,14 @@ def _max_rows(environ=None) -> int:
 
 
 def run_suite_on_parquet(suite: Suite, parquet: Path, *, details_path: Path | None = None,
-                         gx_root: Path | None = None, max_rows: int | None = None) -> dict:
+                         gx_root: Path | None = None, max_rows: int | None = None,
+                         on_rows: Callable[[int, int], None] | None = None) -> dict:
     """Validate a parsed Parquet file. Up to ``max_rows`` rows (``OBSERVATOIRE_GX_MAX_ROWS``, default 1 M) the
     whole table is one DataFrame. Above, memory stays bounded: row-level checks (``expect_column_values_…``)
     run on chunks of ``max_rows`` rows and their results are merged; table-level checks (row count, columns,
     uniqueness, QPV of the perimeter present) run on a profile DuckDB computes from the file (row count,
-    distinct values, duplicated keys only), still through Great Expectations."""
+    distinct values, duplicated keys only), still through Great Expectations. ``on_rows(rows, total)`` after each
+    chunk."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -561,6 +637,7 @@ def run_suite_on_parquet(suite: Suite, parquet: Path, *, details_path: Path | No
     chunk_suite = Suite(name=f"{suite.name}_chunks", target=suite.target, checks=row_checks,
                         id_columns=suite.id_columns)
     columns_df = None
+    validated = 0
     for batch in pf.iter_batches(batch_size=max_rows):
         df = pa.Table.from_batches([batch]).to_pandas(types_mapper=mapper)
         if columns_df is None:
@@ -575,6 +652,9 @@ def run_suite_on_parquet(suite: Suite, parquet: Path, *, details_path: Path | No
                 acc["unexpected_count"] += entry.get("unexpected_count") or 0
                 acc["sample"] = (acc["sample"] + (entry.get("sample") or []))[:SAMPLE]
         del df
+        validated += batch.num_rows
+        if on_rows is not None:
+            on_rows(validated, int(total))
     for entry in merged.values():
         if entry["status"] == "passed":
             entry.pop("sample", None)

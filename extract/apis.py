@@ -191,17 +191,21 @@ def fetch_paged(
     api_key_env: str | None = None,
     rate_limit_per_minute: float | None = None,
     sleep: Callable[[float], None] = time.sleep,
+    progress: Callable[..., None] | None = None,
 ) -> FetchResult:
     """Fetch every page and land them in one deterministic ZIP (temporary file under ``dest_dir``).
 
-    ``sleep`` is used for the pacing and for the retries' waits (tests pass a recorder)."""
+    ``sleep`` is used for the pacing and for the retries' waits (tests pass a recorder). ``progress(received,
+    None, page=N)`` is called as bytes arrive: bytes received over all pages so far, the page being fetched
+    (the total is unknown until the last page)."""
     if paginator not in PAGINATORS:
         raise FetchError(source_id, f"unknown paginator {paginator!r}", url=redact(url),
                          expected=", ".join(PAGINATORS))
     policy = policy or FetchPolicy()
     deadline = Deadline.of(policy)
     if urlsplit(url).scheme.lower() == "file":
-        mirrored = _fetch_page_archive(url, dest_dir, source_id=source_id, policy=policy, deadline=deadline)
+        mirrored = _fetch_page_archive(url, dest_dir, source_id=source_id, policy=policy, deadline=deadline,
+                                       progress=progress)
         if mirrored is not None:
             return mirrored
     step = PAGINATORS[paginator]
@@ -233,9 +237,13 @@ def fetch_paged(
                 if wait > 0 and last_request:
                     sleep(wait)
                 last_request = time.monotonic()
+                on_bytes = None
+                if progress is not None:
+                    def on_bytes(received, _total=None, before=total_bytes, page=index):
+                        progress(before + received, None, page=page)
                 try:
                     page = fetch(current, dest_dir, source_id=source_id, policy=policy, session=session,
-                                 api_key_env=api_key_env, progress=False, sleep=sleep, deadline=deadline)
+                                 api_key_env=api_key_env, progress=on_bytes, sleep=sleep, deadline=deadline)
                 except FetchError as err:
                     if deadline is not None and err.cause == "timeout" and deadline.passed():
                         raise deadline.error(source_id, current, what="paged download", at=f"page {index}",
@@ -276,11 +284,12 @@ def fetch_paged(
 
 
 def _fetch_page_archive(url: str, dest_dir: Path, *, source_id: str, policy: FetchPolicy,
-                        deadline: Deadline | None = None) -> FetchResult | None:
+                        deadline: Deadline | None = None, progress: Callable[..., None] | None = None
+                        ) -> FetchResult | None:
     """A ``file://`` URL naming a page archive (the ZIP this module lands: ``requests.json`` + pages), e.g. a
     mirror of an API source or a national extract prepared elsewhere: taken as is, like a file source.
     ``None`` when the file is something else (a single JSON page is then read through the paginator)."""
-    fetched = fetch(url, dest_dir, source_id=source_id, policy=policy, progress=False, deadline=deadline)
+    fetched = fetch(url, dest_dir, source_id=source_id, policy=policy, progress=progress, deadline=deadline)
     try:
         with _open_page_archive(fetched.path, source_id=source_id, file=Path(urlsplit(url).path).name) as zf:
             is_archive = "requests.json" in zf.namelist()

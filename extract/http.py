@@ -22,7 +22,9 @@ What every fetch does:
 * every URL written anywhere goes through :func:`redact` (credentials of the netloc, secret query parameters),
   every text that may quote one through :func:`redact_text`;
 * ``file://`` URLs read a local file through the same code path (demo recordings, mirrors);
-* a progress bar on a terminal for long downloads.
+* progress: ``progress(received, total)`` is called as the body arrives (bytes received, bytes announced by
+  ``Content-Length`` or None); the command line draws it, nothing is drawn here (library and Airflow use stay
+  silent).
 
 Settings (environment): ``OBSERVATOIRE_HTTP_TIMEOUT`` (read timeout, s, default 60),
 ``OBSERVATOIRE_HTTP_RETRIES`` (default 4), ``OBSERVATOIRE_HTTP_BACKOFF`` (base delay, s, default 2),
@@ -43,7 +45,6 @@ import random
 import re
 import socket
 import ssl
-import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -464,21 +465,26 @@ def classify_request_error(exc: BaseException, *, proxy: str | None = None, conn
     return NetworkProblem("connect", f"{exc.__class__.__name__}: {_scrub(str(exc))}", False)
 
 
-class _Progress:
-    def __init__(self, total: int | None, label: str, enabled: bool) -> None:
-        self.bar = None
-        if enabled and sys.stderr.isatty() and (total is None or total > 4 * CHUNK):
-            from tqdm import tqdm
+#: ``progress(received, total)``: bytes received so far, bytes announced (None when unknown)
+ProgressCallback = Callable[..., None]
 
-            self.bar = tqdm(total=total, unit="B", unit_scale=True, desc=label, leave=False)
+
+class _Progress:
+    """Tells ``callback`` the bytes received (from 0 for each attempt); nothing without one."""
+
+    def __init__(self, total: int | None, callback: ProgressCallback | bool | None) -> None:
+        self.total = total
+        self.received = 0
+        self.callback = callback if callable(callback) else None
+        self.update(0)
 
     def update(self, n: int) -> None:
-        if self.bar is not None:
-            self.bar.update(n)
+        self.received += n
+        if self.callback is not None:
+            self.callback(self.received, self.total)
 
     def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
+        pass
 
 
 def _stream_to_file(
@@ -519,7 +525,7 @@ def _stream_to_file(
 
 
 def _fetch_file(url: str, dest_dir: Path, source_id: str, policy: FetchPolicy,
-                deadline: Deadline | None = None) -> FetchResult:
+                deadline: Deadline | None = None, progress: ProgressCallback | bool | None = None) -> FetchResult:
     parsed = urlparse(url)
     path = Path(url2pathname(unquote(parsed.path)))
     if parsed.netloc and parsed.netloc != "localhost":
@@ -546,11 +552,11 @@ def _fetch_file(url: str, dest_dir: Path, source_id: str, policy: FetchPolicy,
                     return
                 yield block
 
-    progress = _Progress(size, path.name, True)
+    bar = _Progress(size, progress)
     try:
-        tmp, sha, n = _stream_to_file(chunks(), dest_dir, policy.max_bytes, source_id, url, progress, deadline)
+        tmp, sha, n = _stream_to_file(chunks(), dest_dir, policy.max_bytes, source_id, url, bar, deadline)
     finally:
-        progress.close()
+        bar.close()
     return FetchResult(url=url, status="downloaded", path=tmp, sha256=sha, bytes=n)
 
 
@@ -572,7 +578,7 @@ def fetch(
     api_key_env: str | None = None,
     session: requests.Session | None = None,
     sleep: Callable[[float], None] = time.sleep,
-    progress: bool = True,
+    progress: ProgressCallback | bool | None = None,
     deadline: Deadline | None = None,
 ) -> FetchResult:
     """Download ``url`` into a temporary file under ``dest_dir``.
@@ -586,14 +592,15 @@ def fetch(
     Redirects are followed here, hop by hop (at most :data:`MAX_REDIRECTS`, http and https only): the credentials
     (``api_key_env``'s header) are sent only to the scheme, host and port of ``url``, never to another host a
     redirect points at. ``deadline`` (default: a new one from ``policy.deadline``) bounds the whole download,
-    retries included; a paged fetch passes one deadline to all its pages.
+    retries included; a paged fetch passes one deadline to all its pages. ``progress(received, total)`` is
+    called as bytes arrive (``total``: the announced ``Content-Length``, else None; from 0 again on a retry).
     """
     policy = policy or FetchPolicy()
     deadline = deadline if deadline is not None else Deadline.of(policy)
     dest_dir.mkdir(parents=True, exist_ok=True)
     scheme = urlparse(url).scheme.lower()
     if scheme == "file":
-        return _fetch_file(url, dest_dir, source_id, policy, deadline)
+        return _fetch_file(url, dest_dir, source_id, policy, deadline, progress)
     if scheme not in ("http", "https"):
         raise FetchError(source_id, f"unsupported URL scheme {scheme!r}", url=redact(url),
                          expected="http, https or file", cause="request")
@@ -786,7 +793,7 @@ def _read_body(resp, url, dest_dir, source_id, policy, attempt, progress,
             host=_host_label(url),
             attempts=attempt,
         )
-    bar = _Progress(declared_n, source_id, progress)
+    bar = _Progress(declared_n, progress)
     try:
         tmp, sha, n = _stream_to_file(_body_chunks(resp), dest_dir, policy.max_bytes, source_id, url, bar, deadline)
     except (requests.exceptions.ChunkedEncodingError, requests.exceptions.ConnectionError,

@@ -48,8 +48,13 @@ def main() -> None:
               help="A deliberate break of series (new methodology) for this source's new file: its jumps against the "
                    "last accepted load only warn, the break is recorded and flagged rupture_serie (needs --reason).")
 @click.option("--reason", metavar="TEXT", help="Why the break of series is accepted (recorded and published).")
+@click.option("--plain", is_flag=True,
+              help="Plain lines (one per source and step, no progress bar, no colour) even on a terminal; the "
+                   "default when the output is not a terminal or TERM=dumb.")
+@click.option("--quiet", "-q", is_flag=True,
+              help="Only the summary, the warnings and errors, and the result line: no line per source or step.")
 def run(sources: tuple[str, ...], millesime: int | None, force: bool, accept_breaks: tuple[str, ...],
-        reason: str | None) -> None:
+        reason: str | None, plain: bool, quiet: bool) -> None:
     """Run the pipeline: extract, validate, build, validate, publish.
 
     Publishes only if every check passed and something changed; otherwise the published warehouse is left
@@ -57,7 +62,13 @@ def run(sources: tuple[str, ...], millesime: int | None, force: bool, accept_bre
     directory holds (meta/mode.json) is refused. Exit status: 0 published or unchanged, 1 failed (the message
     says where and why), 2 usage (a bad request, or a data directory holding the other mode's data: no run
     started, nothing touched).
+
+    Each source's line is printed as soon as it is fetched, and each step's when it ends; on a terminal,
+    progress bars show the download in flight (bytes received of the announced size), the gates, dbt's build
+    (nodes and models done) and the publication. A summary ends the run (sources new, unchanged, failed,
+    warnings, key figures); the last line, on standard output, is the run's result.
     """
+    from observatoire import progress
     from observatoire.locking import LockTimeout
     from observatoire.pipeline import PipelineError, RunRequestError
     from observatoire.pipeline import run as run_pipeline
@@ -70,23 +81,29 @@ def run(sources: tuple[str, ...], millesime: int | None, force: bool, accept_bre
         click.echo("Error: --reason goes with --accept-break SOURCE", err=True)
         sys.exit(2)
     settings = _settings()
-    click.echo(f"observatoire run — mode {settings.mode}, data directory {settings.data_dir}", err=True)
+    reporter = progress.for_command_line(quiet=quiet, plain=plain)
+    say = reporter.line
+    if not quiet:
+        say(f"observatoire run — mode {settings.mode}, data directory {settings.data_dir}")
     try:
-        result = run_pipeline(settings, sources=list(sources) or None, millesime=millesime, force=force,
-                              accept_breaks={s: reason.strip() for s in accept_breaks} if accept_breaks else None)
+        with progress.reporting(reporter):
+            result = run_pipeline(settings, sources=list(sources) or None, millesime=millesime, force=force,
+                                  accept_breaks={s: reason.strip() for s in accept_breaks} if accept_breaks else None)
     except RunRequestError as err:
-        click.echo(f"Error: {err}", err=True)
+        say(f"Error: {err}")
         sys.exit(2)
     except PipelineError as err:
+        if reporter.results:
+            say("\n" + progress.summary_line(reporter.results, reporter.elapsed()))
         # the short text when the pipeline gives one (one line per failed source, a diagnosis); all in details
-        click.echo(f"\nRUN FAILED at stage {err.stage} (run {err.run_id})\n{getattr(err, 'console', None) or err}",
-                   err=True)
+        say(f"\nRUN FAILED at stage {err.stage} (run {err.run_id})\n{getattr(err, 'console', None) or err}",
+            "bold red")
         if err.details_path:
-            click.echo(f"\ndetails: {err.details_path}\nthe published warehouse was not modified; see "
-                       "`observatoire status`", err=True)
+            say(f"\ndetails: {err.details_path}\nthe published warehouse was not modified; see "
+                "`observatoire status`")
         sys.exit(1)
     except LockTimeout as err:
-        click.echo(f"RUN NOT STARTED: {err}", err=True)
+        say(f"RUN NOT STARTED: {err}", "bold red")
         sys.exit(1)
     except Exception as err:  # before a run could even be recorded: a read-only or full data directory…
         from observatoire.failures import explain
@@ -94,23 +111,30 @@ def run(sources: tuple[str, ...], millesime: int | None, force: bool, accept_bre
         why = explain(err, data_dir=settings.data_dir)
         if why is None:
             raise
-        click.echo(f"RUN NOT STARTED: {why}", err=True)
+        say(f"RUN NOT STARTED: {why}", "bold red")
         sys.exit(1)
-    for r in result.sources:
-        line = f"  {r['source_id']:<28} {r['millesime']}  {r['status']:<10}"
-        if r.get("rows") is not None:
-            line += f" {r['rows']} rows"
-        click.echo(line, err=True)
-    if result.warnings:
-        from observatoire.pipeline import describe_warning
-
-        click.echo(f"{len(result.warnings)} warning(s), not blocking (report: {result.report}):", err=True)
-        for w in result.warnings[:10]:
-            click.echo(f"  - {describe_warning(w)}"[:240], err=True)
-    if result.status == "published":
-        for line in _key_figures(settings):
-            click.echo(line, err=True)
+    for line in _summary(settings, result, reporter):
+        say(line)
     click.echo(f"run {result.run_id}: {result.status} — {result.message}")
+
+
+def _summary(settings, result, reporter) -> list[str]:
+    """The end of a run on one screen: the sources (new, unchanged, failed…), the warnings (the first ten),
+    the key figures of a publication."""
+    from observatoire import progress
+    from observatoire.pipeline import describe_warning
+
+    lines = ["", progress.summary_line(result.sources, reporter.elapsed())]
+    if result.warnings:
+        lines.append(f"{len(result.warnings)} warning(s), not blocking (report: {result.report}):")
+        lines += [f"  - {describe_warning(w)}"[:240] for w in result.warnings[:10]]
+        if len(result.warnings) > 10:
+            lines.append(f"  … and {len(result.warnings) - 10} more in the report")
+    else:
+        lines.append("no warning")
+    if result.status == "published":
+        lines += _key_figures(settings)
+    return lines
 
 
 def _key_figures(settings) -> list[str]:

@@ -5,6 +5,11 @@ for the life of the process (DuckDB refuses a second connection with another con
 process), a killed dbt leaves nothing behind in the caller, and the same call works from the CLI and from
 an Airflow task. dbt's target and logs go under ``meta/dbt/`` of the data directory, never into the repo;
 only dbt's parse cache is also kept in ``dbt_project/target/`` (git-ignored) for the next new data directory.
+
+dbt writes its structured log (``--log-format json``) to our pipe: each event is read as it comes, written to
+the run's log as dbt's usual text lines (``HH:MM:SS  1 of 118 OK created sql view model …``) and counted in a
+:class:`DbtProgress` (nodes and models done), which ``observatoire run`` shows while dbt builds. dbt's own
+``dbt.log`` under ``meta/dbt/logs/`` keeps its debug format.
 """
 
 from __future__ import annotations
@@ -12,11 +17,14 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
 import tempfile
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 from observatoire.config import DBT_PROJECT_DIR, Settings
@@ -28,12 +36,105 @@ class DbtError(RuntimeError):
         self.log_path = log_path
 
 
+#: dbt's events that close one node (its ``index`` of ``total``): a result, a skip, a no-op
+_NODE_DONE = {"LogModelResult", "LogTestResult", "LogSeedResult", "LogSnapshotResult", "LogFreshnessResult",
+              "LogNodeResult", "LogNodeNoOpResult", "LogFunctionResult", "SkippingDetails", "LogSkipBecauseError"}
+_KIND_OF_EVENT = {"LogTestResult": "test", "LogSeedResult": "seed", "LogSnapshotResult": "snapshot",
+                  "LogFreshnessResult": "source", "LogFunctionResult": "function"}
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+
+
+@dataclass
+class DbtProgress:
+    """Where a dbt command is, from its structured log: nodes done of the run's ``total`` (dbt's node count:
+    models, tests, seeds…), models done of the project's ``models_total`` (dbt's « Found 59 models »), the last
+    node finished, and what failed."""
+
+    done: int = 0
+    total: int = 0
+    models_done: int = 0
+    models_total: int = 0
+    by_kind: dict[str, int] = field(default_factory=dict)  # nodes done, by resource type
+    failed: int = 0
+    last: str | None = None
+    _seen: set = field(default_factory=set, repr=False)
+
+    def feed(self, event: dict) -> bool:
+        """Take one event of dbt's JSON log; True when the count moved (a node finished, a total learnt)."""
+        info, data = event.get("info") or {}, event.get("data") or {}
+        name = info.get("name")
+        if name == "FoundStats":
+            found = re.search(r"(\d+) models?\b", data.get("stat_line") or info.get("msg") or "")
+            self.models_total = int(found.group(1)) if found else self.models_total
+            return bool(found)
+        if name == "ConcurrencyLine" and data.get("node_count") is not None:
+            self.total = int(data["node_count"])
+            return True
+        if name not in _NODE_DONE or data.get("index") is None:
+            return False
+        node = data.get("node_info") or {}
+        key = node.get("unique_id") or (name, data.get("index"))
+        if key in self._seen:
+            return False
+        self._seen.add(key)
+        kind = node.get("resource_type") or data.get("resource_type") or _KIND_OF_EVENT.get(name) or "model"
+        self.done += 1
+        self.total = max(self.total, int(data.get("total") or data.get("num_models") or 0), self.done)
+        self.by_kind[kind] = self.by_kind.get(kind, 0) + 1
+        if kind == "model":
+            self.models_done += 1
+            self.models_total = max(self.models_total, self.models_done)
+        status = str(data.get("status") or node.get("node_status") or "").lower()
+        if status in ("error", "fail", "runtime error") or name == "LogSkipBecauseError":
+            self.failed += 1
+        self.last = node.get("node_name") or data.get("name") or data.get("node_name") or data.get("relation")
+        return True
+
+    def describe(self) -> str:
+        """``models 30/59 · stg_insee__pop_qpv``: what the progress bar says beside the node count."""
+        parts = []
+        if self.models_total:
+            parts.append(f"models {self.models_done}/{self.models_total}")
+        if self.failed:
+            parts.append(f"{self.failed} failed")
+        if self.last:
+            parts.append(self.last if len(self.last) <= 40 else self.last[:39] + "…")
+        return " · ".join(parts)
+
+    def summary(self) -> str:
+        """``118 nodes — 59 models, 50 tests, 9 seeds``"""
+        kinds = ", ".join(f"{n} {k}{'s' if n != 1 else ''}" for k, n in
+                          sorted(self.by_kind.items(), key=lambda kv: (kv[0] != "model", -kv[1], kv[0])))
+        text = f"{self.done} node{'s' if self.done != 1 else ''}" + (f" — {kinds}" if kinds else "")
+        return text + (f", {self.failed} failed" if self.failed else "")
+
+
+def log_line(raw: str) -> tuple[str, dict | None]:
+    """One line of dbt's output: the text line for the run's log (dbt's usual ``HH:MM:SS  message``, colours
+    removed) and the event it carries (None: a line that is not dbt's JSON, kept as is)."""
+    raw = raw.rstrip("\n")
+    if not raw.startswith("{"):
+        return raw, None
+    try:
+        event = json.loads(raw)
+        info = event["info"]
+    except (ValueError, KeyError, TypeError):
+        return raw, None
+    msg = _ANSI.sub("", str(info.get("msg") or ""))
+    try:
+        when = datetime.fromisoformat(str(info.get("ts")).replace("Z", "+00:00")).astimezone().strftime("%H:%M:%S")
+    except ValueError:
+        when = "        "
+    return f"{when}  {msg}", event
+
+
 @dataclass
 class DbtResult:
     command: list[str]
     returncode: int
     log_path: Path
     results: list[dict]
+    progress: DbtProgress = field(default_factory=DbtProgress)
 
 
 # Linux: dbt is started through this launcher, which has the kernel kill dbt when the pipeline process dies
@@ -85,9 +186,13 @@ def dbt_env(settings: Settings) -> dict[str, str]:
     return env
 
 
-def run_dbt(settings: Settings, args: list[str], *, log_path: Path, vars: dict | None = None) -> DbtResult:
-    """Run ``dbt <args>`` on the project; raises :class:`DbtError` with the failing nodes on failure."""
-    cmd = [dbt_executable(), *args, "--project-dir", str(DBT_PROJECT_DIR)]
+def run_dbt(settings: Settings, args: list[str], *, log_path: Path, vars: dict | None = None,
+            on_progress: Callable[[DbtProgress], None] | None = None) -> DbtResult:
+    """Run ``dbt <args>`` on the project; raises :class:`DbtError` with the failing nodes on failure.
+    ``on_progress`` is called with the :class:`DbtProgress` each time a node finishes (on this thread)."""
+    # structured events on our pipe (read as they come); dbt's own dbt.log keeps its debug format
+    cmd = [dbt_executable(), *args, "--project-dir", str(DBT_PROJECT_DIR), "--log-format", "json",
+           "--log-format-file", "debug"]
     if vars:
         cmd += ["--vars", json.dumps(vars, sort_keys=True)]
     log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -96,14 +201,14 @@ def run_dbt(settings: Settings, args: list[str], *, log_path: Path, vars: dict |
     shared = shared_parse_cache(vars)
     _seed_parse_cache(target, shared)
     settings.build_db.parent.mkdir(parents=True, exist_ok=True)
+    progress = DbtProgress()
     with open(log_path, "w", encoding="utf-8") as log:
-        proc = subprocess.run(_launch(cmd), cwd=settings.build_db.parent, env=dbt_env(settings), stdout=log,
-                              stderr=subprocess.STDOUT, text=True, check=False)
+        returncode = _stream(_launch(cmd), settings, log, progress, on_progress)
     _save_parse_cache(target, shared)
     results = _read_results(settings)
-    if proc.returncode != 0:
+    if returncode != 0:
         failing = [r for r in results if r.get("status") in ("error", "fail", "runtime error")]
-        lines = [f"dbt {' '.join(args)} failed (exit {proc.returncode}); log: {log_path}"]
+        lines = [f"dbt {' '.join(args)} failed (exit {returncode}); log: {log_path}"]
         for r in failing[:15]:
             msg = (r.get("message") or "").strip().splitlines()
             lines.append(f"  - {r.get('unique_id')}: {r.get('status')}: {msg[0] if msg else ''}")
@@ -113,7 +218,31 @@ def run_dbt(settings: Settings, args: list[str], *, log_path: Path, vars: dict |
             tail = log_path.read_text(encoding="utf-8", errors="replace").strip().splitlines()[-15:]
             lines += ["  " + t for t in tail]
         raise DbtError("\n".join(lines), log_path)
-    return DbtResult(command=cmd, returncode=proc.returncode, log_path=log_path, results=results)
+    return DbtResult(command=cmd, returncode=returncode, log_path=log_path, results=results, progress=progress)
+
+
+def _stream(cmd: list[str], settings: Settings, log, progress: DbtProgress,
+            on_progress: Callable[[DbtProgress], None] | None) -> int:
+    """Run dbt, each line of its output written to ``log`` as text and counted as it comes; its exit status.
+    Interrupted (Ctrl-C, an error here), dbt is killed before this returns."""
+    proc = subprocess.Popen(cmd, cwd=settings.build_db.parent, env=dbt_env(settings), stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, encoding="utf-8", errors="replace", bufsize=1)
+    try:
+        assert proc.stdout is not None
+        for raw in proc.stdout:
+            text, event = log_line(raw)
+            log.write(text + "\n")
+            if event is not None and progress.feed(event) and on_progress is not None:
+                on_progress(progress)
+        log.flush()
+        return proc.wait()
+    except BaseException:
+        proc.kill()
+        proc.wait()
+        raise
+    finally:
+        if proc.stdout is not None:
+            proc.stdout.close()
 
 
 # dbt's parse cache, shared by the data directories of this checkout (git-ignored, like dbt's own target/),

@@ -30,7 +30,7 @@ from extract.http import FetchPolicy, fetch, redact, redact_text
 from extract.landing import file_sha256, land_file, landed_extension, parsed_path_for, write_parsed
 from extract.parsers import ParseContext, code_fingerprint, get_parser
 from extract.registry import Source, load_registry, recording_path, resolve_url
-from observatoire import referentiel
+from observatoire import progress, referentiel
 from observatoire.config import DBT_PROJECT_DIR, DEFAULT_PERIMETRE, PROJECT_ROOT, Settings, load_settings
 from observatoire.history import History
 from observatoire.locking import writer_lock
@@ -170,8 +170,19 @@ def _parse_to_parquet(src: Source, raw_path: Path, millesime: int, url: str, sho
     parser = get_parser(src.parser)
     dest = parsed_path_for(raw_path, code_fingerprint())
     batches = parser.parse(raw_path, ParseContext(src.id, millesime, redact(url), shown))
-    rows = write_parsed(batches, parser.spec.arrow_schema(), dest)
+    rows = write_parsed(_counted(batches, src.id, millesime), parser.spec.arrow_schema(), dest)
     return dest, rows
+
+
+def _counted(batches, source_id: str, millesime: int):
+    """The parser's batches, the rows parsed so far told to the progress display."""
+    rep = progress.current()
+    rep.source_stage(source_id, millesime, "parsing")
+    rows = 0
+    for batch in batches:
+        rows += batch.num_rows
+        rep.source_stage(source_id, millesime, f"parsing: {rows:,} rows")
+        yield batch
 
 
 def ensure_parsed(ctx: Context, landing: dict) -> dict:
@@ -250,10 +261,11 @@ becomes the loaded one) | failed (and ``error`` for the latter)."""
                 session = replay_session(recording_path(src, millesime))
             fetched = fetch_paged(url, ctx.settings.tmp_dir, source_id=source_id, paginator=src.paginator,
                                   policy=policy, session=session, api_key_env=api_key_env,
-                                  rate_limit_per_minute=None if session else src.rate_limit_per_minute)
+                                  rate_limit_per_minute=None if session else src.rate_limit_per_minute,
+                                  progress=progress.download_hook(source_id, millesime))
         else:
             fetched = fetch(url, ctx.settings.tmp_dir, source_id=source_id, validators=validators, policy=policy,
-                            api_key_env=api_key_env)
+                            api_key_env=api_key_env, progress=progress.download_hook(source_id, millesime))
         if fetched.status == "not_modified" and current:
             h.touch_landing(source_id, millesime, current["sha256"], run_id)
             result.update(status="unchanged", sha256=current["sha256"], rows=current["rows_parsed"],
@@ -262,7 +274,7 @@ becomes the loaded one) | failed (and ``error`` for the latter)."""
             return result
         if fetched.status == "not_modified":  # validators without a current landing: fetch in full
             fetched = fetch(url, ctx.settings.tmp_dir, source_id=source_id, policy=policy,
-                            api_key_env=api_key_env)
+                            api_key_env=api_key_env, progress=progress.download_hook(source_id, millesime))
         sha = fetched.sha256
         result.update(sha256=sha, bytes=fetched.bytes)
         existing = h.find_landing(source_id, millesime, sha)
@@ -365,19 +377,57 @@ def validate_landings(ctx: Context, run_id: str, results: list[dict], *,
     recorded (``rupture_serie``). Returns the summaries, in order."""
     from expectations.runner import run_suites_on_parquet
 
+    rep = progress.current()
+    names = [f"{r['source_id']} {r['millesime']}" for r in results]
+    rep.step_started("raw_gate", total=len(results), detail="Great Expectations suites")
+    done: list[int] = []
+
+    def suite_done(i: int, summary: dict) -> None:
+        done.append(i)
+        rep.step_progress("raw_gate", completed=len(done), detail=f"{names[i]}: "
+                          + ("passed" if summary.get("success") else "failed"))
+
+    def rows_done(i: int, rows: int, total: int) -> None:  # a large file, validated in chunks
+        rep.step_progress("raw_gate", detail=f"{names[i]}: {rows:,}/{total:,} rows (chunks)")
+
     jobs = [_raw_gate_job(ctx, run_id, r) for r in results]
     # files above OBSERVATOIRE_GX_MAX_ROWS are validated in chunks plus a DuckDB profile (bounded memory)
-    summaries = run_suites_on_parquet(jobs, gx_root=gx_root(ctx.settings))
+    try:
+        summaries = run_suites_on_parquet(jobs, gx_root=gx_root(ctx.settings), on_done=suite_done,
+                                          on_rows=rows_done)
+    except BaseException:
+        rep.step_finished("raw_gate", None)
+        raise
     breaks = accept_breaks or {}
     # compared and recorded millésime by millésime: a backfilled later millésime is compared with the earlier one
     # accepted just before it, as when the orchestrator validates them one by one
     order = sorted(range(len(results)), key=lambda i: (results[i]["source_id"], results[i]["millesime"]))
     recorded: dict[int, dict] = {}
-    for i in order:
-        r, summary, (_suite, _parquet, details) = results[i], summaries[i], jobs[i]
-        accepted = _compare_with_last_load(ctx, r, summary, details, breaks.get(r["source_id"]))
-        recorded[i] = _record_raw_gate(ctx, run_id, r, summary, details, accepted)
-    return [recorded[i] for i in range(len(results))]
+    try:
+        for i in order:
+            r, summary, (_suite, _parquet, details) = results[i], summaries[i], jobs[i]
+            rep.step_progress("raw_gate", detail=f"{names[i]}: compared with the last accepted load")
+            accepted = _compare_with_last_load(ctx, r, summary, details, breaks.get(r["source_id"]))
+            recorded[i] = _record_raw_gate(ctx, run_id, r, summary, details, accepted)
+    except BaseException:
+        rep.step_finished("raw_gate", None)
+        raise
+    out = [recorded[i] for i in range(len(results))]
+    rep.step_finished("raw_gate", _gate_line(out, "file"), ok=all(s["success"] for s in out))
+    return out
+
+
+def _gate_line(summaries: list[dict], what: str) -> str:
+    """``27 files validated, 27 passed, 2 with warnings`` (what the gate did, on the run's display)."""
+    n = len(summaries)
+    passed = sum(1 for s in summaries if s.get("success"))
+    warned = sum(1 for s in summaries if s.get("warnings"))
+    text = f"{n} {what}{'s' if n != 1 else ''} validated, {passed} passed"
+    if n - passed:
+        text += f", {n - passed} FAILED"
+    if warned:
+        text += f", {warned} with warnings"
+    return text
 
 
 def baseline_landing(ctx: Context, source_id: str, millesime: int, sha256: str) -> dict | None:
@@ -564,20 +614,31 @@ def dbt_vars(ctx: Context) -> dict:
 def load(ctx: Context, run_id: str) -> dict[str, int]:
     from observatoire.warehouse import load_raw
 
-    by_source: dict[str, list[dict]] = {}
-    for landing in ctx.history.current_landings():
-        if landing["source_id"] in ctx.registry:
+    rep = progress.current()
+    landings = [r for r in ctx.history.current_landings() if r["source_id"] in ctx.registry]
+    rep.step_started("load", total=len(landings), detail="parsed files")
+    try:
+        by_source: dict[str, list[dict]] = {}
+        for n, landing in enumerate(landings, 1):
             landing = ensure_parsed(ctx, landing)
             by_source.setdefault(landing["source_id"], []).append(
                 {**landing, "parsed_path": str(ctx.settings.data_dir / landing["parsed_path"])})
-    schemas = {sid: get_parser(src.parser).spec.arrow_schema() for sid, src in ctx.registry.items()
-               if src.parser}
-    from observatoire.partenaires.store import values_table
+            rep.step_progress("load", completed=n, detail=f"{landing['source_id']} {landing['millesime']}")
+        schemas = {sid: get_parser(src.parser).spec.arrow_schema() for sid, src in ctx.registry.items()
+                   if src.parser}
+        from observatoire.partenaires.store import values_table
 
-    extra = {"_registre": registry_table(ctx), **derived_tables(ctx, by_source),
-             "partenaires_valeurs": values_table(ctx.settings, ctx.history)}
-    counts = load_raw(ctx.settings, by_source, schemas, extra)
+        rep.step_progress("load", detail="spatial joins, registry, partner values")
+        extra = {"_registre": registry_table(ctx), **derived_tables(ctx, by_source),
+                 "partenaires_valeurs": values_table(ctx.settings, ctx.history)}
+        rep.step_progress("load", detail="into the build warehouse")
+        counts = load_raw(ctx.settings, by_source, schemas, extra)
+    except BaseException:
+        rep.step_finished("load", None)
+        raise
     ctx.history.step(run_id, "load", "raw", "done", json.dumps(counts))
+    rows = sum(v for v in counts.values() if isinstance(v, int))
+    rep.step_finished("load", f"{len(counts)} tables, {rows:,} rows into the build warehouse")
     return counts
 
 
@@ -683,14 +744,22 @@ def build(ctx: Context, run_id: str) -> None:
 
     ctx.history.step(run_id, "dbt", "build", "running")
     log_path = ctx.run_dir(run_id) / "dbt_build.log"
+    rep = progress.current()
+    rep.step_started("dbt", detail="parsing the project")
     try:
-        run_dbt(ctx.settings, ["build", *DBT_BUILD_EXCLUDE], log_path=log_path, vars=dbt_vars(ctx))
+        result = run_dbt(ctx.settings, ["build", *DBT_BUILD_EXCLUDE], log_path=log_path, vars=dbt_vars(ctx),
+                         on_progress=progress.dbt_hook("dbt"))
     except DbtError as err:
+        rep.step_finished("dbt", "FAILED", ok=False)
         text = str(err) + inputs_behind(ctx, str(err))  # the failing nodes and rows, and the files behind them
         ctx.history.step(run_id, "dbt", "build", "failed", text)
         report = _failure_report(ctx, run_id, "dbt", text)  # the log is named
         raise PipelineError("dbt", text, run_id=run_id, details_path=report) from None
+    except BaseException:
+        rep.step_finished("dbt", None)
+        raise
     ctx.history.step(run_id, "dbt", "build", "done")
+    rep.step_finished("dbt", result.progress.summary())
 
 
 def inputs_behind(ctx: Context, text: str) -> str:
@@ -740,15 +809,31 @@ def validate_marts(ctx: Context, run_id: str) -> list[dict]:
     suites = mart_suites(perimeter_qpv=referentiel.perimeter_qpv_codes(ctx.settings.perimetre, ctx.settings),
                          catalogue=referentiel.catalogue(), millesimes=millesimes, contract_perimeter=contract)
     suites.append(chiffres_cles_suite(referentiel.chiffres_cles(), contract_perimeter=contract))
-    frames = read_tables(ctx.settings, [("marts", suite.target.split(":", 1)[1]) for suite in suites])
-    jobs = [(suite, df, ctx.run_dir(run_id) / "validations" / f"{suite.name}.json")
-            for suite, df in zip(suites, frames, strict=True)]
-    summaries = run_suites(jobs, gx_root=gx_root(ctx.settings))
-    for (suite, _df, details), summary in zip(jobs, summaries, strict=True):
-        ctx.history.record_validation(run_id, suite.name, suite.target, summary, str(details))
-    del jobs
-    build_docs(gx_root(ctx.settings))
+    rep = progress.current()
+    rep.step_started("mart_gate", total=len(suites), detail="reading the marts")
+    done: list[int] = []
+
+    def suite_done(i: int, summary: dict) -> None:
+        done.append(i)
+        rep.step_progress("mart_gate", completed=len(done), detail=f"{suites[i].name}: "
+                          + ("passed" if summary.get("success") else "failed"))
+
+    try:
+        frames = read_tables(ctx.settings, [("marts", suite.target.split(":", 1)[1]) for suite in suites])
+        jobs = [(suite, df, ctx.run_dir(run_id) / "validations" / f"{suite.name}.json")
+                for suite, df in zip(suites, frames, strict=True)]
+        rep.step_progress("mart_gate", detail="Great Expectations suites")
+        summaries = run_suites(jobs, gx_root=gx_root(ctx.settings), on_done=suite_done)
+        for (suite, _df, details), summary in zip(jobs, summaries, strict=True):
+            ctx.history.record_validation(run_id, suite.name, suite.target, summary, str(details))
+        del jobs
+        rep.step_progress("mart_gate", detail="rendering the Data Docs")
+        build_docs(gx_root(ctx.settings))
+    except BaseException:
+        rep.step_finished("mart_gate", None)
+        raise
     failed = [s for s in summaries if not s["success"]]
+    rep.step_finished("mart_gate", _gate_line(summaries, "suite"), ok=not failed)
     ctx.history.step(run_id, "mart_gate", "marts", "failed" if failed else "passed")
     if failed:
         text = "\n".join(format_failures(s) for s in failed)
@@ -795,9 +880,21 @@ def publish(ctx: Context, run_id: str, fp: str) -> dict:
     for r in meta["runs"]:
         if r["run_id"] == run_id:
             r.update(status="success", published=1, fingerprint=fp)
-    out = publish_files(ctx.settings, version=run_id, publication=publication, meta_tables=meta,
-                        before_replace=lambda _tmp: pause_point("publish"))
+    rep = progress.current()
+    rep.step_started("publish", detail="writing the new file and its Parquet exports")
+
+    def before_replace(_tmp) -> None:
+        rep.step_progress("publish", detail="replacing the published file")
+        pause_point("publish")
+
+    try:
+        out = publish_files(ctx.settings, version=run_id, publication=publication, meta_tables=meta,
+                            before_replace=before_replace)
+    except BaseException:
+        rep.step_finished("publish", None)
+        raise
     ctx.history.step(run_id, "publish", "warehouse", "done", out["path"])
+    rep.step_finished("publish", f"{len(out.get('tables') or [])} tables in {out['path']}")
     return out
 
 
@@ -895,16 +992,28 @@ def extract_and_gate(ctx: Context, run_id: str, items: list[dict], *, force: boo
     rest = [it for it in items if it["source_id"] != referentiel.CONTOURS_SOURCE]
     results: list[dict] = []
     gate_failures = []
+    rep = progress.current()
+    rep.step_started("extract", total=len(items))
     for batch in (first, rest):
-        landed = [extract_source(ctx, run_id, it["source_id"], it["millesime"], target=it["target"], force=force)
-                  for it in batch]
+        landed = []
+        for it in batch:
+            rep.source_started(it["source_id"], it["millesime"])
+            landed.append(extract_source(ctx, run_id, it["source_id"], it["millesime"], target=it["target"],
+                                         force=force))
+            rep.source_done(landed[-1])
         new = [r for r in landed if r["status"] == "new"]
-        for r, summary in zip(new, validate_landings(ctx, run_id, new, accept_breaks=accept_breaks), strict=True):
+        if new:
+            gated = validate_landings(ctx, run_id, new, accept_breaks=accept_breaks)
+        else:
+            gated = []
+        for r, summary in zip(new, gated, strict=True):
             r["validation"] = {k: summary[k] for k in ("success", "failed", "errors", "warnings")}
             if not summary["success"]:
                 r["status"] = "quarantined"
                 gate_failures.append(summary)
+                rep.source_done(r)  # its line again, with the gate's verdict
         results += landed
+    rep.step_finished("extract", None)
     failed = [r for r in results if r["status"] == "failed"]
     if failed or gate_failures or not defer_docs:
         build_docs(gx_root(ctx.settings))
@@ -958,7 +1067,10 @@ def run(
     check_breaks(ctx.registry, accept_breaks, sources)
     from observatoire.datamode import check_data_mode  # demo and live never share a data directory
     check_data_mode(ctx.settings, trigger=trigger)  # refuses the other mode's directory; starts no run
+    rep = progress.current()
+    rep.step_started("lock", detail="waiting for the data directory's writer lock")
     with writer_lock(ctx.settings.lock_path, "observatoire run"):
+        rep.step_finished("lock", None)
         from expectations.runner import build_docs, discard_pending
         from observatoire.warehouse import recover
 

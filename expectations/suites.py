@@ -272,10 +272,43 @@ def mart_suites(*, perimeter_qpv: list[str], catalogue: dict[str, dict], millesi
                   "exactly the QPV of the perimeter"),
         )
         for ind in inds:
-            suite.add(Check("expect_column_values_to_be_in_set", {"column": f"{ind}_statut", "value_set": list(STATUTS)},
-                            f"{ind}_statut is one of the statuts (or empty where {ind} does not cover the millésime)"))
+            suite.add(
+                Check("expect_column_values_to_not_be_null", {"column": f"{ind}_statut"},
+                      f"{ind}_statut is never empty (the catalogue's statut where {ind} does not cover the millésime)"),
+                Check("expect_column_values_to_be_in_set", {"column": f"{ind}_statut", "value_set": list(STATUTS)},
+                      f"{ind}_statut is one of the statuts"),
+                Check("expect_column_values_to_not_be_null", {"column": f"{ind}_motif"},
+                      f"an empty {ind} has its motif", row_condition=(f"{ind}_statut", "not_in", ["disponible"])),
+            )
         wide.append(suite)
-    return [dim_qpv, dim_indicateur, fct, *wide]
+
+    # where are we now: every QPV × every indicator, its latest available value or why there is none
+    derniere = Suite(name="mart_derniere_valeur", target="mart:mart_derniere_valeur",
+                     id_columns=("code_qpv", "indicateur")).add(
+        Check("expect_compound_columns_to_be_unique", {"column_list": ["code_qpv", "indicateur"]},
+              "one row per QPV × indicateur"),
+        Check("expect_table_row_count_to_equal", {"value": n_qpv * len(catalogue)},
+              f"every QPV of the perimeter ({n_qpv}) × every indicator of the catalogue ({len(catalogue)})"),
+        Check("expect_column_distinct_values_to_equal_set", {"column": "code_qpv", "value_set": sorted(perimeter_qpv)},
+              "exactly the QPV of the perimeter"),
+        Check("expect_column_distinct_values_to_equal_set", {"column": "indicateur", "value_set": sorted(catalogue)},
+              "exactly the indicators of the catalogue"),
+        Check("expect_column_values_to_not_be_null", {"column": "statut"}, "statut is never empty"),
+        Check("expect_column_values_to_be_in_set", {"column": "statut", "value_set": list(STATUTS)},
+              "statut is one of " + ", ".join(STATUTS)),
+        Check("expect_column_values_to_not_be_null", {"column": "valeur"},
+              "a row with statut 'disponible' has a value", row_condition=("statut", "disponible")),
+        Check("expect_column_values_to_not_be_null", {"column": "motif"},
+              "an empty value has its motif", row_condition=("statut", "not_in", ["disponible"])),
+    )
+    # the maps' contours: one per QPV of the perimeter
+    contour = Suite(name="mart_dim_qpv_contour", target="mart:dim_qpv_contour").add(
+        Check("expect_table_row_count_to_equal", {"value": n_qpv}, f"one contour per QPV of the perimeter ({n_qpv})"),
+        Check("expect_column_values_to_be_unique", {"column": "code_qpv"}, "no duplicate code_qpv"),
+        Check("expect_column_distinct_values_to_equal_set", {"column": "code_qpv", "value_set": sorted(perimeter_qpv)},
+              "exactly the QPV of the perimeter"),
+    )
+    return [dim_qpv, dim_indicateur, fct, *wide, derniere, contour]
 
 
 def chiffres_cles_suite(chiffres: list[str], *, contract_perimeter: bool = True) -> Suite:

@@ -1,9 +1,13 @@
 """Generate the wide marts from the indicator catalogue: ``python dbt_project/scripts/generate_marts.py``.
 
 * ``models/marts/defis/mart_defi_<defi>.sql`` — one per défi: one row per QPV × millésime, one column per
-  baromètre of the défi with its statut, comparators and gaps;
-* ``models/marts/mart_qpv_fiche.sql`` — the « fiche quartier »: the socle indicators, value and statut;
-* the YAML of both (French descriptions, enforced contracts: a data_type on every column).
+  baromètre of the défi with its statut, motif, comparators and gaps;
+* ``models/marts/mart_qpv_fiche.sql`` — the « fiche quartier »: the socle indicators, value, statut and motif;
+* the YAML of both (French descriptions of every column, enforced contracts: a data_type on every column).
+
+Every ``<indicateur>_statut`` is filled (NOT NULL in the contract) and every empty value has its
+``<indicateur>_motif``: the cells come from the macro ``cellules_indicateurs`` (macros/marts_larges.sql), which
+gives a QPV × millésime the indicator does not cover the catalogue's statut and a motif.
 
 The files are committed; tests/unit/test_generated_marts.py fails when they differ from what this script
 writes, so a catalogue change cannot silently leave a mart behind.
@@ -30,6 +34,14 @@ COMPARATEURS = [
     ("ecart_france", "double", "écart à la France métropolitaine"),
 ]
 
+STATUT = ("Statut de la valeur de {ind} : disponible, secret_statistique, non_publie, attendu_partenaire ou "
+          "non_calculable. Jamais vide : quand l’indicateur n’a pas de ligne pour ce millésime, la règle du catalogue "
+          "(non_calculable pour un calcul pas encore construit, attendu_partenaire pour un baromètre attendu d’un "
+          "partenaire, sinon non_publie ; non_publie pour un baromètre de partenaire avant 2024, début du contrat).")
+MOTIF = ("Pourquoi {ind} est vide (secret statistique, source non publiée, donnée attendue d’un partenaire, calcul "
+         "à construire, millésime non couvert par l’indicateur) ; toujours renseigné quand la valeur est vide, "
+         "vide quand elle est disponible.")
+
 SOCLE = ["population", "part_15_24_ans", "part_moins_25_ans", "indice_jeunesse", "revenu_median", "taux_pauvrete",
          "nb_allocataires_caf", "nb_personnes_couvertes_caf", "part_population_couverte_caf", "nb_allocataires_rsa",
          "nb_demandeurs_emploi_abc", "nb_demandeurs_emploi_a", "nb_logements_sociaux"]
@@ -49,21 +61,23 @@ def wide_sql(indicateurs: list[str], comparateurs: bool, comment: str) -> str:
     inlist = ", ".join(f"'{i}'" for i in indicateurs)
     cols = []
     for ind in indicateurs:
-        cols.append(f"    max(case when fct.indicateur = '{ind}' then fct.valeur end) as {ind}")
-        cols.append(f"    max(case when fct.indicateur = '{ind}' then fct.statut end) as {ind}_statut")
+        cols.append(f"    max(case when c.indicateur = '{ind}' then c.valeur end) as {ind}")
+        cols.append(f"    max(case when c.indicateur = '{ind}' then c.statut end) as {ind}_statut")
+        cols.append(f"    max(case when c.indicateur = '{ind}' then c.motif end) as {ind}_motif")
         if comparateurs:
             for col, _, _ in COMPARATEURS:
-                cols.append(f"    max(case when fct.indicateur = '{ind}' then fct.{col} end) as {ind}_{col}")
+                cols.append(f"    max(case when c.indicateur = '{ind}' then c.{col} end) as {ind}_{col}")
     return (
         HEADER + comment
-        + "with fct as (\n"
-        + f"    select * from {{{{ ref('fct_indicateur_qpv') }}}} where indicateur in ({inlist})\n"
+        # every QPV × millésime × indicator cell, with its statut and motif (macros/marts_larges.sql)
+        + "with cellules as (\n"
+        + f"    {{{{ cellules_indicateurs([{inlist}]) }}}}\n"
         + ")\n\n"
-        + "select\n    fct.code_qpv,\n    qpv.libelle_qpv,\n    qpv.code_commune,\n    qpv.libelle_commune,\n"
-        + "    fct.millesime,\n"
+        + "select\n    c.code_qpv,\n    qpv.libelle_qpv,\n    qpv.code_commune,\n    qpv.libelle_commune,\n"
+        + "    c.millesime,\n"
         + ",\n".join(cols)
-        + "\nfrom fct\ninner join {{ ref('dim_qpv') }} as qpv using (code_qpv)\n"
-        + "group by fct.code_qpv, qpv.libelle_qpv, qpv.code_commune, qpv.libelle_commune, fct.millesime\n"
+        + "\nfrom cellules as c\ninner join {{ ref('dim_qpv') }} as qpv using (code_qpv)\n"
+        + "group by c.code_qpv, qpv.libelle_qpv, qpv.code_commune, qpv.libelle_commune, c.millesime\n"
     )
 
 
@@ -76,6 +90,9 @@ def wide_yaml(name: str, description: str, indicateurs: list[str], catalogue: di
         # enforced by DuckDB when the table is written (a duplicate or a NULL fails the build): no data test
         "    constraints:",
         "      - {type: primary_key, columns: [code_qpv, millesime]}",
+        "    data_tests:",
+        "      - motif_si_valeur_vide:",
+        f"          arguments: {{indicateurs: [{', '.join(indicateurs)}]}}",
         "    columns:",
         "      - name: code_qpv",
         "        data_type: varchar",
@@ -104,10 +121,14 @@ def wide_yaml(name: str, description: str, indicateurs: list[str], catalogue: di
         lines += [
             f"      - name: {ind}",
             "        data_type: double",
-            f"        description: {q(info['libelle'] + ' (' + unit + '). Vide si indisponible : voir la colonne ' + ind + '_statut.')}",
+            f"        description: {q(info['libelle'] + ' (' + unit + '). Vide si indisponible : voir les colonnes ' + ind + '_statut et ' + ind + '_motif.')}",
             f"      - name: {ind}_statut",
             "        data_type: varchar",
-            f"        description: {q('Statut de ' + ind + ' : disponible, secret_statistique, non_publie, attendu_partenaire, non_calculable ; vide si l’indicateur ne couvre pas ce millésime.')}",
+            f"        description: {q(STATUT.format(ind=ind))}",
+            "        constraints: [{type: not_null}]",
+            f"      - name: {ind}_motif",
+            "        data_type: varchar",
+            f"        description: {q(MOTIF.format(ind=ind))}",
         ]
         if comparateurs:
             for col, dtype, text in COMPARATEURS:
@@ -128,7 +149,7 @@ def main() -> list[Path]:
         inds = [i for i, r in catalogue.items() if r["defi"] == defi["defi"]]
         name = f"mart_defi_{defi['defi']}"
         comment = (f"-- {defi['libelle_defi']}: one row per QPV × millésime, one column per baromètre "
-                   "(value, statut, comparators, gaps).\n")
+                   "(value, statut, motif, comparators, gaps).\n")
         path = MARTS / "defis" / f"{name}.sql"
         path.write_text(wide_sql(inds, True, comment), encoding="utf-8")
         written.append(path)
@@ -136,7 +157,8 @@ def main() -> list[Path]:
             name,
             f"{defi['libelle_defi']} (défi n° {defi['numero_defi']}) : une ligne par QPV × millésime, une colonne par "
             "baromètre du défi avec son statut, ses comparateurs (commune, commune hors QPV, périmètre, France) et "
-            "les écarts à ceux-ci. Une valeur vide a toujours un statut qui dit pourquoi.",
+            "les écarts à ceux-ci. Chaque valeur a son statut, jamais vide, et une valeur vide a toujours un motif qui "
+            "dit pourquoi.",
             inds, catalogue, True).rstrip("\n"))
     path = MARTS / "defis" / "_defis__models.yml"
     path.write_text("\n".join(yaml) + "\n", encoding="utf-8")
@@ -150,7 +172,8 @@ def main() -> list[Path]:
     path.write_text("version: 2\n\nmodels:\n" + wide_yaml(
         "mart_qpv_fiche",
         "La fiche quartier : une ligne par QPV × millésime avec les indicateurs du socle (population, jeunesse, "
-        "revenus et pauvreté, allocataires CAF et RSA, demandeurs d'emploi, logements sociaux), valeur et statut. "
+        "revenus et pauvreté, allocataires CAF et RSA, demandeurs d'emploi, logements sociaux), valeur, statut (jamais "
+        "vide) et motif quand la valeur est vide. "
         "Le point de départ d'une analyse ; les comparateurs sont dans fct_indicateur_qpv.",
         SOCLE, catalogue, False), encoding="utf-8")
     written.append(path)

@@ -56,6 +56,7 @@ class DbtProgress:
     models_total: int = 0
     by_kind: dict[str, int] = field(default_factory=dict)  # nodes done, by resource type
     failed: int = 0
+    skipped: int = 0
     last: str | None = None
     _seen: set = field(default_factory=set, repr=False)
 
@@ -87,6 +88,8 @@ class DbtProgress:
         status = str(data.get("status") or node.get("node_status") or "").lower()
         if status in ("error", "fail", "runtime error") or name == "LogSkipBecauseError":
             self.failed += 1
+        elif name == "SkippingDetails" or status == "skipped":
+            self.skipped += 1
         self.last = node.get("node_name") or data.get("name") or data.get("node_name") or data.get("relation")
         return True
 
@@ -97,6 +100,8 @@ class DbtProgress:
             parts.append(f"models {self.models_done}/{self.models_total}")
         if self.failed:
             parts.append(f"{self.failed} failed")
+        if self.skipped:
+            parts.append(f"{self.skipped} skipped")
         if self.last:
             parts.append(self.last if len(self.last) <= 40 else self.last[:39] + "…")
         return " · ".join(parts)
@@ -106,7 +111,8 @@ class DbtProgress:
         kinds = ", ".join(f"{n} {k}{'s' if n != 1 else ''}" for k, n in
                           sorted(self.by_kind.items(), key=lambda kv: (kv[0] != "model", -kv[1], kv[0])))
         text = f"{self.done} node{'s' if self.done != 1 else ''}" + (f" — {kinds}" if kinds else "")
-        return text + (f", {self.failed} failed" if self.failed else "")
+        return text + (f", {self.failed} failed" if self.failed else "") + (
+            f", {self.skipped} skipped" if self.skipped else "")
 
 
 def log_line(raw: str) -> tuple[str, dict | None]:

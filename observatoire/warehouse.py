@@ -7,8 +7,10 @@
   clients (``STORAGE_VERSION 'v1.4.0'``), then ``os.replace`` s it onto ``observatoire.duckdb``; a reader
   holding the old file keeps reading the old inode, a new reader opens the new one, and a crash leaves
   either the old or the new file, never a mix. Parquet exports of every mart go to a new versioned directory
-  under ``warehouse/parquet/`` and the ``current`` link is switched atomically. The pipeline never opens the
-  published file for writing.
+  under ``warehouse/parquet/`` and the ``current`` link is switched atomically. The static site
+  (``observatoire.site``) is built from the new file before it replaces the published one, into
+  ``warehouse/site/<version>/``, and its ``current`` link is switched with the Parquet one: a site that cannot
+  be built stops the publication (nothing switched). The pipeline never opens the published file for writing.
 """
 
 from __future__ import annotations
@@ -30,6 +32,12 @@ from observatoire.config import Settings
 PUBLISHED_SCHEMAS = ("marts",)
 STORAGE_VERSION = "v1.4.0"
 KEEP_PARQUET_VERSIONS = 3
+KEEP_SITE_VERSIONS = 3
+
+
+def site_dir(settings: Settings) -> Path:
+    """``warehouse/site/``: one static site per published version, ``current`` → the published one."""
+    return settings.warehouse_dir / "site"
 
 
 def _q(identifier: str) -> str:
@@ -186,6 +194,20 @@ def publish(
         con.close()
     (parquet_tmp / "_publication.json").write_text(json.dumps(pub_row, indent=2, ensure_ascii=False), "utf-8")
     _fsync_path(tmp)
+    # the site is built from the new file before anything is switched: a failure leaves the publication as it was
+    site_final = site_dir(settings) / version
+    try:
+        site = _build_site(tmp, site_final)
+    except BaseException as err:
+        shutil.rmtree(parquet_tmp, ignore_errors=True)
+        tmp.unlink(missing_ok=True)
+        Path(str(tmp) + ".wal").unlink(missing_ok=True)
+        if isinstance(err, Exception):  # a stage failure like the gates': the run fails, recorded, one line
+            from observatoire.pipeline import PipelineError
+
+            raise PipelineError("publish", f"the static site could not be built from the new publication, "
+                                           f"nothing was published: {err}") from err
+        raise
     # the Parquet version directory is complete before anything points at it
     os.replace(parquet_tmp, parquet_final)
     if before_replace is not None:
@@ -200,13 +222,25 @@ def publish(
     _fsync_path(wh)
     _switch_current(settings.parquet_dir, version)
     _prune_parquet(settings.parquet_dir, keep=KEEP_PARQUET_VERSIONS)
+    _switch_current(site_dir(settings), version)
+    _prune_parquet(site_dir(settings), keep=KEEP_SITE_VERSIONS)
     return {
         "version": version,
         "tables": tables,
         "path": str(settings.published_db),
         "parquet": str(parquet_final),
+        "site": str(site_final),
+        "site_seconds": site["seconds"],
         "sha256": sha256,
     }
+
+
+def _build_site(db: Path, dest: Path) -> dict:
+    """The static site of the publication ``db`` into ``dest`` (written beside it and renamed into place)."""
+    from observatoire.site import build_site
+
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    return build_site(db, dest)
 
 
 def copy_comments(con: duckdb.DuckDBPyConnection, source: tuple[str, str, str], target: tuple[str, str, str]) -> int:
@@ -318,6 +352,8 @@ def _switch_current(parquet_dir: Path, version: str) -> None:
 
 
 def _prune_parquet(parquet_dir: Path, keep: int) -> None:
+    """Keep the ``keep`` latest version directories (and the current one) of ``warehouse/parquet/`` or
+    ``warehouse/site/``; remove stale temporary entries."""
     current = os.readlink(parquet_dir / "current") if (parquet_dir / "current").is_symlink() else None
     versions = sorted(
         p for p in parquet_dir.iterdir() if p.is_dir() and not p.is_symlink() and not p.name.startswith(".")
@@ -376,24 +412,34 @@ def recover(settings: Settings) -> list[str]:
         for stale in list(wh.glob(".observatoire.*.tmp")) + list(wh.glob(".observatoire.*.tmp.wal")):
             stale.unlink(missing_ok=True)
             actions.append(f"removed unfinished publication {stale.name}")
-    if settings.parquet_dir.exists() and state != "locked":
-        version = published_version(settings) if state == "ok" else None
-        link = settings.parquet_dir / "current"
-        current = os.readlink(link) if link.is_symlink() else None
-        if version and current != version and (settings.parquet_dir / version).is_dir():
-            _switch_current(settings.parquet_dir, version)
-            actions.append(f"parquet/current switched to {version} to match the published file")
-        # a run killed between writing its Parquet version and replacing the published file: that version (a
-        # folder named by its run id, later than the published one) was never published; a run id the history
-        # records as published stays (an Airflow run's id is taken before the lock: a later id may publish first)
-        unfinished = [f for f in settings.parquet_dir.iterdir() if version and f.is_dir() and not f.is_symlink()
-                      and RUN_ID.fullmatch(f.name) and f.name > version]
-        if unfinished:
-            published = _published_run_ids(settings)
-            for folder in unfinished:
-                if folder.name not in published:
-                    shutil.rmtree(folder, ignore_errors=True)
-                    actions.append(f"removed unfinished publication parquet/{folder.name}")
-        for stale in settings.parquet_dir.glob(".*.tmp"):
-            shutil.rmtree(stale, ignore_errors=True) if stale.is_dir() else stale.unlink(missing_ok=True)
+    version = published_version(settings) if state == "ok" else None
+    for versions_dir in (settings.parquet_dir, site_dir(settings)):
+        if versions_dir.exists() and state != "locked":
+            actions += _recover_versions(settings, versions_dir, version)
+    return actions
+
+
+def _recover_versions(settings: Settings, versions_dir: Path, version: str | None) -> list[str]:
+    """Make ``<versions_dir>/current`` (Parquet exports, static site) agree with the published ``version`` and
+    remove the versions of runs that never published."""
+    actions = []
+    name = versions_dir.name
+    link = versions_dir / "current"
+    current = os.readlink(link) if link.is_symlink() else None
+    if version and current != version and (versions_dir / version).is_dir():
+        _switch_current(versions_dir, version)
+        actions.append(f"{name}/current switched to {version} to match the published file")
+    # a run killed between writing its version and replacing the published file: that version (a folder
+    # named by its run id, later than the published one) was never published; a run id the history records as
+    # published stays (an Airflow run's id is taken before the lock: a later id may publish first)
+    unfinished = [f for f in versions_dir.iterdir() if version and f.is_dir() and not f.is_symlink()
+                  and RUN_ID.fullmatch(f.name) and f.name > version]
+    if unfinished:
+        published = _published_run_ids(settings)
+        for folder in unfinished:
+            if folder.name not in published:
+                shutil.rmtree(folder, ignore_errors=True)
+                actions.append(f"removed unfinished publication {name}/{folder.name}")
+    for stale in versions_dir.glob(".*.tmp"):
+        shutil.rmtree(stale, ignore_errors=True) if stale.is_dir() else stale.unlink(missing_ok=True)
     return actions

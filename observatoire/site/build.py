@@ -36,6 +36,8 @@ DEFAULT_MAP = ("taux_pauvrete", "revenu_median", "population")
 EVOLUTION_2024 = {"N": "nouveau quartier en 2024", "M": "quartier de 2015 au contour modifié en 2024",
                   "I": "quartier de 2015 inchangé en 2024"}
 ZONAGE_ARS = {"ZIP": "zone d'intervention prioritaire (ZIP)", "ZAC": "zone d'action complémentaire (ZAC)"}
+SENS = {"hausse_favorable": "une hausse est favorable", "baisse_favorable": "une baisse est favorable",
+        "neutre": "ni hausse ni baisse n'est favorable en soi (indicateur de contexte)"}
 MODES = {"demo": "démonstration", "live": "production (données des producteurs)"}
 
 
@@ -66,7 +68,6 @@ def build(db: Path, out: Path, *, log: Callable[[str], None] | None = None) -> d
             "donnees_demonstration": data.demo,
             "publication": {k: data.publication.get(k) for k in ("run_id", "published_at", "perimetre")},
             "construit_le": datetime.now(UTC).isoformat(timespec="seconds"),
-            "source": db.name,
             "pages": stats["pages"],
             "graphiques": stats["charts"],
             "cartes": stats["maps"],
@@ -126,6 +127,7 @@ class Renderer:
             "perimetre_label": data.perimetre_label,
             "perimetre_article": "la Métropole" if data.perimetre_label == "Métropole" else f"le périmètre ({data.perimetre_label})",
             "perimetre_name": data.perimetre_name,
+            "perimetre_code": data.perimetre,
             "defis": data.defis,
             "n_qpv": len(data.qpv),
         }
@@ -228,6 +230,16 @@ class Renderer:
         motifs = Counter((r.get("statut"), fmt.motif_text(r.get("statut"), r.get("motif")))
                          for r in rows if r.get("valeur") is None)
         millesimes = sorted({r["millesime"] for r in rows if r.get("millesime") is not None})
+        with_value = Counter(r["millesime"] for r in rows if r.get("valeur") is not None and r.get("millesime"))
+        if with_value:
+            main, _n = max(with_value.items(), key=lambda kv: (kv[1], kv[0]))
+            others = sorted(((m, n) for m, n in with_value.items() if m != main), reverse=True)
+            millesime_text = str(main) + (" (" + " ; ".join(
+                f"{m} pour {n} quartier{'s' if n > 1 else ''}" for m, n in others) + ", dernier millésime publié)"
+                if others else "")
+        else:
+            millesime_text = ", ".join(map(str, millesimes)) or "aucun"
+        prochaines = Counter(r.get("prochaine_publication") for r in rows if r.get("prochaine_publication"))
         refs = sorted({r["millesime_reference"] for r in rows if r.get("millesime_reference") is not None})
         comparators = [(col, label or self.d.perimetre_label) for col, label in COMPARATORS
                        if any(r.get(col) is not None for r in rows)]
@@ -238,7 +250,10 @@ class Renderer:
             "missing": [(fmt.statut_label(s), n) for s, n in missing.most_common()],
             "motifs": [(fmt.statut_label(s), m, n) for (s, m), n in motifs.most_common()],
             "millesimes": millesimes,
+            "millesime_text": millesime_text,
             "references": refs,
+            "prochaine": prochaines.most_common(1)[0][0] if prochaines else None,
+            "sens": SENS.get(ind.get("sens") or ""),
             "comparators": comparators,
             "sources": self.source_labels(ind.get("source"), rows),
             "url_source": ind.get("url_source") if str(ind.get("url_source") or "").startswith("http") else None,
@@ -387,7 +402,7 @@ class Renderer:
                         k["count"] = counts[k["index"]]
                     item["classes"] = classes
                     item["fills"] = fills
-                    title = f"Carte : {ind['libelle']}, millésime {', '.join(map(str, item['millesimes']))}"
+                    title = f"Carte : {ind['libelle']}, millésime {item['millesime_text']}"
                     desc = (f"Les {len(d.qpv)} quartiers prioritaires du périmètre colorés selon {ind['libelle'].lower()}"
                             f" en {len(classes)} classes (plus la couleur est foncée, plus la valeur est élevée) ;"
                             " hachurés : pas de valeur. Les valeurs sont dans le tableau sous la carte.")

@@ -36,6 +36,8 @@ DEFAULT_MAP = ("taux_pauvrete", "revenu_median", "population")
 EVOLUTION_2024 = {"N": "nouveau quartier en 2024", "M": "quartier de 2015 au contour modifié en 2024",
                   "I": "quartier de 2015 inchangé en 2024"}
 ZONAGE_ARS = {"ZIP": "zone d'intervention prioritaire (ZIP)", "ZAC": "zone d'action complémentaire (ZAC)"}
+#: the socle indicators repeated in a fiche's identity box
+ESSENTIELS = ("population", "revenu_median", "taux_pauvrete")
 SENS = {"hausse_favorable": "une hausse est favorable", "baisse_favorable": "une baisse est favorable",
         "neutre": "ni hausse ni baisse n'est favorable en soi (indicateur de contexte)"}
 MODES = {"demo": "démonstration", "live": "production (données des producteurs)"}
@@ -201,6 +203,8 @@ class Renderer:
         for c in d.chiffres:
             unite = c.get("unite")
             chiffres.append({**c, "valeur_txt": fmt.fmt_value(c.get("valeur"), unite),
+                             "nombre_txt": fmt.fmt_number(c.get("valeur"), fmt.decimals_for(unite)),
+                             "unite_txt": fmt.unit_suffix(unite),
                              "contrat_txt": fmt.fmt_value(c.get("valeur_contrat"), unite),
                              "ecart_txt": fmt.fmt_evolution(c.get("ecart_contrat"), unite)})
         today = _publication_date(d.publication.get("published_at"))
@@ -346,7 +350,9 @@ class Renderer:
                     self.perimeter_frame, code, "s", f"Situation de {q['libelle_qpv']} dans le périmètre",
                     f"Les {len(d.qpv)} quartiers du périmètre en points gris ; {q['libelle_qpv']} en rouge, cerclé."))
             self.n_maps += 1
-        return {"q": q, "groups": groups, "communes": communes, "territoires": territoires, "siblings": siblings,
+        socle = {row["ind"]["indicateur"]: row for row in groups[0]["rows"]}
+        essentiels = [socle[i] for i in ESSENTIELS if i in socle]
+        return {"q": q, "groups": groups, "essentiels": essentiels, "communes": communes, "territoires": territoires, "siblings": siblings,
                 "map_svg": map_svg, "locator": locator,
                 "evolution_2024": EVOLUTION_2024.get(q.get("type_evolution_2024") or "", q.get("type_evolution_2024")),
                 "zonage_ars": ZONAGE_ARS.get(q.get("zonage_ars_medecins") or "", q.get("zonage_ars_medecins")),

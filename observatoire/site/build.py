@@ -116,9 +116,17 @@ class Renderer:
         self.labels = {q["code_qpv"]: f"{q['libelle_qpv']} ({q['libelle_commune']})" for q in data.qpv}
         self.perimeter_frame = None
         self._zoom = None
+        self.index = None
         bounds = maps.perimeter_bounds(data.contours)
         if bounds:
-            self.perimeter_frame = maps.Frame(data.contours, bounds, width=860)
+            import shapely
+
+            self.index = shapely.STRtree(list(data.contours.values()))
+            self.perimeter_frame = maps.Frame(data.contours, bounds, width=860, index=self.index)
+            outside = len(data.contours) - len(self.perimeter_frame.paths)
+            self.off_map = outside if outside > 0 else 0
+        else:
+            self.off_map = 0
         self.common = {
             "demo": data.demo,
             "demo_notice": DEMO_NOTICE,
@@ -132,6 +140,7 @@ class Renderer:
             "perimetre_code": data.perimetre,
             "defis": data.defis,
             "n_qpv": len(data.qpv),
+            "off_map": self.off_map,
         }
 
     # -- formatting helpers given to the templates --------------------------------------------------
@@ -299,7 +308,7 @@ class Renderer:
                     comparators = not item["is_count"]
                     desc = (f"Graphique en barres : {item['n_values']} quartiers sur {len(rows)} ont une valeur"
                             f" ({ind['libelle']}, {fmt.unit_title(ind.get('unite'))}), du plus élevé au plus bas"
-                            + ("; traits : valeur de la commune du quartier et de la commune hors QPV; lignes "
+                            + ("; ronds : valeur de la commune du quartier, losanges : commune hors QPV ; lignes "
                                f"verticales : {self.d.perimetre_label} et France quand elles sont publiées"
                                if comparators else "") + ". Les valeurs sont dans le tableau qui suit.")
                     spec = charts.barometre_spec(rows, labels, unite=ind.get("unite"), decimales=ind.get("decimales"),
@@ -337,7 +346,7 @@ class Renderer:
             lon0, lat0, lon1, lat1 = d.contours[code].bounds
             dx, dy = max((lon1 - lon0) * 0.35, 0.004), max((lat1 - lat0) * 0.35, 0.003)
             frame = maps.Frame(d.contours, (lon0 - dx, lat0 - dy, lon1 + dx, lat1 + dy), width=560, height=400,
-                               tolerance=0.2)
+                               tolerance=0.2, index=self.index)
             neighbours = len(frame.paths) - 1
             map_svg = Markup(maps.qpv_svg(
                 frame, code, "m", f"Carte du quartier {q['libelle_qpv']}",
@@ -449,7 +458,7 @@ class Renderer:
         codes = {q["code_qpv"] for q in d.qpv if q["code_commune"] == commune}
         bounds = maps.perimeter_bounds(d.contours, codes)
         name = next(q["libelle_commune"] for q in d.qpv if q["code_commune"] == commune)
-        return {"frame": maps.Frame(d.contours, bounds, width=860, height=640), "commune": name}
+        return {"frame": maps.Frame(d.contours, bounds, width=860, height=640, index=self.index), "commune": name}
 
 
 def _publication_date(value) -> date | None:

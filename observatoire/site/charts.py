@@ -9,15 +9,17 @@ import re
 
 from observatoire.site import fmt
 
-QPV_COLOR = "#2b5c8a"
+QPV_COLOR = "#6f9fcb"  # light enough for the comparators' points to show on the bars
 SERIES = [
-    # (serie, colour, kind) — tick: one value per QPV (its commune); rule: one value for the whole chart
+    # (serie, colour, kind) — tick: a point per QPV (its commune's value, outlined in white so that it shows
+    # on a bar as on the background); rule: one value for the whole chart
     ("Quartier", QPV_COLOR, "bar"),
-    ("Commune", "#b35806", "tick"),
-    ("Commune hors QPV", "#6a51a3", "tick"),
+    ("Commune", "#1a1a1a", "tick"),
+    ("Commune hors QPV", "#c2410c", "tick"),
     ("{perimetre}", "#1b7837", "rule"),
-    ("France", "#333333", "rule"),
+    ("France", "#6a1b9a", "rule"),
 ]
+SHAPES = {"Commune": "circle", "Commune hors QPV": "diamond"}
 STEP = 17  # pixels per QPV row
 LABEL_CHAR_PX = 7.0  # average width of a character of the 12 px labels (to leave them room)
 FONT = "system-ui, -apple-system, 'Segoe UI', Roboto, 'Helvetica Neue', Arial, sans-serif"
@@ -89,8 +91,11 @@ def barometre_spec(rows: list[dict], labels: dict[str, str], *, unite: str | Non
     if any(v["serie"] != "Quartier" for v in values):
         layers.append({
             "transform": [{"filter": "datum.serie !== 'Quartier'"}],
-            "mark": {"type": "tick", "thickness": 3, "bandSize": 13},
-            "encoding": {"x": x, "y": y, "color": color},
+            "mark": {"type": "point", "filled": True, "size": 70, "opacity": 1, "stroke": "#ffffff",
+                     "strokeWidth": 1.2},
+            "encoding": {"x": x, "y": y, "color": color,
+                         "shape": {"field": "serie", "type": "nominal", "legend": None,
+                                   "scale": {"domain": list(SHAPES), "range": list(SHAPES.values())}}},
         })
     if rules:
         layers.append({
@@ -103,8 +108,8 @@ def barometre_spec(rows: list[dict], labels: dict[str, str], *, unite: str | Non
         "$schema": "https://vega.github.io/schema/vega-lite/v5.json",
         "description": description,
         "usermeta": {"band_labels": order, "step": STEP,
-                     "legend": [{"label": name, "color": c, "kind": kind} for name, c, kind, _col in series
-                                if name in present]},
+                     "legend": [{"label": name, "color": c, "kind": kind, "shape": SHAPES.get(name)}
+                                for name, c, kind, _col in series if name in present]},
         "data": {"values": values},
         "width": 520,
         "height": {"step": STEP},

@@ -42,6 +42,9 @@ class Frame:
     padding: float = 10.0
     tolerance: float = 0.35
     only: set[str] | None = None
+    #: a spatial index of ``contours`` (``shapely.STRtree`` over ``list(contours.values())``): with many QPV
+    #: (the France perimeter), each frame finds what it shows without testing every contour
+    index: object | None = None
     proj: Projection = field(init=False)
     paths: dict[str, str] = field(init=False)
     dots: dict[str, tuple[float, float]] = field(init=False)
@@ -51,10 +54,14 @@ class Frame:
         self.height = self.proj.height
         self.paths, self.dots, self.centres = {}, {}, {}
         box = shapely.box(*self._lonlat_box())
-        for code, geom in self.contours.items():
+        codes = list(self.contours)
+        if self.index is not None:
+            candidates = [codes[i] for i in sorted(self.index.query(box))]
+        else:
+            candidates = [c for c in codes if shapely.intersects(box, shapely.envelope(self.contours[c]))]
+        for code in candidates:
+            geom = self.contours[code]
             if self.only is not None and code not in self.only:
-                continue
-            if not shapely.intersects(box, shapely.envelope(geom)):
                 continue
             projected = self.proj.project(geom)
             self.paths[code] = path_d(projected, tolerance=self.tolerance)
@@ -98,11 +105,21 @@ class Frame:
                 f'font-family="system-ui, sans-serif">{_esc(fmt_distance(length_m))}</text></g>')
 
 
+#: metropolitan France (lon/lat): a perimeter reaching overseas is mapped on its QPV in there
+METROPOLE_BOX = (-5.5, 41.0, 10.0, 51.5)
+
+
 def perimeter_bounds(contours: dict[str, object], codes=None) -> tuple[float, float, float, float] | None:
+    """The lon/lat box of the contours (of ``codes``); when they reach overseas (the France perimeter), the
+    box of those in metropolitan France, if most are there."""
     geoms = [g for c, g in contours.items() if codes is None or c in codes]
     if not geoms:
         return None
     b = shapely.total_bounds(geoms)
+    if b[2] - b[0] > 20 or b[3] - b[1] > 15:
+        inside = [g for g in geoms if shapely.within(shapely.centroid(g), shapely.box(*METROPOLE_BOX))]
+        if len(inside) * 2 > len(geoms):
+            b = shapely.total_bounds(inside)
     return (float(b[0]), float(b[1]), float(b[2]), float(b[3]))
 
 

@@ -339,3 +339,22 @@ class _Page(HTMLParser):
     def handle_data(self, data):
         if self._cell is not None:
             self._cell.append(data)
+
+
+def test_recovery_points_site_current_at_the_published_version_and_drops_unfinished_sites(demo_copy):
+    """A run killed after writing its site but before replacing the published file: its site goes, and a
+    ``current`` link left behind is switched back to the published version."""
+    from observatoire.warehouse import recover
+
+    version = _query(_published(demo_copy), "SELECT version FROM meta.publication")[0][0]
+    sites = demo_copy / "warehouse" / "site"
+    unfinished = "20991231T000000Z-abcdef"
+    shutil.copytree(sites / version, sites / unfinished)
+    (sites / ".current.123.tmp").symlink_to(unfinished)
+    (sites / "current").unlink()
+    (sites / "current").symlink_to(unfinished)
+    actions = recover(load_settings())
+    assert f"site/current switched to {version} to match the published file" in actions
+    assert f"removed unfinished publication site/{unfinished}" in actions
+    assert os.readlink(sites / "current") == version and not (sites / unfinished).exists()
+    assert not list(sites.glob(".*.tmp"))

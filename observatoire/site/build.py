@@ -398,6 +398,8 @@ class Renderer:
                 item.update(indicateur=ind["indicateur"], libelle=ind["libelle"], groupe=group_title, svg=None,
                             zoom_svg=None)
                 values = [r["valeur"] for r in rows if r.get("valeur") is not None]
+                item["raison"] = ("contours absents de la publication" if values else
+                                  (item["missing"][0][0].lower() if item["missing"] else "aucune valeur"))
                 if values and frame is not None:
                     decimals = fmt.decimals_for(ind.get("unite"), ind.get("decimales"))
                     breaks = quantile_breaks(values, 5, decimals)

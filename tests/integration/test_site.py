@@ -358,3 +358,26 @@ def test_recovery_points_site_current_at_the_published_version_and_drops_unfinis
     assert f"removed unfinished publication site/{unfinished}" in actions
     assert os.readlink(sites / "current") == version and not (sites / unfinished).exists()
     assert not list(sites.glob(".*.tmp"))
+
+
+def test_build_site_from_a_publication_before_the_new_marts(published_demo, tmp_path):
+    """A publication without mart_derniere_valeur, dim_qpv_contour and the catalogue's new columns (an older
+    edition): the latest values are derived from fct_indicateur_qpv, the pages say there is no map."""
+    old = tmp_path / "ancienne.duckdb"
+    shutil.copyfile(_published(published_demo), old)
+    con = duckdb.connect(str(old))
+    try:
+        con.execute("DROP TABLE mart_derniere_valeur")
+        con.execute("DROP TABLE dim_qpv_contour")
+        for col in ("definition", "url_source", "date_reference", "decimales"):
+            con.execute(f"ALTER TABLE dim_indicateur DROP COLUMN {col}")
+        code, valeur = con.execute("SELECT code_qpv, valeur FROM fct_indicateur_qpv WHERE indicateur = 'population' "
+                                   "AND valeur IS NOT NULL ORDER BY millesime DESC, code_qpv LIMIT 1").fetchone()
+    finally:
+        con.close()
+    result = build_site(old, tmp_path / "site")
+    fiche = (tmp_path / "site" / "qpv" / f"{code}.html").read_text(encoding="utf-8")
+    assert f'data-indicateur="population" data-valeur="{valeur}">{fmt.fmt_value(valeur, "habitants")}<' in fiche
+    assert "pas de carte" in fiche
+    assert "contours absents" in (tmp_path / "site" / "carte.html").read_text(encoding="utf-8")
+    assert result["pages"] == 1 + 10 + 66 + 1

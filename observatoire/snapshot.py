@@ -48,7 +48,7 @@ import shutil
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Context, Decimal
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -168,25 +168,63 @@ def neutralise(text: str) -> str:
     return "'" + text if text.startswith(FORMULA_TRIGGERS) else text
 
 
-def csv_cell(value: Any) -> str:
-    """One value in the French spreadsheet convention: decimal comma, no exponent, ISO dates, NULL empty."""
+#: significant digits a float keeps where no precision is known: enough for any published figure, and the
+#: binary noise of a computation (10.200000000000003) never shows
+SIGNIFICANT_DIGITS = 12
+#: more digits than any value needs: Decimal arithmetic here never rounds by accident
+_DECIMAL_CONTEXT = Context(prec=60, rounding=ROUND_HALF_UP)
+
+
+def rounded(value: float | Decimal, decimals: int | None = None) -> Decimal | None:
+    """``value`` as the publisher writes it: rounded half away from zero to ``decimals`` (e.g. the catalogue's
+    ``dim_indicateur.decimales``), or without a known precision to its shortest form at 12 significant digits
+    (a whole number below 10^15 keeps every digit); None for NULL, NaN and infinities. The value is first read at 12 significant digits, so that binary noise
+    never decides a rounding (2.4499999999999997 is 2.45, which rounds to 2.5)."""
+    if value is None:
+        return None
+    if isinstance(value, float):
+        if math.isnan(value) or math.isinf(value):
+            return None
+        if value.is_integer() and abs(value) < 1e15:  # a count or an amount: every digit, exactly
+            d = Decimal(int(value))
+        else:
+            d = Decimal(f"{value:.{SIGNIFICANT_DIGITS}g}")
+    elif isinstance(value, Decimal):
+        if not value.is_finite():
+            return None
+        d = value
+    else:
+        d = Decimal(value)
+    if decimals is not None:
+        d = d.quantize(Decimal(1).scaleb(-int(decimals)), context=_DECIMAL_CONTEXT)
+    if d.is_zero():
+        return Decimal(0)  # never "-0"
+    return d
+
+
+def _plain(d: Decimal) -> str:
+    """A Decimal without exponent nor trailing zeros: ``1E-7`` → ``0.0000001``, ``12.50`` → ``12.5``."""
+    text = format(d, "f")
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return "0" if text in ("-0", "") else text
+
+
+def csv_cell(value: Any, decimals: int | None = None) -> str:
+    """One value in the French spreadsheet convention: decimal comma, no exponent, ISO dates, NULL empty; a
+    number rounded to ``decimals`` when given (the publisher's precision), else at 12 significant digits (no
+    floating-point noise: ``10.200000000000003`` → ``10,2``); a binary value (WKB geometry) in hexadecimal."""
     if value is None:
         return ""
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int):
         return str(value)
-    if isinstance(value, float):
-        if math.isnan(value) or math.isinf(value):
-            return ""
-        if value.is_integer() and abs(value) < 1e15:
-            return str(int(value))
-        text = repr(value)
-        if "e" in text or "E" in text:
-            text = format(Decimal(text), "f")
-        return text.replace(".", ",")
-    if isinstance(value, Decimal):
-        return format(value, "f").replace(".", ",")
+    if isinstance(value, float | Decimal):
+        d = rounded(value, decimals)
+        return "" if d is None else _plain(d).replace(".", ",")
+    if isinstance(value, bytes | bytearray | memoryview):
+        return bytes(value).hex().upper()
     if isinstance(value, datetime):
         return value.isoformat(sep=" ")
     if isinstance(value, date):
@@ -194,45 +232,461 @@ def csv_cell(value: Any) -> str:
     return neutralise(str(value))
 
 
+def xlsx_number(value: float | Decimal, decimals: int | None = None) -> float | None:
+    """A number for a workbook cell: the value of :func:`csv_cell` (the same rounding), as a float."""
+    d = rounded(value, decimals)
+    return None if d is None else float(d)
+
+
+# -- labels, units and number formats (the workbook; the CSV rounding) -------------------------------------
+
+#: how a unit of the catalogue (``dim_indicateur.unite``) is written after a label: « Taux de pauvreté (%) »
+UNIT_LABELS = {
+    "pourcentage": "%",
+    "points": "points",
+    "euros": "€",
+    "habitants": "habitants",
+    "nombre": "nombre",
+    "indice": "indice",
+    "rapport": "rapport",
+    "metres": "m",
+    "m2_par_habitant": "m² par habitant",
+    "tonnes": "tonnes",
+    "pour_1000_habitants": "pour 1 000 habitants",
+    "pour_1000_menages": "pour 1 000 ménages",
+    "pour_1000_logements": "pour 1 000 logements",
+    "pour_100_logements": "pour 100 logements",
+}
+#: decimals shown for a unit when the catalogue gives none (display only: the values are not rounded to these)
+DISPLAY_DECIMALS = {
+    "pourcentage": 1, "points": 1, "euros": 0, "habitants": 0, "nombre": 0, "indice": 2, "rapport": 2,
+    "metres": 0, "m2_par_habitant": 1, "tonnes": 1, "pour_1000_habitants": 1, "pour_1000_menages": 1,
+    "pour_1000_logements": 1, "pour_100_logements": 1,
+}
+#: units whose values are small (no thousands separator needed)
+_SMALL_UNITS = ("pourcentage", "points", "indice", "rapport")
+#: the plain columns of every table, in French (indicator columns of the wide marts are labelled from the
+#: catalogue: see :meth:`Catalogue.columns`)
+COLUMN_LABELS = {
+    "code_qpv": "Code QPV",
+    "libelle_qpv": "Quartier prioritaire",
+    "code_commune": "Code commune",
+    "libelle_commune": "Commune",
+    "codes_communes": "Codes des communes",
+    "nombre_communes": "Nombre de communes",
+    "code_departement": "Code département",
+    "code_epci": "Code EPCI",
+    "type_evolution_2024": "Évolution du contour en 2024",
+    "zonage_ars_medecins": "Zonage ARS (médecins)",
+    "role_commune": "Rôle de la commune",
+    "nombre_qpv": "Nombre de QPV",
+    "est_commune_principale": "Commune principale du QPV",
+    "millesime": "Millésime",
+    "defi": "Défi (identifiant)",
+    "numero_defi": "N° du défi",
+    "libelle_defi": "Défi",
+    "nombre_barometres": "Nombre de baromètres",
+    "orientation": "Orientation (identifiant)",
+    "numero_orientation": "N° de l'orientation",
+    "libelle_orientation": "Orientation",
+    "figure_parcours_de_vie": "Figure du parcours de vie",
+    "indicateur": "Indicateur (identifiant)",
+    "libelle": "Libellé",
+    "libelle_indicateur": "Indicateur",
+    "categorie": "Catégorie",
+    "definition": "Définition",
+    "unite": "Unité",
+    "decimales": "Décimales publiées",
+    "type_source": "Type de source",
+    "famille_source": "Famille de source",
+    "source": "Source",
+    "url_source": "Adresse de la source",
+    "date_reference": "Date de référence",
+    "sens": "Sens favorable",
+    "valeur_min": "Valeur minimale plausible",
+    "valeur_max": "Valeur maximale plausible",
+    "agregation": "Règle d'agrégation",
+    "seuil_secret": "Seuil du secret statistique",
+    "comparateurs": "Comparateurs",
+    "motif_indisponibilite": "Motif d'indisponibilité",
+    "valeur": "Valeur",
+    "numerateur": "Numérateur",
+    "denominateur": "Dénominateur",
+    "statut": "Statut",
+    "motif": "Motif",
+    "valeur_commune": "Valeur de la commune",
+    "valeur_commune_hors_qpv": "Valeur de la commune hors QPV",
+    "valeur_perimetre": "Valeur {du_perimetre}",
+    "valeur_france": "Valeur de la France",
+    "ecart_commune": "Écart à la commune",
+    "ecart_commune_hors_qpv": "Écart à la commune hors QPV",
+    "ecart_perimetre": "Écart {au_perimetre}",
+    "ecart_france": "Écart à la France",
+    "millesime_reference": "Millésime de référence",
+    "valeur_reference": "Valeur au millésime de référence",
+    "statut_reference": "Statut au millésime de référence",
+    "evolution_reference": "Évolution depuis le millésime de référence",
+    "evolution_precedent": "Évolution depuis le millésime précédent",
+    "millesime_dernier": "Dernier millésime",
+    "valeur_dernier": "Valeur au dernier millésime",
+    "statut_dernier": "Statut au dernier millésime",
+    "evolution": "Évolution (dernier millésime − référence)",
+    "evolution_pct": "Évolution relative (%)",
+    "comparabilite": "Comparabilité",
+    "rupture_serie": "Rupture de série",
+    "note_rupture": "Note sur la rupture de série",
+    "date_publication": "Date de publication",
+    "date_chargement": "Date de chargement",
+    "prochaine_publication": "Prochaine publication",
+    "chiffre": "Chiffre clé (identifiant)",
+    "ordre": "Ordre",
+    "valeur_contrat": "Valeur du contrat",
+    "libelle_contrat": "Formulation du contrat",
+    "ecart_contrat": "Écart au contrat",
+    "methode": "Méthode",
+    "qpv_renseignes": "QPV renseignés",
+    "territoire": "Territoire (identifiant)",
+    "libelle_territoire": "Territoire",
+    "geographie": "Géographie",
+    "codes_qp_2015": "Codes des QP 2015",
+    "description": "Description",
+    "geometrie_wkb": "Contour (WKB)",
+    "millesime_contour": "Millésime du contour",
+}
+#: labels that differ in one table
+_TABLE_LABELS = {
+    "mart_derniere_valeur": {"millesime": "Dernier millésime", "valeur": "Dernière valeur",
+                             "statut": "Statut (dernier millésime)", "motif": "Motif (dernier millésime)"},
+}
+#: a wide mart's comparators: ``<indicateur>_valeur_<territoire>``, ``<indicateur>_ecart_<territoire>``
+_TERRITORIES = {"commune": ("la commune", "à la commune"),
+                "commune_hors_qpv": ("la commune hors QPV", "à la commune hors QPV"),
+                "perimetre": ("{le_perimetre}", "{au_perimetre}"),
+                "france": ("la France", "à la France")}
+_FLOAT_TYPES = ("DOUBLE", "FLOAT", "REAL", "DECIMAL")
+_INTEGER_TYPES = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER",
+                  "UBIGINT", "UHUGEINT")
+#: the long tables (one row per indicator) whose value columns take the precision of the row's indicator
+_VALUE_COLUMN_RE = re.compile(r"^(valeur|valeur_(?!min$|max$).+|ecart_.+|evolution|evolution_(reference|precedent)"
+                              r"|valeur_reference|valeur_dernier)$")
+
+
+def unit_label(unite: str | None) -> str:
+    """``pourcentage`` → ``%``, ``euros`` → ``€``, ``pour_1000_menages`` → ``pour 1 000 ménages``."""
+    if not unite:
+        return ""
+    return UNIT_LABELS.get(unite, unite.replace("_", " "))
+
+
+def gap_unit(unite: str | None) -> str | None:
+    """The unit of a difference of two values: points for a rate, the value's unit otherwise."""
+    return "points" if unite == "pourcentage" else unite
+
+
+def number_format(unite: str | None, decimals: int | None, *, signed: bool = False) -> str | None:
+    """An Excel number format for a value of ``unite``: ``0.0" %"`` for a percentage (the values are 0–100, not
+    Excel's ×100 percent), ``#,##0`` for a count (Excel shows the thousands separator of its language),
+    ``#,##0" €"`` for euros; ``decimals`` from the catalogue, else the unit's usual ones; ``signed`` (gaps,
+    changes): an explicit + or −. None when the unit is unknown (General)."""
+    if decimals is None:
+        decimals = DISPLAY_DECIMALS.get(unite or "")
+    if decimals is None:
+        return None
+    decimals = max(0, int(decimals))
+    base = ("0" if unite in _SMALL_UNITS else "#,##0") + ("." + "0" * decimals if decimals else "")
+    suffix = {"pourcentage": '" %"', "euros": '" €"'}.get(unite or "", "")
+    text = base + suffix
+    if signed:
+        return f"+{text};-{text};{text}"
+    return text
+
+
+@dataclass
+class Column:
+    """How one column of a table is labelled, rounded and shown (one per column of a query's result)."""
+
+    name: str
+    type: str
+    label: str
+    #: the indicator whose precision and unit the column takes, when fixed (a wide mart's ``<indicateur>_…``)
+    indicateur: str | None = None
+    #: the unit of the column's values, when fixed
+    unite: str | None = None
+    #: ``valeur`` (a value), ``ecart`` (a gap or change: signed), ``statut``, ``motif``, ``texte``
+    role: str = "texte"
+    #: decimals for every row (fixed), or a function of the row (long tables: the row's indicator)
+    decimals: int | None = None
+    decimals_of_row: Callable[[tuple], int | None] | None = None
+    #: number format for every row, or a function of the row
+    fmt: str | None = None
+    fmt_of_row: Callable[[tuple], str | None] | None = None
+    #: the ``statut`` column explaining an empty value of this one, when there is one
+    statut: str | None = None
+
+    @property
+    def blob(self) -> bool:
+        return self.type == "BLOB"
+
+    @property
+    def is_float(self) -> bool:
+        return self.type.startswith(_FLOAT_TYPES)
+
+    @property
+    def is_number(self) -> bool:
+        return self.is_float or self.type in _INTEGER_TYPES
+
+    def decimals_for(self, row: tuple) -> int | None:
+        return self.decimals_of_row(row) if self.decimals_of_row is not None else self.decimals
+
+    def format_for(self, row: tuple) -> str | None:
+        return self.fmt_of_row(row) if self.fmt_of_row is not None else self.fmt
+
+
+class Catalogue:
+    """The catalogue of indicators (``dim_indicateur``) as the writers need it: label, unit and the decimals
+    the publisher uses (``decimales``, when the catalogue has them) of each indicator, and the French label
+    of every column of every table (:meth:`columns`)."""
+
+    def __init__(self, indicators: Mapping[str, Mapping[str, Any]], perimetre: str | None = None) -> None:
+        from observatoire.config import DEFAULT_PERIMETRE
+
+        self.indicators = {k: dict(v) for k, v in indicators.items()}
+        #: longest first: a wide column takes the longest indicator id it starts with
+        self._ids = sorted(self.indicators, key=len, reverse=True)
+        metropole = not perimetre or perimetre == DEFAULT_PERIMETRE
+        self.words = ({"du_perimetre": "de la Métropole", "au_perimetre": "à la Métropole",
+                       "le_perimetre": "la Métropole", "perimetre": "Métropole"} if metropole else
+                      {"du_perimetre": "du périmètre", "au_perimetre": "au périmètre",
+                       "le_perimetre": "le périmètre", "perimetre": "périmètre"})
+
+    @classmethod
+    def from_db(cls, con, schema: str, perimetre: str | None = None) -> Catalogue:
+        """Read ``<schema>.dim_indicateur`` (a schema of an attached database, e.g. ``snap.main``)."""
+        database, _, name = schema.rpartition(".")
+        cols = {r[0] for r in con.execute(
+            "SELECT column_name FROM duckdb_columns() WHERE schema_name = ? AND table_name = 'dim_indicateur'"
+            + (" AND database_name = ?" if database else ""), [name, database] if database else [name]).fetchall()}
+        if not {"indicateur", "libelle", "unite"} <= cols:
+            return cls({}, perimetre)
+        wanted = [c for c in ("indicateur", "libelle", "unite", "decimales", "defi") if c in cols]
+        rows = _dicts(con, f"SELECT {', '.join(wanted)} FROM {schema}.dim_indicateur")
+        return cls({r["indicateur"]: r for r in rows}, perimetre)
+
+    def label(self, indicateur: str) -> str:
+        return (self.indicators.get(indicateur) or {}).get("libelle") or indicateur
+
+    def unite(self, indicateur: str | None) -> str | None:
+        return (self.indicators.get(indicateur) or {}).get("unite") if indicateur else None
+
+    def decimals(self, indicateur: str | None) -> int | None:
+        """The decimals the publisher uses for ``indicateur`` (``dim_indicateur.decimales``), or None."""
+        d = (self.indicators.get(indicateur) or {}).get("decimales") if indicateur else None
+        return None if d is None else int(d)
+
+    def match(self, column: str) -> tuple[str, str] | None:
+        """``(indicateur, suffix)`` for a wide mart's column (the longest indicator id it starts with):
+        ``taux_pauvrete_ecart_perimetre`` → ``("taux_pauvrete", "ecart_perimetre")``; None for a plain one."""
+        for ind in self._ids:
+            if column == ind:
+                return ind, ""
+            if column.startswith(ind + "_"):
+                return ind, column[len(ind) + 1:]
+        return None
+
+    def plain_label(self, table: str, name: str) -> str:
+        text = _TABLE_LABELS.get(table, {}).get(name) or COLUMN_LABELS.get(name)
+        if text is None:
+            text = name.replace("_", " ")
+            text = text[:1].upper() + text[1:]
+        return text.format(**self.words)
+
+    def with_unit(self, text: str, unite: str | None) -> str:
+        unit = unit_label(unite)
+        return f"{text} ({unit})" if unit else text
+
+    def _wide_column(self, name: str, typ: str, ind: str, suffix: str) -> Column:
+        lib, unite = self.label(ind), self.unite(ind)
+        decimals = self.decimals(ind)
+        statut = f"{ind}_statut"
+        if suffix == "":
+            return Column(name, typ, self.with_unit(lib, unite), ind, unite, "valeur", decimals,
+                          fmt=number_format(unite, decimals), statut=statut)
+        if suffix in ("statut", "motif"):
+            return Column(name, typ, f"{lib} — {suffix}", ind, None, suffix, statut=statut)
+        if suffix.startswith("valeur_"):
+            where = _TERRITORIES.get(suffix[len("valeur_"):])
+            what = where[0].format(**self.words).split(" ", 1)[-1] if where else suffix[len("valeur_"):]
+            return Column(name, typ, self.with_unit(f"{lib} — {what}", unite), ind, unite, "valeur", decimals,
+                          fmt=number_format(unite, decimals), statut=statut)
+        if suffix.startswith(("ecart_", "evolution_")):
+            gap = gap_unit(unite)
+            if suffix.startswith("ecart_"):
+                where = _TERRITORIES.get(suffix[len("ecart_"):])
+                what = "écart " + (where[1].format(**self.words) if where else suffix[len("ecart_"):])
+            else:
+                what = {"evolution_reference": "évolution depuis le millésime de référence",
+                        "evolution_precedent": "évolution depuis le millésime précédent"}.get(
+                            suffix, suffix.replace("_", " "))
+            return Column(name, typ, self.with_unit(f"{lib} — {what}", gap), ind, gap, "ecart", decimals,
+                          fmt=number_format(gap, decimals, signed=True), statut=statut)
+        other = (COLUMN_LABELS.get(suffix) or suffix.replace("_", " ")).format(**self.words)
+        return Column(name, typ, f"{lib} — {other[:1].lower() + other[1:]}", ind, None, "texte", statut=statut)
+
+    def columns(self, table: str, description: Iterable[tuple]) -> list[Column]:
+        """How each column of ``table`` (a query's ``cursor.description``) is labelled, rounded and shown.
+
+        A wide mart's ``<indicateur>`` and ``<indicateur>_…`` columns (the longest indicator id the name starts
+        with) take the indicator's label, unit and decimals; in a long table (a column ``indicateur``:
+        ``fct_indicateur_qpv``, ``mart_derniere_valeur``, the evaluation table) the value columns take those
+        of each row's indicator; ``mart_chiffres_cles`` those of each row's ``unite``. Every other float
+        keeps 12 significant digits."""
+        described = [(d[0], str(d[1])) for d in description]
+        names = [n for n, _ in described]
+        position = {n: i for i, n in enumerate(names)}
+        reference = table.startswith("dim_")
+        row_indicator = position.get("indicateur") if not reference else None
+        row_unit = position.get("unite") if table == "mart_chiffres_cles" else None
+        out = []
+        for name, typ in described:
+            matched = None if (reference or row_indicator is not None or row_unit is not None) \
+                else self.match(name)
+            if matched is not None:
+                out.append(self._wide_column(name, typ, *matched))
+                continue
+            col = Column(name, typ, self.plain_label(table, name))
+            if name in ("statut", "motif") or name.startswith(("statut_", "motif_")):
+                col.role = "statut" if name.startswith("statut") else "motif"
+            numeric = typ.startswith(_FLOAT_TYPES)
+            if numeric and row_indicator is not None and _VALUE_COLUMN_RE.match(name):
+                signed = name.startswith(("ecart_", "evolution"))
+                col.role = "ecart" if signed else "valeur"
+                col.decimals_of_row = self._row_decimals(row_indicator)
+                col.fmt_of_row = self._row_format(row_indicator, signed)
+            elif numeric and row_unit is not None and name in ("valeur", "valeur_contrat", "ecart_contrat"):
+                signed = name.startswith("ecart_")
+                col.role = "ecart" if signed else "valeur"
+                col.decimals_of_row = lambda row, i=row_unit: DISPLAY_DECIMALS.get(row[i] or "")
+                col.fmt_of_row = (lambda row, i=row_unit, s=signed:
+                                  number_format(gap_unit(row[i]) if s else row[i], None, signed=s))
+            elif numeric and name == "evolution_pct":
+                col.fmt = number_format("pourcentage", 1, signed=True)
+            elif numeric or typ in _INTEGER_TYPES:
+                col.role = "nombre"
+            out.append(col)
+        # which statut explains an empty value: the row's own (long tables), or per end of the evaluation
+        for col in out:
+            if col.statut is None and col.role in ("valeur", "ecart"):
+                if col.name.endswith("_reference") and "statut_reference" in position:
+                    col.statut = "statut_reference"
+                elif col.name.endswith("_dernier") and "statut_dernier" in position:
+                    col.statut = "statut_dernier"
+                elif col.name.startswith("evolution") and "comparabilite" in position:
+                    col.statut = "comparabilite"
+                elif "statut" in position:
+                    col.statut = "statut"
+        return out
+
+    def _row_decimals(self, i: int) -> Callable[[tuple], int | None]:
+        cache: dict[Any, int | None] = {}
+
+        def of(row: tuple) -> int | None:
+            ind = row[i]
+            if ind not in cache:
+                cache[ind] = self.decimals(ind)
+            return cache[ind]
+        return of
+
+    def _row_format(self, i: int, signed: bool) -> Callable[[tuple], str | None]:
+        cache: dict[Any, str | None] = {}
+
+        def of(row: tuple) -> str | None:
+            ind = row[i]
+            if ind not in cache:
+                unite = self.unite(ind)
+                cache[ind] = number_format(gap_unit(unite) if signed else unite, self.decimals(ind), signed=signed)
+            return cache[ind]
+        return of
+
+
 # -- writers ----------------------------------------------------------------------------------------------
 
 
-def write_csv(con, sql: str, path: Path) -> int:
-    """Write a query's result as a French CSV (UTF-8 BOM, ``;``, decimal comma, CRLF); returns the row count."""
+def write_csv(con, sql: str, path: Path, *, table: str | None = None, catalogue: Catalogue | None = None) -> int:
+    """Write a query's result as a French CSV (UTF-8 BOM, ``;``, decimal comma, CRLF); returns the row count.
+
+    With ``catalogue``, the values of an indicator are rounded to the decimals its publisher uses
+    (:meth:`Catalogue.columns` for ``table``); every other float to 12 significant digits (:func:`csv_cell`)."""
     n = 0
     with open(path, "w", encoding="utf-8-sig", newline="") as fh:
         writer = csv.writer(fh, delimiter=";", quoting=csv.QUOTE_MINIMAL, lineterminator="\r\n")
         cur = con.execute(sql)
-        writer.writerow([d[0] for d in cur.description])
+        cols = (catalogue or Catalogue({})).columns(table or "", cur.description)
+        writer.writerow([c.name for c in cols])
+        rounding = [(i, c) for i, c in enumerate(cols) if c.decimals is not None or c.decimals_of_row is not None]
         while rows := cur.fetchmany(10_000):
-            writer.writerows([csv_cell(v) for v in row] for row in rows)
+            for row in rows:
+                cells = [csv_cell(v) for v in row]
+                for i, c in rounding:
+                    cells[i] = csv_cell(row[i], c.decimals_for(row))
+                writer.writerow(cells)
             n += len(rows)
     return n
 
 
-def _xlsx_value(value: Any) -> Any:
+def _xlsx_value(value: Any, decimals: int | None = None) -> Any:
     from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
-    if isinstance(value, float) and (math.isnan(value) or math.isinf(value)):
-        return None
-    if isinstance(value, Decimal):
-        return float(value)
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, float | Decimal):
+        return xlsx_number(value, decimals)
     if isinstance(value, str):
         return neutralise(ILLEGAL_CHARACTERS_RE.sub("", value))
     return value
 
 
+def defi_sheet_name(numero: int | None, libelle: str | None, defi: str) -> str:
+    """A défi's sheet: « 1 Transition écologique », at most 31 characters (Excel's limit): the contract's
+    « Le défi de la … » dropped, then small words, then long words abbreviated, then cut."""
+    text = re.sub(r"^(le\s+)?défi\s+(de\s+la|de\s+l'|de\s+l’|du|des|de)\s*", "", (libelle or "").strip(),
+                  flags=re.IGNORECASE) or defi.replace("_", " ")
+    text = re.sub(r"[\[\]:*?/\\]", " ", text)
+    text = text[:1].upper() + text[1:]
+    prefix = f"{numero} " if numero is not None else ""
+    words = text.split()
+    if len(prefix + " ".join(words)) > 31:
+        words = [w for w in words if w.lower() not in ("la", "le", "les", "de", "des", "du", "d'", "l'")]
+    for i, w in enumerate(words):
+        if len(prefix + " ".join(words)) <= 31:
+            break
+        if len(w) > 8:
+            words[i] = w[:4].rstrip("-") + "."
+    name = prefix + " ".join(words)
+    return name if len(name) <= 31 else name[:30] + "…"
+
+
 class _Workbook:
     """An openpyxl workbook, every text cell neutralised. Not write-only: that mode records no sheet
-    dimensions, and some readers then report empty sheets."""
+    dimensions, and some readers then report empty sheets.
+
+    A data sheet (:meth:`sheet_from_query`) has the column ids in row 1 (hidden: ``pandas.read_excel(f,
+    sheet, header=0, skiprows=[1])`` reads them), French labels with their unit in row 2 (filters, frozen
+    with the first columns), the data from row 3; numbers rounded like the CSV and shown with their unit's
+    format. Every column is listed in :attr:`columns` for the ``Dictionnaire`` sheet."""
+
+    ID_ROW, LABEL_ROW, FIRST_ROW = 1, 2, 3
 
     def __init__(self) -> None:
         from openpyxl import Workbook
-        from openpyxl.styles import Font
+        from openpyxl.styles import Alignment, Font, PatternFill
 
         self.wb = Workbook()
         self.wb.remove(self.wb.active)
         self.bold = Font(bold=True)
+        self.header_fill = PatternFill("solid", fgColor="DDEBF7")
+        self.wrap = Alignment(wrap_text=True, vertical="top")
+        #: (sheet, column) for the Dictionnaire
+        self.columns: list[tuple[str, Column]] = []
 
     def _sheet(self, title: str, widths: Iterable[int]):
         from openpyxl.utils import get_column_letter
@@ -242,36 +696,72 @@ class _Workbook:
             ws.column_dimensions[get_column_letter(i)].width = w
         return ws
 
-    def sheet_from_query(self, title: str, con, sql: str, *, freeze: str | None = "B2") -> int:
+    def sheet_from_query(self, title: str, con, sql: str, *, table: str, catalogue: Catalogue,
+                         freeze: str | None = "B3") -> int:
+        from openpyxl.utils import get_column_letter
+
         cur = con.execute(sql)
-        names = [d[0] for d in cur.description]
-        ws = self._sheet(title, [max(10, min(40, len(n) + 2)) for n in names])
-        ws.append(names)
-        for cell in ws[1]:
+        every = catalogue.columns(table, cur.description)
+        keep = [i for i, c in enumerate(every) if not c.blob]  # a geometry is no spreadsheet cell
+        cols = [every[i] for i in keep]
+        ws = self._sheet(title, ())
+        ws.append([c.name for c in cols])
+        ws.append([c.label for c in cols])
+        ws.row_dimensions[self.ID_ROW].hidden = True
+        for cell in ws[self.LABEL_ROW]:
             cell.font = self.bold
-        if freeze:
-            ws.freeze_panes = freeze
-        ws.auto_filter.ref = ws.dimensions
+            cell.fill = self.header_fill
+            cell.alignment = self.wrap
+        widths = [max(10, min(34, len(c.label) // 2 + 3, max(len(w) for w in c.label.split()) + 2))
+                  if c.label else 10 for c in cols]
+        texts = [max(8, len(c.label) // 3) for c in cols]
+        numbered = [(j, c) for j, c in enumerate(cols) if c.is_number]
         n = 0
         while rows := cur.fetchmany(10_000):
             for row in rows:
-                ws.append([_xlsx_value(v) for v in row])
-            n += len(rows)
-        if n:
-            ws.auto_filter.ref = ws.dimensions
+                values = [_xlsx_value(row[i], every[i].decimals_for(row) if every[i].is_float else None)
+                          for i in keep]
+                ws.append(values)
+                r = ws.max_row
+                for j, c in numbered:
+                    fmt = c.format_for(row)
+                    if fmt and values[j] is not None:
+                        ws.cell(row=r, column=j + 1).number_format = fmt
+                if n < 500:
+                    for j, v in enumerate(values):
+                        if isinstance(v, str):
+                            texts[j] = max(texts[j], min(len(v), 60))
+                n += 1
+        for j, c in enumerate(cols):
+            width = max(widths[j], min(texts[j] + 2, 48)) if not c.is_number else widths[j]
+            ws.column_dimensions[get_column_letter(j + 1)].width = width
+        lines = max((math.ceil(len(c.label) / max(1, w - 1)) for c, w in zip(cols, widths, strict=True)),
+                    default=1)
+        ws.row_dimensions[self.LABEL_ROW].height = 15 * min(max(lines, 1), 6)
+        if freeze:
+            ws.freeze_panes = freeze
+        last = get_column_letter(max(1, len(cols)))
+        ws.auto_filter.ref = f"A{self.LABEL_ROW}:{last}{max(ws.max_row, self.LABEL_ROW)}"
+        self.columns += [(ws.title, c) for c in cols]
         return n
 
-    def sheet_from_rows(self, title: str, rows: Iterable[Iterable[Any]], *, widths: Iterable[int] = ()) -> None:
+    def sheet_from_rows(self, title: str, rows: Iterable[Iterable[Any]], *, widths: Iterable[int] = (),
+                        header_rows: Iterable[int] = ()) -> Any:
         ws = self._sheet(title, widths)
+        header_rows = set(header_rows)
         for row in rows:
             row = list(row)
             heading = bool(row) and isinstance(row[0], str) and row[0].startswith("#")
             if heading:
                 row[0] = row[0].lstrip("# ")
             ws.append([_xlsx_value(v) for v in row])
-            if heading:
+            if heading or ws.max_row in header_rows:
                 for cell in ws[ws.max_row]:
                     cell.font = self.bold
+                    if ws.max_row in header_rows:
+                        cell.fill = self.header_fill
+                        cell.alignment = self.wrap
+        return ws
 
     def save(self, path: Path) -> None:
         self.wb.save(path)
@@ -641,6 +1131,8 @@ def _write_snapshot(settings: Settings, out: Path, edition: int, version: str, c
         con.execute(f"CREATE TABLE snap.main.{EVALUATION_TABLE} AS {_evaluation_sql('snap.main')}")
         tables.append(EVALUATION_TABLE)
         tables.sort()
+        # labels, units and the publisher's decimals of every indicator: the CSV and the workbook round with them
+        catalogue = Catalogue.from_db(con, "snap.main", publication.get("perimetre"))
         validations = _validations_in_scope(con, publication.get("run_id"), landings)
         _copy_meta(con, publication.get("run_id"), landings, validations)
         sources = _sources(landings)
@@ -654,7 +1146,7 @@ def _write_snapshot(settings: Settings, out: Path, edition: int, version: str, c
             select = f"SELECT * FROM snap.main.{_q(t)} ORDER BY ALL"
             con.execute(f"COPY ({select}) TO {_lit(str(out / 'parquet' / f'{t}.parquet'))} "
                         "(FORMAT parquet, COMPRESSION zstd)")
-            write_csv(con, select, out / "csv" / f"{t}.csv")
+            write_csv(con, select, out / "csv" / f"{t}.csv", table=t, catalogue=catalogue)
         log("parquet and csv written")
         changes = _changes(settings, corrects, out) if corrects else None
         doc: dict[str, Any] = {
@@ -684,24 +1176,17 @@ def _write_snapshot(settings: Settings, out: Path, edition: int, version: str, c
                     [edition, version, created_at, correction, corrects, doc["donnees_demonstration"],
                      doc["avertissement"]])
         con.execute("DETACH snap")
-        wb = _Workbook()
-        wb.sheet_from_rows("notes", _notes_rows(doc), widths=(28, 110, 14, 22, 70, 66))
         con.execute(f"ATTACH {_lit(str(out / db_name))} AS snap (READ_ONLY)")
-        for defi, in con.execute("SELECT defi FROM snap.main.dim_defi ORDER BY ALL").fetchall():
-            mart = f"mart_defi_{defi}"
-            if mart in tables:
-                wb.sheet_from_query(defi, con, f"SELECT * FROM snap.main.{_q(mart)} ORDER BY code_qpv, millesime",
-                                    freeze="C2")
-        wb.sheet_from_query("chiffres_cles", con, "SELECT * FROM snap.main.mart_chiffres_cles ORDER BY ordre, millesime")
-        wb.sheet_from_query("fiches_qpv", con, "SELECT * FROM snap.main.mart_qpv_fiche ORDER BY code_qpv, millesime",
-                            freeze="C2")
-        wb.sheet_from_query("evaluation", con, f"SELECT * FROM snap.main.{EVALUATION_TABLE} ORDER BY ALL", freeze="C2")
-        wb.sheet_from_query("indicateurs", con, "SELECT * FROM snap.main.dim_indicateur ORDER BY defi, indicateur")
-        wb.sheet_from_query("qpv", con, "SELECT * FROM snap.main.dim_qpv ORDER BY code_qpv")
-        wb.save(out / f"observatoire_{version}.xlsx")
+        _write_workbook(con, "snap.main", set(tables), catalogue, doc, out / f"observatoire_{version}.xlsx")
         log("xlsx written")
     finally:
         con.close()
+    # the static site of the publication, frozen with the edition (listed with its sha256 like every file)
+    from observatoire.site import build_site
+
+    site = build_site(settings.published_db, out / SITE_DIR, log=log)
+    doc["site"] = _site_summary(out / SITE_DIR, site)
+    log(f"site written ({doc['site']['fichiers']} files)")
     (out / README).write_text(_readme(doc, db_name), encoding="utf-8")
     doc["files"] = [{"path": p.relative_to(out).as_posix(), "sha256": sha256_file(p), "bytes": p.stat().st_size}
                     for p in sorted(out.rglob("*")) if p.is_file()]
@@ -901,6 +1386,150 @@ def _evaluation_sql(schema: str) -> str:
     """
 
 
+#: the sheet of each QPV × indicator's latest value (``mart_derniere_valeur``)
+LATEST_SHEET = "Dernières valeurs"
+DICTIONARY_SHEET = "Dictionnaire"
+LATEST_TABLE = "mart_derniere_valeur"
+#: the edition's static site (``observatoire.site.build_site``)
+SITE_DIR = "site"
+
+
+def _table_columns(con, schema: str, table: str) -> list[str]:
+    database, _, name = schema.rpartition(".")
+    return [r[0] for r in con.execute(
+        "SELECT column_name FROM duckdb_columns() WHERE database_name = ? AND schema_name = ? AND table_name = ? "
+        "ORDER BY column_index", [database, name, table]).fetchall()]
+
+
+def _latest_sql(schema: str, tables: set[str]) -> str:
+    """Each QPV × indicator's latest value: ``mart_derniere_valeur``; for a publication made before that mart,
+    the same columns from ``fct_indicateur_qpv`` (the latest millésime with a value, else the latest)."""
+    if LATEST_TABLE in tables:
+        return f"SELECT * FROM {schema}.{LATEST_TABLE} ORDER BY code_qpv, numero_defi NULLS LAST, indicateur"
+    return f"""
+    with f as (select * from {schema}.fct_indicateur_qpv),
+    l as (select *, row_number() over (partition by code_qpv, indicateur
+                                       order by statut = 'disponible' desc, millesime desc) as _rn from f)
+    select l.code_qpv, q.libelle_qpv, q.code_commune, q.libelle_commune, i.defi, d.numero_defi, l.indicateur,
+           i.libelle, i.unite, i.sens, l.millesime, l.valeur, l.statut, l.motif, l.millesime_reference,
+           r.valeur as valeur_reference, l.evolution_reference, l.valeur_commune, l.valeur_commune_hors_qpv,
+           l.valeur_perimetre, l.valeur_france, l.ecart_commune, l.ecart_commune_hors_qpv, l.ecart_perimetre,
+           l.ecart_france, l.source, l.rupture_serie, l.note_rupture, l.date_publication, l.prochaine_publication
+    from l
+    left join f as r on r.code_qpv = l.code_qpv and r.indicateur = l.indicateur and r.millesime = l.millesime_reference
+    left join {schema}.dim_qpv as q on q.code_qpv = l.code_qpv
+    left join {schema}.dim_indicateur as i on i.indicateur = l.indicateur
+    left join {schema}.dim_defi as d on d.defi = i.defi
+    where l._rn = 1
+    order by l.code_qpv, d.numero_defi nulls last, l.indicateur"""
+
+
+#: the indicator block of the Dictionnaire: (column of the query, French header)
+_DICTIONARY_INDICATORS = (
+    ("indicateur", "Indicateur (identifiant)"),
+    ("libelle", "Libellé"),
+    ("definition", "Définition"),
+    ("unite", "Unité (catalogue)"),
+    ("unite_affichee", "Unité dans les en-têtes"),
+    ("decimales", "Décimales publiées"),
+    ("numero_defi", "N° du défi"),
+    ("libelle_defi", "Défi"),
+    ("source", "Source"),
+    ("url_source", "Adresse de la source"),
+    ("date_reference", "Date de référence"),
+    ("sens", "Sens favorable"),
+    ("millesimes_publies", "Millésimes publiés (au moins une valeur)"),
+    ("millesimes", "Millésimes dans les tables"),
+)
+#: the column block of the Dictionnaire
+_DICTIONARY_COLUMNS = ("Feuille", "Colonne (identifiant, ligne 1 masquée)", "Libellé (ligne 2)", "Indicateur",
+                       "Unité", "Format des nombres", "Statut qui explique une cellule vide")
+
+
+def _dictionary(con, schema: str, catalogue: Catalogue, sheets: list[tuple[str, Column]]) -> tuple[list, int, int]:
+    """The Dictionnaire's rows: each indicator (label, definition, unit, decimals, défi, source, its URL, sens,
+    the millésimes available, computed from ``fct_indicateur_qpv``), then every column of every data sheet
+    (id, label, indicator, unit, number format, the statut column that explains an empty cell). Returns the
+    rows and the row numbers (1-based) of the two header rows."""
+    have = set(_table_columns(con, schema, "dim_indicateur"))
+    select = ", ".join(f"i.{_q(c)}" if c in have else f"NULL AS {_q(c)}"
+                       for c, _ in _DICTIONARY_INDICATORS
+                       if c not in ("unite_affichee", "numero_defi", "libelle_defi", "millesimes_publies",
+                                    "millesimes"))
+    rows = _dicts(con, f"""
+        with m as (
+            select indicateur,
+                   array_to_string(list_sort(list_distinct(list(millesime) filter (where statut = 'disponible'))),
+                                   ', ') as millesimes_publies,
+                   array_to_string(list_sort(list_distinct(list(millesime))), ', ') as millesimes
+            from {schema}.fct_indicateur_qpv group by indicateur)
+        select {select}, d.numero_defi, d.libelle_defi, m.millesimes_publies, m.millesimes
+        from {schema}.dim_indicateur as i
+        left join {schema}.dim_defi as d on d.defi = i.defi
+        left join m on m.indicateur = i.indicateur
+        order by d.numero_defi nulls last, i.indicateur""")
+    out: list[list[Any]] = [["# Indicateurs : définition, unité, précision, source et millésimes disponibles"]]
+    out.append([h for _, h in _DICTIONARY_INDICATORS])
+    first_header = len(out)
+    for r in rows:
+        r["unite_affichee"] = unit_label(r.get("unite"))
+        out.append([r.get(c) for c, _ in _DICTIONARY_INDICATORS])
+    out += [[], ["# Colonnes de chaque feuille : identifiant (ligne 1, masquée ; celui des fichiers CSV et Parquet) "
+                 "et libellé (ligne 2)"], list(_DICTIONARY_COLUMNS)]
+    second_header = len(out)
+    for sheet, c in sheets:
+        fmt = c.fmt or ("selon l'unité de l'indicateur de la ligne" if c.fmt_of_row is not None else None)
+        out.append([sheet, c.name, c.label, c.indicateur, unit_label(c.unite) or None, fmt, c.statut])
+    return out, first_header, second_header
+
+
+def _write_workbook(con, schema: str, tables: set[str], catalogue: Catalogue, doc: dict, path: Path) -> None:
+    """The edition's workbook: notes, one sheet per défi in the contract's order, the latest values, key figures,
+    fiches, evaluation, indicators, QPV and the Dictionnaire (see :class:`_Workbook` for the layout)."""
+    wb = _Workbook()
+    wb.sheet_from_rows("notes", _notes_rows(doc), widths=(28, 110, 14, 22, 70, 66))
+    defis = con.execute(f"SELECT defi, numero_defi, libelle_defi FROM {schema}.dim_defi "
+                        "ORDER BY numero_defi NULLS LAST, defi").fetchall()
+    for defi, numero, libelle in defis:
+        mart = f"mart_defi_{defi}"
+        if mart in tables:
+            wb.sheet_from_query(defi_sheet_name(numero, libelle, defi), con,
+                                f"SELECT * FROM {schema}.{_q(mart)} ORDER BY code_qpv, millesime", table=mart,
+                                catalogue=catalogue, freeze="C3")
+    wb.sheet_from_query(LATEST_SHEET, con, _latest_sql(schema, tables), table=LATEST_TABLE, catalogue=catalogue,
+                        freeze="C3")
+    wb.sheet_from_query("chiffres_cles", con, f"SELECT * FROM {schema}.mart_chiffres_cles ORDER BY ordre, millesime",
+                        table="mart_chiffres_cles", catalogue=catalogue, freeze="B3")
+    wb.sheet_from_query("fiches_qpv", con, f"SELECT * FROM {schema}.mart_qpv_fiche ORDER BY code_qpv, millesime",
+                        table="mart_qpv_fiche", catalogue=catalogue, freeze="C3")
+    wb.sheet_from_query("evaluation", con, f"SELECT * FROM {schema}.{EVALUATION_TABLE} ORDER BY ALL",
+                        table=EVALUATION_TABLE, catalogue=catalogue, freeze="C3")
+    wb.sheet_from_query("indicateurs", con, f"SELECT * FROM {schema}.dim_indicateur ORDER BY defi, indicateur",
+                        table="dim_indicateur", catalogue=catalogue, freeze="B3")
+    wb.sheet_from_query("qpv", con, f"SELECT * FROM {schema}.dim_qpv ORDER BY code_qpv", table="dim_qpv",
+                        catalogue=catalogue, freeze="B3")
+    rows, first, second = _dictionary(con, schema, catalogue, wb.columns)
+    ws = wb.sheet_from_rows(DICTIONARY_SHEET, rows, widths=(30, 44, 60, 34, 18, 22, 34, 40, 40, 40, 16, 12, 26, 26),
+                            header_rows=(first, second))
+    ws.freeze_panes = f"B{first + 1}"
+    ws.auto_filter.ref = f"A{second}:G{ws.max_row}"
+    wb.save(path)
+
+
+def _site_summary(root: Path, result: Any) -> dict:
+    """What manifest.json records of the site (``site``): its folder, entry page, file count and size, and
+    what ``build_site`` returned (version, mode, pages…) but its paths."""
+    files = [p for p in root.rglob("*") if p.is_file()] if root.is_dir() else []
+    out: dict[str, Any] = {"dossier": SITE_DIR, "index": f"{SITE_DIR}/index.html"
+                           if (root / "index.html").is_file() else None, "fichiers": len(files),
+                           "octets": sum(p.stat().st_size for p in files)}
+    if isinstance(result, Mapping):  # its paths are those of the temporary directory: left out
+        out["build_site"] = {str(k): v for k, v in result.items() if k not in ("path", "index")
+                             and (isinstance(v, str | int | float | bool) or v is None)
+                             and not (isinstance(v, str) and v.startswith(str(root.parent)))}
+    return out
+
+
 def _changes(settings: Settings, previous: str, out: Path) -> dict:
     """What a correction changes compared with the version it corrects."""
     import duckdb
@@ -952,6 +1581,13 @@ def _territoire(perimetre: str | None, *, de: bool = False) -> str:
     return (f"du périmètre {text}" if de else f"périmètre {text}") + " (cadre « Quartiers 2030 »)"
 
 
+def _territoire_short(perimetre: str | None) -> str:
+    """« de la Métropole » (the contract's perimeter) or « du périmètre »."""
+    from observatoire.config import DEFAULT_PERIMETRE
+
+    return "de la Métropole" if not perimetre or perimetre == DEFAULT_PERIMETRE else "du périmètre"
+
+
 def _is_demo(doc: dict) -> bool:
     return bool(doc.get("donnees_demonstration") or (doc.get("publication") or {}).get("donnees_synthetiques"))
 
@@ -996,6 +1632,25 @@ def _notes_rows(doc: dict) -> list[list[Any]]:
                        "série (colonne comparabilite)."],
         ["Écarts", "ecart_* = valeur du quartier moins celle du territoire de comparaison (points pour un taux) ; "
                    "vide pour un effectif."],
+        ["Feuilles", "une feuille par défi, dans l'ordre du contrat (« 1 Transition écologique » … « 10 … ») : une "
+                     "ligne par QPV et millésime, pour chaque baromètre sa valeur, son statut, son motif, les "
+                     "comparateurs et les écarts ; « Dernières valeurs » : pour chaque QPV et chaque indicateur, la "
+                     "dernière valeur, celle du millésime de référence et l'évolution, avec statut et motif ; "
+                     "chiffres_cles, fiches_qpv, evaluation, indicateurs, qpv ; « Dictionnaire » : chaque "
+                     "indicateur (définition, unité, source, millésimes disponibles) et chaque colonne."],
+        ["En-têtes", "ligne 2 : le libellé de la colonne avec son unité (« … (%) », « … — commune (%) », « … — écart "
+                     "à la Métropole (points) », « … — statut ») ; ligne 1, masquée : son identifiant, le même que "
+                     "dans les fichiers CSV et Parquet (Python : pandas.read_excel(fichier, sheet_name=feuille, "
+                     "skiprows=[1]) lit les identifiants, header=1 les libellés)."],
+        ["Cellules vides", "une valeur vide n'est jamais un zéro : sur la même ligne, la colonne « … — statut » de "
+                           "l'indicateur (ou « Statut ») dit pourquoi et « … — motif » le précise. Un comparateur ou "
+                           "un écart vide quand le statut est disponible : le territoire de comparaison n'a pas de "
+                           "valeur publiée, ou l'écart n'a pas de sens (effectif)."],
+        ["Arrondis", "les valeurs de ce classeur et des fichiers CSV sont arrondies au nombre de décimales de "
+                     "l'éditeur (colonne decimales de la feuille indicateurs ; la moitié s'arrondit en s'éloignant "
+                     "de zéro), les chiffres clés selon leur unité (1 décimale pour un pourcentage, 2 pour un "
+                     "rapport, aucune pour un effectif), les autres nombres à 12 chiffres significatifs ; les "
+                     "fichiers Parquet et DuckDB gardent la précision complète des calculs."],
         ["Cellules texte", "un texte commençant par = + - @ est précédé d'une apostrophe pour qu'aucun tableur ne "
                            "l'évalue comme une formule."],
         ["Intégrité", "manifest.json et SHA256SUMS donnent l'empreinte sha256 de chaque fichier "
@@ -1095,6 +1750,11 @@ def _readme(doc: dict, db_name: str) -> str:
     sources = "\n".join(f"| {s['source_id']} | {s['millesime']} | {s['editeur'] or ''} | {s['licence'] or ''} |"
                         for s in doc["sources"])
     tables = "\n".join(f"| `{t}` | {i['rows']} |" for t, i in doc["tables"].items())
+    site = doc.get("site") or {}
+    contours = ("- `dim_qpv_contour.geometrie_wkb` : le contour de chaque QPV en WKB (binaire) dans Parquet et DuckDB,\n"
+                "  en hexadécimal dans le CSV (DuckDB spatial : `ST_GeomFromHEXWKB(geometrie_wkb)`) ; il ne figure pas "
+                "dans le classeur.\n" if "dim_qpv_contour" in doc["tables"] else "")
+    site_files = f" ; {site['fichiers']} fichiers" if site.get("fichiers") else ""
     n_part = len(doc.get("fichiers_partenaires") or [])
     partenaires = (f" ; les {n_part} fichiers transmis par les partenaires (indicateur, millésime, partenaire, "
                    "empreinte) dans la rubrique `fichiers_partenaires`" if n_part else "")
@@ -1112,10 +1772,11 @@ nouvelle version (`{doc['edition']}.1`, `{doc['edition']}.2`…) dans un dossier
 
 | fichier | pour qui |
 |---|---|
-| `observatoire_{v}.xlsx` | lecture humaine : feuille « notes », une feuille par défi (QPV en lignes, baromètres, comparateurs et statuts en colonnes), chiffres clés, fiches QPV, évaluation, indicateurs, QPV |
-| `csv/*.csv` | Excel en français (double-clic), R `read.csv2()`, tout tableur : UTF-8 avec BOM, séparateur `;`, virgule décimale |
-| `parquet/*.parquet` | R (`arrow::read_parquet`), Python (`pandas.read_parquet`), DuckDB |
-| `{db_name}` | DuckDB 1.4 ou plus récent : toutes les tables, et la provenance de la publication dans le schéma `meta` |
+| `observatoire_{v}.xlsx` | lecture humaine : voir « Le classeur » ci-dessous |
+| `{SITE_DIR}/` | le site de l'observatoire tel qu'il était publié, figé avec l'édition : ouvrir `{SITE_DIR}/index.html` dans un navigateur (aucune connexion nécessaire){site_files} |
+| `csv/*.csv` | Excel en français (double-clic), R `read.csv2()`, tout tableur : UTF-8 avec BOM, séparateur `;`, virgule décimale, valeurs arrondies à la précision de l'éditeur (voir « Lire les valeurs ») |
+| `parquet/*.parquet` | R (`arrow::read_parquet`), Python (`pandas.read_parquet`), DuckDB : précision complète des calculs |
+| `{db_name}` | DuckDB 1.4 ou plus récent : toutes les tables (précision complète), et la provenance de la publication dans le schéma `meta` |
 | `manifest.json` | provenance : publication d'origine, validations sur lesquelles elle repose (chacune avec son run), fichiers sources dont elle est faite (URL, millésime, licence, sha256), versions des outils, empreinte et taille de chaque fichier |
 | `SHA256SUMS` | empreintes au format `sha256sum` |
 {sig_row}
@@ -1124,6 +1785,30 @@ Tables :
 | table | lignes |
 |---|---|
 {tables}
+
+## Le classeur
+
+`observatoire_{v}.xlsx`, dans cet ordre :
+
+| feuille | contenu |
+|---|---|
+| `notes` | l'édition, sa provenance, les statuts, les règles de lecture, les sources |
+| `1 Transition écologique` … `10 …` | une feuille par défi, dans l'ordre du contrat : une ligne par QPV et millésime ; pour chaque baromètre sa valeur, son statut, son motif, les valeurs de la commune, de la commune hors QPV, {_territoire_short(pub.get("perimetre"))} et de la France, et les écarts à chacune |
+| `{LATEST_SHEET}` | pour chaque QPV et chaque indicateur ({LATEST_TABLE}) : la dernière valeur et son millésime, la valeur du millésime de référence, l'évolution depuis, le statut et le motif, les comparateurs |
+| `chiffres_cles` | les chiffres clés du contrat recalculés, à côté de ceux du contrat |
+| `fiches_qpv` | la fiche quartier : les indicateurs de cadrage par QPV et millésime |
+| `evaluation` | la table `{EVALUATION_TABLE}` (ci-dessous) |
+| `indicateurs`, `qpv` | le catalogue des indicateurs et le référentiel des quartiers |
+| `{DICTIONARY_SHEET}` | chaque indicateur (identifiant, libellé, définition, unité, décimales, défi, source et son adresse, sens favorable, millésimes disponibles) puis chaque colonne de chaque feuille (identifiant, libellé, unité, format, colonne de statut) |
+
+Dans chaque feuille de données, la ligne 2 donne le libellé de chaque colonne avec son unité (« Taux de
+pauvreté … (%) », « … — commune (%) », « … — écart à la Métropole (points) », « … — statut », « … — motif ») ;
+la ligne 1, masquée, donne son identifiant, le même que dans les fichiers CSV et Parquet (Python :
+`pandas.read_excel("observatoire_{v}.xlsx", sheet_name="{LATEST_SHEET}", skiprows=[1])` lit les identifiants,
+`header=1` les libellés). Les nombres restent des nombres, affichés selon leur unité : pourcentages avec une
+décimale et le signe % (la valeur est de 0 à 100 : 26,3 s'affiche « 26,3 % »), effectifs avec séparateur de
+milliers, euros avec le signe €, écarts et évolutions avec leur signe. Les en-têtes restent visibles au
+défilement et portent des filtres. Les colonnes binaires (géométries) ne figurent pas dans le classeur.
 
 `{EVALUATION_TABLE}` donne, pour chaque indicateur et chaque QPV, la valeur au millésime de référence et au
 dernier millésime avec leurs statuts, et l'évolution seulement quand les deux valeurs sont disponibles et
@@ -1136,8 +1821,16 @@ comparables (colonne `comparabilite`).
 - Secret statistique : aucun taux n'est publié s'il repose sur des effectifs sous le seuil de diffusion de
   l'éditeur (`seuil_secret` dans `dim_indicateur`).
 - `ecart_*` : valeur du quartier moins celle du territoire de comparaison (commune, commune hors QPV,
-  périmètre, France), en points pour un taux.
-- Un texte qui commence par `=`, `+`, `-` ou `@` est précédé d'une apostrophe, pour qu'aucun tableur ne
+  périmètre, France), en points pour un taux. Un comparateur ou un écart vide quand le statut est
+  `disponible` : le territoire de comparaison n'a pas de valeur publiée, ou l'écart n'a pas de sens (effectif).
+- Arrondis : dans les fichiers CSV et le classeur, les valeurs d'un indicateur (valeur, comparateurs, écarts,
+  évolutions) sont arrondies au nombre de décimales qu'utilise son éditeur (`decimales` dans `dim_indicateur` ;
+  la moitié s'arrondit en s'éloignant de zéro : 26,31578947 % publié à une décimale donne 26,3), les chiffres
+  clés selon leur unité (une décimale pour un pourcentage, deux pour un rapport, aucune pour un effectif), tout
+  autre nombre à 12 chiffres significatifs : jamais de bruit de calcul (`10,200000000000003`). Les fichiers
+  Parquet et DuckDB gardent la précision complète des calculs : pour recalculer (agréger des QPV, par exemple),
+  partez d'eux.
+{contours}- Un texte qui commence par `=`, `+`, `-` ou `@` est précédé d'une apostrophe, pour qu'aucun tableur ne
   l'exécute comme une formule ; les nombres (négatifs compris) restent des nombres.
 
 Exemples : R `read.csv2("csv/fct_indicateur_qpv.csv", fileEncoding = "UTF-8-BOM", colClasses = c(code_qpv = "character"))` ;

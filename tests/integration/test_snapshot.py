@@ -14,10 +14,12 @@ from observatoire.config import load_settings
 from observatoire.locking import LockTimeout, writer_lock
 from observatoire.snapshot import (
     EVALUATION_TABLE,
+    Catalogue,
     SnapshotError,
     SnapshotExists,
     create,
     csv_cell,
+    defi_sheet_name,
     diff,
     neutralise,
     verify,
@@ -111,6 +113,8 @@ def test_csv_reads_back_with_semicolon_and_decimal_comma_to_the_parquet_values(s
     import pyarrow.parquet as papq
 
     _, snap = snapshot_2025
+    con = duckdb.connect(str(snap.path / "observatoire_2025.duckdb"), read_only=True)
+    catalogue = Catalogue.from_db(con, "main")
     for table in ("fct_indicateur_qpv", "mart_defi_logement", EVALUATION_TABLE, "mart_chiffres_cles"):
         arrow = papq.read_table(snap.path / "parquet" / f"{table}.parquet")
         raw = (snap.path / "csv" / f"{table}.csv").read_bytes()
@@ -122,15 +126,27 @@ def test_csv_reads_back_with_semicolon_and_decimal_comma_to_the_parquet_values(s
                            dtype={c: str for c in text_cols}, keep_default_na=False,
                            na_values={c: [""] for c in num_cols})
         assert list(back.columns) == arrow.column_names and len(back) == arrow.num_rows
+        # numbers round-trip to the Parquet's at the precision the CSV gives them: the publisher's decimals for
+        # an indicator's values, 12 significant digits otherwise (Parquet keeps every digit)
+        described = con.execute(f"SELECT * FROM read_parquet('{snap.path / 'parquet' / f'{table}.parquet'}') LIMIT 0")
+        columns = {col.name: col for col in catalogue.columns(table, described.description)}
+        described.fetchall()
+        parquet_rows = [tuple(r.values()) for r in arrow.to_pylist()]
         for c in num_cols:
             expected = arrow.column(c).to_pylist()
             got = back[c].tolist()
             assert pd.api.types.is_numeric_dtype(back[c]), (table, c)
-            assert [None if pd.isna(v) else float(v) for v in got] == \
-                [None if v is None else float(v) for v in expected], (table, c)
+            assert [pd.isna(v) for v in got] == [v is None for v in expected], (table, c)
+            for row, v, g in zip(parquet_rows, expected, got, strict=True):
+                if v is None:
+                    continue
+                d = columns[c].decimals_for(row)
+                tolerance = 0.5 * 10 ** -d * (1 + 1e-9) if d is not None else abs(v) * 1e-11
+                assert abs(float(g) - float(v)) <= tolerance, (table, c, v, g, d)
         for c in text_cols:
             expected = ["" if v is None else neutralise(v) for v in arrow.column(c).to_pylist()]
             assert back[c].tolist() == expected, (table, c)
+    con.close()
 
 
 def test_formula_label_is_neutralised_and_negative_numbers_stay_numbers(snapshot_2025):
@@ -139,22 +155,26 @@ def test_formula_label_is_neutralised_and_negative_numbers_stay_numbers(snapshot
     line = next(ln for ln in text.splitlines() if ln.startswith("QN01301M;"))
     assert "'=HYPERLINK" in line and ";=HYPERLINK" not in line
     fct = pd.read_parquet(snap.path / "parquet" / "fct_indicateur_qpv.parquet")
-    neg = fct[fct.ecart_commune < 0].iloc[0]
+    neg = fct[fct.ecart_commune < -1].iloc[0]
+    con = duckdb.connect(str(snap.path / "observatoire_2025.duckdb"), read_only=True)
+    decimals = Catalogue.from_db(con, "main").decimals(neg.indicateur)  # the CSV gives the publisher's precision
+    con.close()
     csv_text = (snap.path / "csv" / "fct_indicateur_qpv.csv").read_text(encoding="utf-8-sig")
-    assert f";{csv_cell(float(neg.ecart_commune))};" in csv_text and csv_cell(float(neg.ecart_commune)).startswith("-")
+    cell = csv_cell(float(neg.ecart_commune), decimals)
+    assert f";{cell};" in csv_text and cell.startswith("-")
     assert ";'-" not in csv_text
     wb = openpyxl.load_workbook(snap.path / "observatoire_2025.xlsx")
     ws = wb["qpv"]
-    header = [c.value for c in ws[1]]
-    cells = [row for row in ws.iter_rows(min_row=2) if row[0].value == "QN01301M"][0]
+    header = [c.value for c in ws[1]]  # the ids (hidden row); row 2: the French labels
+    cells = [row for row in ws.iter_rows(min_row=3) if row[0].value == "QN01301M"][0]
     label = cells[header.index("libelle_qpv")]
     assert label.data_type == "s" and label.value == "'" + EVIL
     # a negative écart in a défi sheet is a number, not text
     numbers = []
-    for defi in ("precarites", "jeunesse", "attractivite"):
-        sheet = wb[defi]
+    for sheet_name in ("4 Lutte contre les précarités", "7 Jeunesse", "6 Attractivité"):
+        sheet = wb[sheet_name]
         header = [c.value for c in sheet[1]]
-        numbers += [row[i].value for row in sheet.iter_rows(min_row=2) for i, h in enumerate(header)
+        numbers += [row[i].value for row in sheet.iter_rows(min_row=3) for i, h in enumerate(header)
                     if h.endswith("_ecart_commune") and row[i].value is not None]
     assert any(isinstance(v, float) and v < 0 for v in numbers)
     assert not any(isinstance(v, str) for v in numbers)
@@ -165,19 +185,23 @@ def test_xlsx_has_a_sheet_per_defi_key_figures_fiches_and_notes(snapshot_2025):
     _, snap = snapshot_2025
     wb = openpyxl.load_workbook(snap.path / "observatoire_2025.xlsx", read_only=True)
     try:
-        defis = pd.read_parquet(snap.path / "parquet" / "dim_defi.parquet").defi.tolist()
+        defis = pd.read_parquet(snap.path / "parquet" / "dim_defi.parquet").sort_values("numero_defi")
         assert len(defis) == 10
-        assert {"notes", "chiffres_cles", "fiches_qpv", "evaluation", *defis} <= set(wb.sheetnames)
+        sheets = [defi_sheet_name(n, lib, d) for d, n, lib in zip(defis.defi, defis.numero_defi, defis.libelle_defi,
+                                                                  strict=True)]
+        assert {"notes", "chiffres_cles", "fiches_qpv", "evaluation", *sheets} <= set(wb.sheetnames)
         assert wb.sheetnames[0] == "notes"
-        for defi in defis:
+        for defi, sheet in zip(defis.defi, sheets, strict=True):
             mart = pd.read_parquet(snap.path / "parquet" / f"mart_defi_{defi}.parquet")
-            rows = list(wb[defi].iter_rows(values_only=True))
-            assert list(rows[0]) == list(mart.columns) and len(rows) == len(mart) + 1
+            rows = list(wb[sheet].iter_rows(values_only=True))  # ids, French labels, then the data
+            assert list(rows[0]) == list(mart.columns) and len(rows) == len(mart) + 2
             assert rows[0][0] == "code_qpv" and any(str(h).endswith("_statut") for h in rows[0])
-            assert {r[0] for r in rows[1:]} == set(mart.code_qpv)
+            assert rows[1][0] == "Code QPV"
+            assert {r[0] for r in rows[2:]} == set(mart.code_qpv)
         fiche = list(wb["fiches_qpv"].iter_rows(values_only=True))
-        assert len(fiche) == len(pd.read_parquet(snap.path / "parquet" / "mart_qpv_fiche.parquet")) + 1
-        assert len(list(wb["chiffres_cles"].iter_rows(values_only=True))) == 20
+        assert len(fiche) == len(pd.read_parquet(snap.path / "parquet" / "mart_qpv_fiche.parquet")) + 2
+        key = pd.read_parquet(snap.path / "parquet" / "mart_chiffres_cles.parquet")
+        assert len(list(wb["chiffres_cles"].iter_rows(values_only=True))) == len(key) + 2
         notes = "\n".join(str(c) for row in wb["notes"].iter_rows(values_only=True) for c in row if c is not None)
         for word in ("secret_statistique", "attendu_partenaire", "Licence", "insee_pop_qpv", "2025"):
             assert word in notes, word
@@ -320,6 +344,7 @@ def test_a_failed_create_leaves_nothing_and_the_lock_is_honoured(published_demo,
 def test_csv_cell_conventions():
     assert csv_cell(None) == "" and csv_cell(float("nan")) == ""
     assert csv_cell(12.5) == "12,5" and csv_cell(-3.25) == "-3,25" and csv_cell(1234.0) == "1234"
+    assert csv_cell(10.200000000000003) == "10,2" and csv_cell(26.31578947, 1) == "26,3"
     assert csv_cell(1e-7) == "0,0000001" and csv_cell(7) == "7" and csv_cell(True) == "true"
     assert csv_cell("=1+1") == "'=1+1" and csv_cell("+33") == "'+33" and csv_cell("-x") == "'-x"
     assert csv_cell("@SUM(A1)") == "'@SUM(A1)" and csv_cell("Saint-Henri") == "Saint-Henri"

@@ -25,9 +25,10 @@ def _fail(message: str) -> None:
 def snapshot() -> None:
     """Annual editions for the evaluators: immutable, verifiable snapshots of the published warehouse.
 
-    Written under $OBSERVATOIRE_DATA_DIR/snapshots/<version>/ (Parquet, French CSV, XLSX, DuckDB,
-    manifest.json with every file's sha256, SHA256SUMS, a README in French). Signed (manifest.json.sig,
-    Ed25519) when OBSERVATOIRE_SIGNING_KEY names the private key written by `snapshot keygen`.
+    Written under $OBSERVATOIRE_DATA_DIR/snapshots/<version>/ (Parquet and DuckDB at full precision; French
+    CSV and an XLSX workbook with French labels and units, rounded to each publisher's decimals; the static
+    site in site/; manifest.json with every file's sha256, SHA256SUMS, a README in French). Signed
+    (manifest.json.sig, Ed25519) when OBSERVATOIRE_SIGNING_KEY names the private key written by `snapshot keygen`.
     """
 
 
@@ -72,6 +73,10 @@ def keygen_cmd(directory: Path) -> None:
                    "in its README.md, manifest.json, workbook notes and DuckDB file. Refused on live data.")
 def create_cmd(edition: int, correction: str | None, demo: bool) -> None:
     """Freeze the latest published warehouse as an edition (refused if the edition exists).
+
+    The edition holds every table in Parquet, CSV and DuckDB, the workbook observatoire_<version>.xlsx (notes,
+    one sheet per défi in the contract's order, Dernières valeurs, key figures, fiches, evaluation, Dictionnaire)
+    and the static site built from the publication (site/index.html).
 
     A demo publication is refused unless --demo is given. Prints the version and the directory written.
     Signed when OBSERVATOIRE_SIGNING_KEY names the private key written by `snapshot keygen` (manifest.json.sig).

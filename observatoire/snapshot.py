@@ -1182,9 +1182,14 @@ def _write_snapshot(settings: Settings, out: Path, edition: int, version: str, c
     finally:
         con.close()
     # the static site of the publication, frozen with the edition (listed with its sha256 like every file)
+    from observatoire import site as site_module
     from observatoire.site import build_site
 
-    site = build_site(settings.published_db, out / SITE_DIR, log=log)
+    try:
+        site = build_site(settings.published_db, out / SITE_DIR, log=log)
+    except getattr(site_module, "SiteError", SnapshotError) as err:  # a site that cannot be built: no edition
+        raise SnapshotError(f"snapshot {version} not written: the static site could not be built from "
+                            f"{settings.published_db}: {err}") from err
     doc["site"] = _site_summary(out / SITE_DIR, site)
     log(f"site written ({doc['site']['fichiers']} files)")
     (out / README).write_text(_readme(doc, db_name), encoding="utf-8")

@@ -151,8 +151,25 @@ def instructions(indicateur: str, info: dict, *, year: int) -> list[tuple[str, s
     return out
 
 
+def header_notes(info: dict) -> dict[str, str]:
+    """The French label of each column of the data sheet, with the unit of « valeur » (the note on its header:
+    the header itself is the identifier the import reads, it stays as it is)."""
+    unit = unit_label(info["unite"])
+    return {
+        "indicateur": "Indicateur (identifiant, pré-rempli : ne pas modifier)",
+        "code_qpv": "Code du quartier prioritaire (QPV 2024, pré-rempli : ne pas modifier)",
+        "nom_qpv": "Nom du quartier prioritaire (pré-rempli)",
+        "millesime": "Millésime : l'année que décrivent les données (4 chiffres)",
+        "valeur": f"{info['libelle']} ({unit}) ; vide si inconnue, « secret » si couverte par le secret "
+                  "statistique",
+        "commentaire": "Commentaire (facultatif)",
+        "partenaire": "Partenaire : le nom de votre organisme",
+    }
+
+
 def _xlsx(indicateur: str, info: dict, rows: list[list], *, year: int) -> bytes:
     from openpyxl import Workbook
+    from openpyxl.comments import Comment
     from openpyxl.styles import Alignment, Font, PatternFill
     from openpyxl.worksheet.datavalidation import DataValidation
 
@@ -176,9 +193,13 @@ def _xlsx(indicateur: str, info: dict, rows: list[list], *, year: int) -> bytes:
     ws = wb.create_sheet(DATA_SHEET)
     ws.append(list(COLUMNS))
     header_fill = PatternFill("solid", fgColor="DDEBF7")
+    notes = header_notes(info)
     for cell in ws[1]:
         cell.font = bold
         cell.fill = header_fill
+        # the header is the identifier the import reads: its French label and unit are a note on the cell
+        comment = Comment(notes[cell.value], "Observatoire des quartiers", width=320, height=110)
+        cell.comment = comment
     for row in rows:
         ws.append(row)
     for col, width in zip("ABCDEFG", (34, 12, 42, 11, 14, 40, 34), strict=True):

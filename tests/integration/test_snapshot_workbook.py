@@ -346,3 +346,39 @@ def test_the_site_is_frozen_with_the_edition_and_listed_in_the_manifest(edition)
         "notes"].iter_rows(values_only=True) if r and r[0]}
     assert "Arrondis" in notes and "Cellules vides" in notes and "En-têtes" in notes
     assert EVALUATION_TABLE in {t for t in m["tables"]}
+
+
+def test_the_partner_template_headers_carry_their_french_label_and_unit(tmp_path):
+    """The other workbook the project writes: its headers are the identifiers the import reads (unchanged), each
+    with a note giving the French label, and the unit for « valeur »."""
+    from observatoire import referentiel
+    from observatoire.partenaires.template import write_template
+    from observatoire.partenaires.validation import COLUMNS
+
+    path = write_template("taux_expulsion", "xlsx", tmp_path)
+    wb = openpyxl.load_workbook(path)
+    header = list(wb["donnees"][1])
+    assert [c.value for c in header] == list(COLUMNS)
+    notes = {c.value: c.comment.text for c in header if c.comment}
+    assert set(notes) == set(COLUMNS)
+    info = referentiel.catalogue()["taux_expulsion"]
+    assert notes["valeur"].startswith(f"{info['libelle']} (pour 1 000 ménages)")
+    assert notes["millesime"].startswith("Millésime")
+
+
+def test_a_site_that_cannot_be_built_leaves_no_edition(published_demo, tmp_path, monkeypatch):
+    import observatoire.site as site_module
+    from observatoire.snapshot import SnapshotError
+
+    data = tmp_path / "data"
+    shutil.copytree(published_demo, data, symlinks=True)
+    settings = load_settings({"OBSERVATOIRE_DATA_DIR": str(data)})
+    error = getattr(site_module, "SiteError", SnapshotError)
+
+    def broken(db, out, *, log=None):
+        raise error("template missing")
+
+    monkeypatch.setattr(site_module, "build_site", broken)
+    with pytest.raises(SnapshotError, match="static site could not be built.*template missing"):
+        create(settings, 2025)
+    assert not (data / "snapshots" / "2025").exists() and not list((data / "snapshots").glob(".tmp-*"))

@@ -302,9 +302,11 @@ def docs(dbt_docs: bool) -> None:
 
 
 from observatoire.cli_partenaires import partenaires  # noqa: E402 - sub-command groups, registered last
+from observatoire.cli_site import site  # noqa: E402
 from observatoire.cli_snapshot import snapshot  # noqa: E402
 
 main.add_command(snapshot)
+main.add_command(site)
 main.add_command(partenaires)
 
 if __name__ == "__main__":

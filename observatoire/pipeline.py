@@ -565,7 +565,7 @@ def _code_fingerprint() -> str:
              PROJECT_ROOT / "extract"]
     files = [DBT_PROJECT_DIR / "dbt_project.yml"]
     for root in roots:
-        files += [p for p in root.rglob("*") if p.is_file() and p.suffix in (".sql", ".yml", ".csv", ".py")
+        files += [p for p in root.rglob("*") if p.is_file() and p.suffix in (".sql", ".yml", ".csv", ".py", ".html", ".css")
                   and "recordings" not in p.parts and "__pycache__" not in p.parts]
     for p in sorted(files):
         h.update(str(p.relative_to(PROJECT_ROOT)).encode())

@@ -323,13 +323,15 @@ Poids = tuple[Sequence[int], Sequence[str], Sequence[float]]  # square index, zo
 
 def m2_espaces_verts(squares: Sequence[shapely.Geometry], population, green: Sequence[shapely.Geometry], *,
                      weights: Poids | None = None, comparateurs: dict[str, Poids] | None = None,
-                     rayon_m: float = RAYON_M) -> ResultatEspacesVerts:
+                     zones: pa.Table | None = None, rayon_m: float = RAYON_M) -> ResultatEspacesVerts:
     """m² of green space within 5 minutes on foot per inhabitant, crow-fly method (:data:`METHODE_TAMPON`).
 
     ``squares``: the populated squares (shapely polygons, EPSG:3035); ``population``: inhabitants per square;
     ``green``: green polygons (EPSG:3035, e.g. :attr:`ReponseOverpass.geometries`). ``weights``: the square ×
     QPV split (arrays of square index, code_qpv, share of the square's population in that QPV);
     ``comparateurs``: other levels the same way, e.g. ``{"commune": (idx, codes, shares), "metropole": …}``.
+    ``zones``: instead of (or with) those, the long table of :meth:`extract.calcules.carroyage.Repartition.zones`
+    (``carreau``, ``niveau``, ``code``, ``population`` already apportioned to the zone).
 
     Per zone z: ``Σ_i A_i · s_iz · P_i / Σ_i s_iz · P_i`` — the mean, over the zone's inhabitants, of the green
     area within reach of where they live (A_i: area within ``rayon_m`` of square i's centroid).
@@ -344,9 +346,18 @@ def m2_espaces_verts(squares: Sequence[shapely.Geometry], population, green: Seq
     if weights is not None:
         levels["qpv"] = weights
     levels.update(comparateurs or {})
+    agreges = [(niveau, *moyenne_ponderee(per_square, population, idx, codes, shares))
+               for niveau, (idx, codes, shares) in levels.items()]
+    if zones is not None:
+        niv = np.asarray(zones.column("niveau").to_pylist(), dtype=object)
+        idx_z = np.asarray(zones.column("carreau").to_numpy(zero_copy_only=False), dtype=np.int64)
+        pop_z = np.asarray(zones.column("population").to_numpy(zero_copy_only=False), dtype=np.float64)
+        code_z = np.asarray(zones.column("code").to_pylist(), dtype=object)
+        for niveau in dict.fromkeys(niv.tolist()):
+            m = niv == niveau
+            agreges.append((niveau, *_agrege(per_square, idx_z[m], code_z[m], pop_z[m])))
     cols: dict[str, list] = {k: [] for k in ("niveau", "code", "population", "valeur", "motif", "methode")}
-    for niveau, (idx, codes, shares) in levels.items():
-        codes_u, pop, val = moyenne_ponderee(per_square, population, idx, codes, shares)
+    for niveau, codes_u, pop, val in agreges:
         for c, p, v in zip(codes_u, pop, val, strict=True):
             cols["niveau"].append(niveau)
             cols["code"].append(c)
@@ -365,11 +376,18 @@ def moyenne_ponderee(per_square: np.ndarray, population: np.ndarray, idx, codes,
     """Population-weighted mean of a per-square value by zone: (zone codes sorted, population, mean)."""
     idx = np.asarray(idx, dtype=np.int64)
     shares = np.asarray(shares, dtype=np.float64)
-    codes = np.asarray(codes, dtype=object)
     if not (len(idx) == len(codes) == len(shares)):
         raise ValueError("weights: square index, zone code and share arrays differ in length")
+    return _agrege(per_square, idx, codes, shares * population[idx])
+
+
+def _agrege(per_square: np.ndarray, idx: np.ndarray, codes, w: np.ndarray
+            ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Mean of ``per_square[idx]`` weighted by ``w`` (population apportioned to the zone), by zone code."""
+    codes = np.asarray(codes, dtype=object)
+    if not len(codes):
+        return np.empty(0, dtype=str), np.empty(0), np.empty(0)
     codes_u, inv = np.unique(codes.astype(str), return_inverse=True)
-    w = shares * population[idx]
     pop = np.bincount(inv, weights=w, minlength=len(codes_u))
     num = np.bincount(inv, weights=w * per_square[idx], minlength=len(codes_u))
     with np.errstate(invalid="ignore", divide="ignore"):

@@ -156,6 +156,22 @@ def test_per_qpv_mean_weighted_by_population_share_and_comparators():
     assert rows[("metropole", "200054807")]["population"] == population.sum()
 
 
+def test_zones_table_of_the_grid_split_gives_the_same_values():
+    import pyarrow as pa
+
+    squares = [_square(0, 0), _square(2000, 0)]
+    population = np.array([100.0, 300.0])
+    park = shapely.box(-50, 150, 50, 250)
+    zones = pa.table({"carreau": [0, 1, 1, 0, 1], "niveau": ["qpv", "qpv", "qpv", "metropole", "metropole"],
+                      "code": ["QN01", "QN01", "QN02", "M", "M"], "population": [50.0, 150.0, 150.0, 100.0, 300.0]})
+    via_zones = m2_espaces_verts(squares, population, [park], zones=zones).zones.to_pylist()
+    via_weights = m2_espaces_verts(squares, population, [park], weights=([0, 1, 1], ["QN01", "QN01", "QN02"],
+                                                                         [0.5, 0.5, 0.5]),
+                                   comparateurs={"metropole": ([0, 1], ["M", "M"], [1.0, 1.0])}).zones.to_pylist()
+    assert via_zones == via_weights
+    assert via_zones[0]["valeur"] == pytest.approx(2_500)
+
+
 def test_from_parsed_overpass_to_a_value():
     rep = parse_overpass((FIX / "osm_overpass_parcs.json").read_bytes())
     x, y = T.transform(5.4015, 43.3310)  # centre of the test park

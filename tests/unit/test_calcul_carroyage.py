@@ -220,3 +220,20 @@ def test_grid_in_a_zip_and_a_nested_archive(tmp_path):
         zf.writestr("Filosofi2019_carreaux_200m_csv.7z", b"7z\xbc\xaf\x27\x1c")
     with pytest.raises(FormatError, match="another archive"):
         read_grid(z2)
+
+
+def test_with_the_qpv_index_of_the_recorded_anct_contours():
+    from extract.recordings import gen_referentiel
+    from extract.spatial import QpvIndex
+    from tests.conftest import RECORDINGS
+
+    index = QpvIndex.from_file(RECORDINGS / "anct_qpv_contours" / "2024" / gen_referentiel.CONTOURS_ZIP)
+    code = index.codes[0]
+    p = shapely.point_on_surface(index.geometries[0])
+    x, y = Transformer.from_crs("EPSG:4326", "EPSG:3035", always_xy=True).transform(p.x, p.y)
+    x0, y0 = int(x // 200 * 200), int(y // 200 * 200)
+    squares = [f"CRS3035RES200mN{y0 + dy}E{x0 + dx}" for dx in (-200, 0, 200) for dy in (-200, 0, 200)]
+    rep = population_par_qpv(squares, [100.0] * 9, index)
+    assert rep.par_qpv[code] > 0
+    assert len(rep.par_qpv) == len(index.codes)
+    assert sum(rep.par_qpv.values()) + rep.population_hors_qpv == pytest.approx(900.0)

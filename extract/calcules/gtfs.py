@@ -359,6 +359,9 @@ def services_actifs(feed: Feed, week_start: date) -> set[str]:
                     row[j] = True
     if feed.calendar_dates is not None and feed.calendar_dates.num_rows:
         cd = feed.calendar_dates
+        in_week = pc.and_(pc.greater_equal(cd.column("date"), pa.scalar(days[0], pa.date32())),
+                          pc.less_equal(cd.column("date"), pa.scalar(days[-1], pa.date32())))
+        cd = cd.filter(in_week)  # only the week's exceptions reach Python
         index = {d: j for j, d in enumerate(days)}
         for sid, d, et in zip(cd.column("service_id").to_pylist(), cd.column("date").to_pylist(),
                               cd.column("exception_type").to_pylist(), strict=True):
@@ -445,13 +448,6 @@ def part_population_arret(weights: Repartition | pa.Table, squares: Carreaux, st
     part = np.nan_to_num(t.column("part_pop_arret").to_numpy(zero_copy_only=False), nan=0.0)
     return t.select(["niveau", "code", "population", "part_pop_arret"]).append_column(
         "population_desservie", pa.array(pop * part))
-
-
-def feed_from_bytes(data: bytes, tmp_dir: Path, name: str = "feed") -> Feed:
-    """Convenience for tests and notebooks: a feed from the bytes of a ZIP."""
-    p = Path(tmp_dir) / f"{name}.zip"
-    p.write_bytes(data)
-    return read_feed(p, name=name)
 
 
 def zip_members(members: dict[str, str]) -> bytes:

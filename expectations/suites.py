@@ -300,6 +300,9 @@ def mart_suites(*, perimeter_qpv: list[str], catalogue: dict[str, dict], millesi
               "a row with statut 'disponible' has a value", row_condition=("statut", "disponible")),
         Check("expect_column_values_to_not_be_null", {"column": "motif"},
               "an empty value has its motif", row_condition=("statut", "not_in", ["disponible"])),
+        Check("expect_column_values_to_not_be_null", {"column": "motif_reference"},
+              "an empty baseline value has its motif",
+              row_condition=("statut_reference", "in", [s for s in STATUTS if s != "disponible"])),
     )
     # the maps' contours: one per QPV of the perimeter
     contour = Suite(name="mart_dim_qpv_contour", target="mart:dim_qpv_contour").add(

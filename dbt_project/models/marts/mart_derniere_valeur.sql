@@ -38,7 +38,7 @@ derniere as (
 ),
 
 reference as (
-    select code_qpv, indicateur, millesime, valeur
+    select code_qpv, indicateur, millesime, valeur, statut, motif
     from fct
 )
 
@@ -67,6 +67,12 @@ select
     end as motif,
     derniere.millesime_reference,
     reference.valeur as valeur_reference,
+    reference.statut as statut_reference,
+    case
+        when reference.valeur is not null then reference.motif
+        when reference.motif is not null then reference.motif
+        when reference.statut is not null then {{ motif_par_defaut('reference.statut') }}
+    end as motif_reference,
     derniere.evolution_reference,
     derniere.valeur_commune,
     derniere.valeur_commune_hors_qpv,

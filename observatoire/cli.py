@@ -134,6 +134,11 @@ def _summary(settings, result, reporter) -> list[str]:
         lines.append("no warning")
     if result.status == "published":
         lines += _key_figures(settings)
+        from observatoire.warehouse import site_dir
+
+        index = site_dir(settings) / "current" / "index.html"
+        if index.is_file():
+            lines.append(f"site: {index}")
     return lines
 
 

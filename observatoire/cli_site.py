@@ -33,7 +33,9 @@ def site(out: Path | None) -> None:
     maps) opens from the file system or an intranet with no internet access: copy the whole directory. Each
     publication already writes it into warehouse/site/<version>/ (warehouse/site/current: the published one);
     this command writes it again, e.g. for a publication from before the site existed, or elsewhere with
-    --out. Exit status: 0 written, 1 nothing published or the site could not be built.
+    --out (never into an edition: a directory under snapshots/ or holding an edition's manifest.json or
+    SHA256SUMS is refused). Exit status: 0 written, 1 nothing published, --out refused or the site could not
+    be built.
     """
     from observatoire.site import SiteError, build_site
     from observatoire.warehouse import published_state, published_version, site_dir
@@ -50,6 +52,9 @@ def site(out: Path | None) -> None:
     if out is None:
         result = _build_in_warehouse(settings, version, site_dir)
     else:
+        why_not = frozen_edition_target(settings, out)
+        if why_not:
+            _fail(why_not)
         try:
             result = build_site(settings.published_db, out, log=lambda msg: click.echo(msg, err=True))
         except SiteError as err:
@@ -59,6 +64,42 @@ def site(out: Path | None) -> None:
     click.echo(f"site of publication {result['version']}: {result['pages']} pages, {result['bytes']:,} bytes, "
                f"{result['seconds']} s", err=True)
     click.echo(result["index"])
+
+
+def _is_edition(directory: Path) -> bool:
+    """Whether ``directory`` is a frozen edition: it holds SHA256SUMS, or a manifest.json with an edition and
+    the list of its files (what ``observatoire snapshot create`` writes)."""
+    import json
+
+    from observatoire.snapshot import MANIFEST, SUMS
+
+    if (directory / SUMS).is_file():
+        return True
+    try:
+        doc = json.loads((directory / MANIFEST).read_text("utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(doc, dict) and "edition" in doc and "files" in doc
+
+
+def frozen_edition_target(settings, out: Path) -> str | None:
+    """Why ``--out`` must not be written (None when it may): a directory under the data directory's
+    ``snapshots/``, or in (or under) an edition, would change files whose hashes the edition's manifest.json and
+    SHA256SUMS freeze (``snapshot verify`` would then fail). ``snapshot create`` builds its site with
+    ``build_site`` directly, not through this command."""
+    from observatoire.snapshot import snapshots_dir
+
+    target = out.expanduser().absolute().resolve()
+    root = snapshots_dir(settings).absolute().resolve()
+    if target == root or target.is_relative_to(root):
+        return (f"{out} is inside {root}: the editions there are frozen (their manifest.json and SHA256SUMS "
+                "hash every file, the site included), a site is not written into them; choose a directory "
+                "outside snapshots/ (an edition's site is made by `observatoire snapshot create`)")
+    for directory in (target, *target.parents):
+        if directory.is_dir() and _is_edition(directory):
+            return (f"{out} is inside the frozen edition {directory} (it holds manifest.json/SHA256SUMS): a site "
+                    "is not written into an edition; choose another directory")
+    return None
 
 
 def _build_in_warehouse(settings, version: str, site_dir) -> dict:

@@ -41,6 +41,18 @@ ESSENTIELS = ("population", "revenu_median", "taux_pauvrete")
 SENS = {"hausse_favorable": "une hausse est favorable", "baisse_favorable": "une baisse est favorable",
         "neutre": "ni hausse ni baisse n'est favorable en soi (indicateur de contexte)"}
 MODES = {"demo": "démonstration", "live": "production (données des producteurs)"}
+#: the sources of the indicators the observatory computes itself, not in extract/sources.yml (the catalogue
+#: names them by an id): a French label instead of the id
+COMPUTED_SOURCES = {
+    "gtfs_amp": "Calcul de l'observatoire (GTFS des réseaux de transport en commun de la Métropole)",
+    "osm_espaces_verts": "Calcul de l'observatoire (espaces verts OpenStreetMap ou BD TOPO, isochrones piétonnes)",
+    "elections_bureaux_vote": "Calcul de l'observatoire (résultats des élections par bureau de vote, affectés aux QPV)",
+    "anct_qpv_contours": "ANCT — contours des quartiers prioritaires (géographie 2024)",
+}
+#: where a source's file came from (meta.manifest.url_origin), in French
+ORIGINES = {"recording": "enregistrement du projet (démonstration)", "override": "fichier déposé localement",
+            "registry": "site du producteur", "live": "site du producteur",
+            "repair": "fichier reconstitué par une réparation"}
 
 
 def build(db: Path, out: Path, *, log: Callable[[str], None] | None = None) -> dict:
@@ -220,7 +232,8 @@ class Renderer:
         sources = []
         for s in d.sources:
             due = _due(s.get("prochaine_publication"))
-            sources.append({**s, "en_retard": bool(due and today and due < today)})
+            sources.append({**s, "en_retard": bool(due and today and due < today),
+                            "origine_txt": [ORIGINES.get(o, o) for o in s.get("origine") or [] if o != "registry"]})
         territoires = []
         for t in d.territoires:
             vals = [v for v in d.territoire_valeurs if v.get("territoire") == t["territoire"]]
@@ -289,8 +302,11 @@ class Renderer:
                 out.append("Partenaires du contrat" + (f" ({millesime})" if millesime else ""))
                 continue
             src = names.get(sid)
-            label = f"{src['editeur']} — {src['titre']}" if src and src.get("editeur") else (src or {}).get(
-                "titre", sid)
+            if src is None and sid in COMPUTED_SOURCES:
+                label = COMPUTED_SOURCES[sid]
+            else:
+                label = f"{src['editeur']} — {src['titre']}" if src and src.get("editeur") else (src or {}).get(
+                    "titre", COMPUTED_SOURCES.get(sid, sid))
             out.append(label + (f", millésime {millesime}" if millesime else ""))
         return out
 
@@ -376,6 +392,7 @@ class Renderer:
             if row is None:
                 row = {"valeur": None, "statut": None, "motif": "Aucune ligne publiée pour ce quartier.",
                        "millesime": None, "millesime_reference": None, "valeur_reference": None,
+                       "statut_reference": None, "motif_reference": None,
                        "evolution_reference": None, "rupture_serie": False, "note_rupture": None}
                 for col, _label in COMPARATORS:
                     row[col] = None

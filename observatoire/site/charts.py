@@ -9,17 +9,25 @@ import re
 
 from observatoire.site import fmt
 
-QPV_COLOR = "#6f9fcb"  # light enough for the comparators' points to show on the bars
+#: The chart palette (WCAG 2.1 SC 1.4.11, non-text contrast: 3:1 for graphical objects). The bars are
+#: ≥ 3:1 against the white background; every comparator (points and rules) is ≥ 3:1 against the white
+#: background *and* against the bars, since it is drawn over them; the comparators also differ by their shape
+#: (round, diamond) or their dash (dashed, dotted), not by colour alone, and are outlined in white (a halo
+#: under the rules). tests/unit/test_site_charts.py computes every ratio.
+BACKGROUND = "#ffffff"
+QPV_COLOR = "#5b8ec4"  # 3.4:1 on white
 SERIES = [
     # (serie, colour, kind) — tick: a point per QPV (its commune's value, outlined in white so that it shows
     # on a bar as on the background); rule: one value for the whole chart
     ("Quartier", QPV_COLOR, "bar"),
-    ("Commune", "#1a1a1a", "tick"),
-    ("Commune hors QPV", "#c2410c", "tick"),
-    ("{perimetre}", "#1b7837", "rule"),
-    ("France", "#6a1b9a", "rule"),
+    ("Commune", "#1a1a1a", "tick"),           # 5.1:1 on the bars
+    ("Commune hors QPV", "#662200", "tick"),  # 3.4:1 on the bars
+    ("{perimetre}", "#00441b", "rule"),       # 3.3:1 on the bars
+    ("France", "#3b0764", "rule"),            # 4.4:1 on the bars
 ]
 SHAPES = {"Commune": "circle", "Commune hors QPV": "diamond"}
+#: the dash of the rules, by position among them (perimeter, France)
+DASHES = [[6, 3], [2, 3]]
 STEP = 17  # pixels per QPV row
 LABEL_CHAR_PX = 7.0  # average width of a character of the 12 px labels (to leave them room)
 FONT = "system-ui, -apple-system, 'Segoe UI', Roboto, 'Helvetica Neue', Arial, sans-serif"
@@ -98,17 +106,27 @@ def barometre_spec(rows: list[dict], labels: dict[str, str], *, unite: str | Non
                                    "scale": {"domain": list(SHAPES), "range": list(SHAPES.values())}}},
         })
     if rules:
+        rule_names = [name for name, _c, kind, _col in series if kind == "rule"]
+        dash = {"field": "serie", "type": "nominal", "legend": None,
+                "scale": {"domain": rule_names, "range": DASHES[:len(rule_names)]}}
+        rule_data = {"values": [{"serie": k, "valeur": v} for k, v in rules.items()]}
+        layers.append({  # a white halo: the rule shows on the bars as on the background
+            "data": rule_data,
+            "mark": {"type": "rule", "strokeWidth": 4.5, "color": BACKGROUND, "opacity": 1},
+            "encoding": {"x": x},
+        })
         layers.append({
-            "data": {"values": [{"serie": k, "valeur": v} for k, v in rules.items()]},
-            "mark": {"type": "rule", "strokeWidth": 2, "strokeDash": [6, 3]},
-            "encoding": {"x": x, "color": color},
+            "data": rule_data,
+            "mark": {"type": "rule", "strokeWidth": 2},
+            "encoding": {"x": x, "color": color, "strokeDash": dash},
         })
     label_width = round(max((len(q) for q in order), default=10) * LABEL_CHAR_PX) + 12
     return {
         "$schema": "https://vega.github.io/schema/vega-lite/v5.json",
         "description": description,
         "usermeta": {"band_labels": order, "step": STEP,
-                     "legend": [{"label": name, "color": c, "kind": kind, "shape": SHAPES.get(name)}
+                     "legend": [{"label": name, "color": c, "kind": kind, "shape": SHAPES.get(name),
+                                 "dash": _dash_of(name, series)}
                                 for name, c, kind, _col in series if name in present]},
         "data": {"values": values},
         "width": 520,
@@ -117,13 +135,27 @@ def barometre_spec(rows: list[dict], labels: dict[str, str], *, unite: str | Non
         "layer": layers,
         "config": {
             "font": FONT,
-            "background": "#ffffff",
+            "background": BACKGROUND,
             "view": {"stroke": None},
             "axis": {"labelFontSize": 12, "titleFontSize": 12, "labelColor": "#1a1a1a", "titleColor": "#1a1a1a",
                      "titleFontWeight": "normal"},
             "legend": {"labelFontSize": 12, "labelColor": "#1a1a1a", "symbolOpacity": 1},
         },
     }
+
+
+def _dash_of(name: str, series: list[tuple[str, str, str, str]]) -> str | None:
+    """« dashed » or « dotted » for a rule (the legend draws the same dash as the chart), else None."""
+    rules = [s[0] for s in series if s[2] == "rule"]
+    if name not in rules:
+        return None
+    return "dotted" if DASHES[rules.index(name)][0] <= 2 else "dashed"
+
+
+def palette() -> dict[str, str]:
+    """The colours of the charts, by role (what tests/unit/test_site_charts.py checks)."""
+    return {"background": BACKGROUND, **{label.format(perimetre="perimetre"): color
+                                         for label, color, _kind in SERIES}}
 
 
 def render_svg(spec: dict) -> str:
@@ -174,9 +206,13 @@ def inline_svg(svg: str, prefix: str, title: str, desc: str) -> str:
         raise ValueError("not an SVG document")
     attrs = m.group(1)
     width = re.search(r'\bwidth="([\d.]+)"', attrs)
-    attrs = re.sub(r'\s(?:width|height|role|aria-[a-z]+)="[^"]*"', "", attrs)
+    # one class attribute (vega's root already has class="marks"; a second attribute would be ignored)
+    found = [c for value in re.findall(r'\sclass="([^"]*)"', attrs) for c in value.split()]
+    classes = " ".join(dict.fromkeys(["chart", *found]))
+    attrs = re.sub(r'\s(?:width|height|role|class|aria-[a-z]+)="[^"]*"', "", attrs)
     style = f' style="max-width:{float(width.group(1)) / 16:.2f}rem"' if width else ""
     t_id, d_id = f"{prefix}-title", f"{prefix}-desc"
-    head = (f'<svg{attrs} role="img" aria-labelledby="{t_id} {d_id}" class="chart"{style} focusable="false">'
+    head = (f'<svg{attrs} role="img" aria-labelledby="{t_id} {d_id}" class="{html.escape(classes, quote=True)}"'
+            f'{style} focusable="false">'
             f'<title id="{t_id}">{html.escape(title)}</title><desc id="{d_id}">{html.escape(desc)}</desc>')
     return head + svg[m.end():]

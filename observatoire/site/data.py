@@ -26,7 +26,8 @@ with dernier as (
 )
 select q.code_qpv, q.libelle_qpv, q.code_commune, q.libelle_commune, i.defi, d.numero_defi, f.indicateur,
        i.libelle, f.unite, f.millesime, f.valeur, f.statut, f.motif, f.millesime_reference,
-       r.valeur as valeur_reference, f.evolution_reference, f.valeur_commune, f.valeur_commune_hors_qpv,
+       r.valeur as valeur_reference, r.statut as statut_reference, r.motif as motif_reference,
+       f.evolution_reference, f.valeur_commune, f.valeur_commune_hors_qpv,
        f.valeur_perimetre, f.valeur_france, f.ecart_commune, f.ecart_commune_hors_qpv, f.ecart_perimetre,
        f.ecart_france, f.source, f.rupture_serie
 from fct_indicateur_qpv f
@@ -223,6 +224,8 @@ def _load(con) -> SiteData:
     for r in latest_rows:
         r = {k: _clean(v) for k, v in r.items()}
         r.setdefault("note_rupture", notes.get((r["code_qpv"], r["indicateur"], r.get("millesime"))))
+        r.setdefault("statut_reference", None)  # a publication from before these columns: « n. d. »
+        r.setdefault("motif_reference", None)
         latest[(r["code_qpv"], r["indicateur"])] = r
 
     chiffres = []

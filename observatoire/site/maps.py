@@ -20,6 +20,9 @@ PALETTES = {
     4: ["#eff3ff", "#bdd7e7", "#6baed6", "#2171b5"],
     5: ["#eff3ff", "#bdd7e7", "#6baed6", "#3182bd", "#08519c"],
 }
+#: the outline of every QPV of a choropleth: the light classes (#eff3ff is 1.1:1 on white) stand out from
+#: the background by it (11:1 on white, ≥ 3:1 on every class lighter than 3:1 on white)
+OUTLINE = "#3a3a3a"
 NO_DATA_FILL = "#f0f0f0"
 NEIGHBOUR_FILL = "#d9d9d9"
 FOCUS_FILL = "#2b5c8a"
@@ -129,7 +132,7 @@ def choropleth_svg(frame: Frame, prefix: str, title: str, desc: str, fills: dict
     label as a tooltip (``<title>``) and a link to its fiche for a pointer (out of the tab order: the table
     beside the map gives the same links to the keyboard)."""
     out = frame.open_svg(prefix, title, desc, "carte")
-    out.append('<g stroke="#3a3a3a" stroke-width="0.7" stroke-linejoin="round" fill-rule="evenodd">')
+    out.append(f'<g stroke="{OUTLINE}" stroke-width="0.7" stroke-linejoin="round" fill-rule="evenodd">')
     for code, d in frame.paths.items():
         fill = fills.get(code) or f"url(#{prefix}-hachure)"
         shape = f'<path d="{d}" fill="{fill}" vector-effect="non-scaling-stroke"><title>{_esc(labels.get(code, code))}' \

@@ -82,6 +82,7 @@ def test_site_pages_links_and_offline_rules(published_demo, demo_site):
         assert parsed.svg_ok, f"{page}: an <svg> without role=img and <title>"
         assert parsed.tables == parsed.captions, f"{page}: a table without caption"
         assert parsed.empty_cells == 0, f"{page}: a blank table cell"
+        assert parsed.duplicate_attributes == [], f"{page}: {parsed.duplicate_attributes[:3]}"
 
 
 def test_build_site_is_whole_or_absent_and_refuses_a_foreign_directory(published_demo, tmp_path):
@@ -186,6 +187,11 @@ def test_site_in_headless_chromium(published_demo, demo_site, tmp_path):
                          "WHERE valeur IS NULL AND statut = 'secret_statistique' AND code_qpv <> ? "
                          "ORDER BY code_qpv, indicateur LIMIT 1", [with_value[0]])[0]
     first_map = sorted((root / "carte").glob("*.html"))[0].relative_to(root).as_posix()
+    # one chart per baromètre with a value (its QPV as bars)
+    charts = dict(_query(db, "SELECT i.defi, count(DISTINCT m.indicateur) FROM mart_derniere_valeur m JOIN "
+                             "dim_indicateur i USING (indicateur) WHERE m.valeur IS NOT NULL AND i.defi IS NOT NULL "
+                             "AND i.categorie <> 'socle' GROUP BY i.defi"))
+    assert sum(charts.values()) >= 1
     pages = (["index.html"] + [f"defi/{d}.html" for d in defis]
              + [f"qpv/{with_value[0]}.html", f"qpv/{missing[0]}.html", "carte.html", first_map])
 
@@ -228,8 +234,14 @@ def test_site_in_headless_chromium(published_demo, demo_site, tmp_path):
                     assert cell.locator(".motif").text_content() == motif
                 if path.startswith("defi/"):
                     assert page.locator("h1").count() == 1 and page.locator("section.barometre h2").count() >= 2
-                    for svg in page.locator("svg.chart").all():
+                    defi = path.removeprefix("defi/").removesuffix(".html")
+                    svgs = page.locator("svg.chart").all()
+                    assert len(svgs) == charts.get(defi, 0), path
+                    for svg in svgs:
                         assert svg.get_attribute("role") == "img" and svg.locator("title").count() == 1
+                        # the site's style sheet applies (one class attribute: the browser keeps the first)
+                        assert svg.evaluate("e => getComputedStyle(e).display") == "block"
+                        assert "marks" in svg.get_attribute("class").split()
                 if path.startswith("carte"):
                     assert page.locator("svg.carte[role='img']").count() >= 1
                     assert page.locator("ul.legende li").count() >= 2
@@ -265,6 +277,7 @@ class _Page(HTMLParser):
         self.tables = self.captions = 0
         self.svg_ok = True
         self.empty_cells = 0
+        self.duplicate_attributes: list[str] = []
         self.heading_jumps: list[str] = []
         self._level = 0
         self._svg_depth = 0
@@ -284,6 +297,8 @@ class _Page(HTMLParser):
 
     def handle_starttag(self, tag, attrs):
         a = dict(attrs)
+        if len(a) != len(attrs):  # invalid HTML: a browser keeps the first of two class attributes
+            self.duplicate_attributes.append(f"<{tag} {' '.join(k for k, _v in attrs)}>"[:120])
         if tag == "html":
             self.lang = a.get("lang")
         if tag == "h1":
@@ -381,3 +396,63 @@ def test_build_site_from_a_publication_before_the_new_marts(published_demo, tmp_
     assert "pas de carte" in fiche
     assert "contours absents" in (tmp_path / "site" / "carte.html").read_text(encoding="utf-8")
     assert result["pages"] == 1 + 10 + 66 + 1
+
+
+def test_cli_site_refuses_to_write_into_a_frozen_edition(demo_copy, tmp_path):
+    """``--out`` under snapshots/ or in a directory holding an edition's manifest.json/SHA256SUMS would change
+    files the edition's hashes freeze (``snapshot verify`` would fail): refused, nothing written."""
+    from observatoire.cli_site import site
+
+    edition = demo_copy / "snapshots" / "2025"
+    (edition / "site").mkdir(parents=True)
+    (edition / "site" / "site.json").write_text("{}\n")  # a site: build_site alone would replace it
+    (edition / "manifest.json").write_text('{"edition": 2025, "version": "2025", "files": []}\n')
+    (edition / "SHA256SUMS").write_text("")
+    for out in (edition / "site", demo_copy / "snapshots" / "2026" / "site", demo_copy / "snapshots"):
+        res = CliRunner().invoke(site, ["--out", str(out)])
+        assert res.exit_code == 1, res.output
+        assert "SITE ERROR" in res.output and "snapshots" in res.output
+    assert sorted(p.name for p in (edition / "site").iterdir()) == ["site.json"]
+    assert not (demo_copy / "snapshots" / "2026").exists()
+    # an edition copied elsewhere (e.g. onto a share) is just as frozen
+    copy = tmp_path / "partage" / "2025"
+    shutil.copytree(edition, copy)
+    res = CliRunner().invoke(site, ["--out", str(copy / "site")])
+    assert res.exit_code == 1 and "frozen edition" in res.output
+    assert sorted(p.name for p in (copy / "site").iterdir()) == ["site.json"]
+    # a directory with an unrelated manifest.json (a web app's) is not an edition
+    www = tmp_path / "www"
+    www.mkdir()
+    (www / "manifest.json").write_text('{"name": "intranet"}\n')
+    res = CliRunner().invoke(site, ["--out", str(www / "observatoire")])
+    assert res.exit_code == 0, res.output
+
+
+def test_fiche_says_why_a_baseline_value_is_missing(published_demo, demo_site, tmp_path):
+    """statut_reference and motif_reference of mart_derniere_valeur: « Secret statistique (2021) » and its motif,
+    not « n. d. »; a publication from before these columns still shows « n. d. »."""
+    db = _published(published_demo)
+    code, indicateur, statut, motif, millesime = _query(
+        db, "SELECT code_qpv, indicateur, statut_reference, motif_reference, millesime_reference "
+            "FROM mart_derniere_valeur WHERE valeur_reference IS NULL AND statut_reference <> 'disponible' "
+            "AND millesime_reference <> millesime ORDER BY valeur IS NULL, code_qpv, indicateur LIMIT 1")[0]
+    fiche = (demo_site / "qpv" / f"{code}.html").read_text(encoding="utf-8")
+    row = re.search(rf'data-indicateur="{indicateur}".*?</tr>', fiche, re.S).group(0)
+    cell = re.search(r'<td class="manque reference" data-statut-reference="([a-z_]+)">(.*?)</td>', row, re.S)
+    assert cell and cell.group(1) == statut
+    text = re.sub(r"<[^>]+>", "", cell.group(2)).replace("&#39;", "'")
+    assert text.startswith(f"{fmt.statut_label(statut)} ({millesime})")
+    assert f'title="{motif}"'.replace("'", "&#39;") in cell.group(2) or motif.replace("'", "&#39;") in cell.group(2)
+
+    old = tmp_path / "avant.duckdb"
+    shutil.copyfile(db, old)
+    con = duckdb.connect(str(old))
+    try:
+        for col in ("statut_reference", "motif_reference"):
+            con.execute(f"ALTER TABLE mart_derniere_valeur DROP COLUMN {col}")
+    finally:
+        con.close()
+    build_site(old, tmp_path / "site")
+    fiche = (tmp_path / "site" / "qpv" / f"{code}.html").read_text(encoding="utf-8")
+    row = re.search(rf'data-indicateur="{indicateur}".*?</tr>', fiche, re.S).group(0)
+    assert "data-statut-reference" not in row and f"n. d.</abbr> <span class=\"petit\">({millesime})" in row

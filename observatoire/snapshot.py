@@ -55,7 +55,7 @@ from typing import Any
 
 from extract.landing import file_sha256 as sha256_file
 from observatoire.config import DEMO_NOTICE, Settings
-from observatoire.warehouse import _lit, _q  # SQL quoting shared with the publication
+from observatoire.warehouse import _lit, _q, copy_comments  # shared with the publication
 
 #: the evaluation table: each indicator per QPV at its baseline millésime and at the latest
 EVALUATION_TABLE = "evaluation_indicateur_qpv"
@@ -325,6 +325,7 @@ COLUMN_LABELS = {
     "millesime_reference": "Millésime de référence",
     "valeur_reference": "Valeur au millésime de référence",
     "statut_reference": "Statut au millésime de référence",
+    "motif_reference": "Motif au millésime de référence",
     "evolution_reference": "Évolution depuis le millésime de référence",
     "evolution_precedent": "Évolution depuis le millésime précédent",
     "millesime_dernier": "Dernier millésime",
@@ -1128,7 +1129,10 @@ def _write_snapshot(settings: Settings, out: Path, edition: int, version: str, c
             + (f" — {DEMO_NOTICE}: {demo_reason}" if demo_reason else ""))
         for t in tables:
             con.execute(f"CREATE TABLE snap.main.{_q(t)} AS SELECT * FROM pub.main.{_q(t)} ORDER BY ALL")
+            # the French descriptions (dbt persist_docs), which CREATE TABLE … AS does not keep
+            copy_comments(con, ("pub", "main", t), ("snap", "main", t))
         con.execute(f"CREATE TABLE snap.main.{EVALUATION_TABLE} AS {_evaluation_sql('snap.main')}")
+        _comment_evaluation(con, "snap.main")
         tables.append(EVALUATION_TABLE)
         tables.sort()
         # labels, units and the publisher's decimals of every indicator: the CSV and the workbook round with them
@@ -1186,7 +1190,9 @@ def _write_snapshot(settings: Settings, out: Path, edition: int, version: str, c
     from observatoire.site import build_site
 
     try:
-        site = build_site(settings.published_db, out / SITE_DIR, log=log)
+        # its messages name the final folder, not the temporary one renamed into place at the end
+        site = build_site(settings.published_db, out / SITE_DIR,
+                          log=lambda msg: log(str(msg).replace(str(out), str(out.parent / version))))
     except getattr(site_module, "SiteError", SnapshotError) as err:  # a site that cannot be built: no edition
         raise SnapshotError(f"snapshot {version} not written: the static site could not be built from "
                             f"{settings.published_db}: {err}") from err
@@ -1391,6 +1397,51 @@ def _evaluation_sql(schema: str) -> str:
     """
 
 
+#: the French descriptions of the evaluation table and its columns (COMMENT ON in the edition's DuckDB file)
+EVALUATION_COMMENTS = {
+    "": "Table de l'évaluation du contrat, propre à l'édition : pour chaque QPV et chaque indicateur, la valeur au "
+        "millésime de référence (le premier sur la géographie 2024) et au dernier millésime, avec leurs statuts, et "
+        "l'évolution entre les deux seulement quand les deux valeurs sont disponibles et comparables "
+        "(colonne comparabilite). Calculée à partir de fct_indicateur_qpv lors de la création de l'édition.",
+    "code_qpv": "Code du quartier prioritaire (QPV 2024).",
+    "libelle_qpv": "Nom du quartier prioritaire.",
+    "code_commune": "Code Insee de la commune principale du quartier.",
+    "defi": "Défi du contrat auquel appartient le baromètre (vide pour un indicateur du socle).",
+    "indicateur": "Identifiant de l'indicateur (dim_indicateur).",
+    "libelle_indicateur": "Libellé de l'indicateur.",
+    "unite": "Unité des valeurs (dim_indicateur.unite).",
+    "sens": "Sens favorable de l'indicateur : hausse_favorable, baisse_favorable ou neutre.",
+    "millesime_reference": "Millésime de référence : le premier millésime de l'indicateur sur la géographie 2024.",
+    "valeur_reference": "Valeur au millésime de référence (vide si elle n'était pas disponible : voir "
+                        "statut_reference).",
+    "statut_reference": "Statut de la valeur au millésime de référence (disponible, secret_statistique, "
+                        "non_publie, attendu_partenaire, non_calculable) : dit pourquoi valeur_reference est vide.",
+    "millesime_dernier": "Dernier millésime de l'indicateur pour ce quartier.",
+    "valeur_dernier": "Valeur au dernier millésime (vide si elle n'est pas disponible : voir statut_dernier).",
+    "statut_dernier": "Statut de la valeur au dernier millésime : dit pourquoi valeur_dernier est vide.",
+    "evolution": "Évolution entre le millésime de référence et le dernier (valeur_dernier moins "
+                 "valeur_reference, en points pour un taux) ; vide si elle n'est pas comparable (comparabilite).",
+    "evolution_pct": "Évolution relative, en % de la valeur de référence (vide si la référence est nulle ou "
+                     "l'évolution non comparable).",
+    "comparabilite": "Comparabilité des deux valeurs : comparable, un_seul_millesime, non_comparable (une valeur "
+                     "manque) ou rupture_de_serie ; dit pourquoi evolution est vide.",
+    "rupture_serie": "Vrai si la série a une rupture entre le millésime de référence et le dernier.",
+    "note_rupture": "Nature de la rupture de série, en français.",
+    "source": "Source de la valeur (identifiant de la source ou du partenaire).",
+}
+
+
+def _comment_evaluation(con, schema: str) -> None:
+    """COMMENT ON the evaluation table and each of its columns (French), like the dbt models' descriptions."""
+    table = f"{schema}.{EVALUATION_TABLE}"
+    columns = set(_table_columns(con, schema, EVALUATION_TABLE))
+    for column, text in EVALUATION_COMMENTS.items():
+        if not column:
+            con.execute(f"COMMENT ON TABLE {table} IS {_lit(text)}")
+        elif column in columns:
+            con.execute(f"COMMENT ON COLUMN {table}.{_q(column)} IS {_lit(text)}")
+
+
 #: the sheet of each QPV × indicator's latest value (``mart_derniere_valeur``)
 LATEST_SHEET = "Dernières valeurs"
 DICTIONARY_SHEET = "Dictionnaire"
@@ -1406,18 +1457,32 @@ def _table_columns(con, schema: str, table: str) -> list[str]:
         "ORDER BY column_index", [database, name, table]).fetchall()]
 
 
-def _latest_sql(schema: str, tables: set[str]) -> str:
+def _catalogue_order(con, schema: str, alias: str = "i") -> str:
+    """The ORDER BY terms that list indicators as the catalogue does, given ``alias`` for ``dim_indicateur`` and
+    ``d`` for ``dim_defi``: the socle first (no défi: 0), then the défis 1 to 10 in the contract's order, then,
+    within each, the catalogue's ``ordre`` when ``dim_indicateur`` has one; it has none today (the order of the
+    rows of ref_indicateur.csv is not kept by the warehouse): the indicator id then."""
+    ordre = f"{alias}.ordre, " if "ordre" in _table_columns(con, schema, "dim_indicateur") else ""
+    return f"coalesce(d.numero_defi, 0), {ordre}{alias}.indicateur"
+
+
+def _latest_sql(con, schema: str, tables: set[str]) -> str:
     """Each QPV × indicator's latest value: ``mart_derniere_valeur``; for a publication made before that mart,
-    the same columns from ``fct_indicateur_qpv`` (the latest millésime with a value, else the latest)."""
+    the same columns from ``fct_indicateur_qpv`` (the latest millésime with a value, else the latest). In the
+    catalogue's order within each QPV (:func:`_catalogue_order`)."""
+    order = _catalogue_order(con, schema)
     if LATEST_TABLE in tables:
-        return f"SELECT * FROM {schema}.{LATEST_TABLE} ORDER BY code_qpv, numero_defi NULLS LAST, indicateur"
+        return (f"SELECT m.* FROM {schema}.{LATEST_TABLE} AS m "
+                f"LEFT JOIN {schema}.dim_indicateur AS i ON i.indicateur = m.indicateur "
+                f"LEFT JOIN {schema}.dim_defi AS d ON d.defi = i.defi ORDER BY m.code_qpv, {order}")
     return f"""
     with f as (select * from {schema}.fct_indicateur_qpv),
     l as (select *, row_number() over (partition by code_qpv, indicateur
                                        order by statut = 'disponible' desc, millesime desc) as _rn from f)
     select l.code_qpv, q.libelle_qpv, q.code_commune, q.libelle_commune, i.defi, d.numero_defi, l.indicateur,
            i.libelle, i.unite, i.sens, l.millesime, l.valeur, l.statut, l.motif, l.millesime_reference,
-           r.valeur as valeur_reference, l.evolution_reference, l.valeur_commune, l.valeur_commune_hors_qpv,
+           r.valeur as valeur_reference, r.statut as statut_reference, r.motif as motif_reference,
+           l.evolution_reference, l.valeur_commune, l.valeur_commune_hors_qpv,
            l.valeur_perimetre, l.valeur_france, l.ecart_commune, l.ecart_commune_hors_qpv, l.ecart_perimetre,
            l.ecart_france, l.source, l.rupture_serie, l.note_rupture, l.date_publication, l.prochaine_publication
     from l
@@ -1426,7 +1491,7 @@ def _latest_sql(schema: str, tables: set[str]) -> str:
     left join {schema}.dim_indicateur as i on i.indicateur = l.indicateur
     left join {schema}.dim_defi as d on d.defi = i.defi
     where l._rn = 1
-    order by l.code_qpv, d.numero_defi nulls last, l.indicateur"""
+    order by l.code_qpv, {order}"""
 
 
 #: the indicator block of the Dictionnaire: (column of the query, French header)
@@ -1472,7 +1537,7 @@ def _dictionary(con, schema: str, catalogue: Catalogue, sheets: list[tuple[str, 
         from {schema}.dim_indicateur as i
         left join {schema}.dim_defi as d on d.defi = i.defi
         left join m on m.indicateur = i.indicateur
-        order by d.numero_defi nulls last, i.indicateur""")
+        order by {_catalogue_order(con, schema)}""")
     out: list[list[Any]] = [["# Indicateurs : définition, unité, précision, source et millésimes disponibles"]]
     out.append([h for _, h in _DICTIONARY_INDICATORS])
     first_header = len(out)
@@ -1501,15 +1566,20 @@ def _write_workbook(con, schema: str, tables: set[str], catalogue: Catalogue, do
             wb.sheet_from_query(defi_sheet_name(numero, libelle, defi), con,
                                 f"SELECT * FROM {schema}.{_q(mart)} ORDER BY code_qpv, millesime", table=mart,
                                 catalogue=catalogue, freeze="C3")
-    wb.sheet_from_query(LATEST_SHEET, con, _latest_sql(schema, tables), table=LATEST_TABLE, catalogue=catalogue,
-                        freeze="C3")
+    order = _catalogue_order(con, schema)
+    wb.sheet_from_query(LATEST_SHEET, con, _latest_sql(con, schema, tables), table=LATEST_TABLE,
+                        catalogue=catalogue, freeze="C3")
     wb.sheet_from_query("chiffres_cles", con, f"SELECT * FROM {schema}.mart_chiffres_cles ORDER BY ordre, millesime",
                         table="mart_chiffres_cles", catalogue=catalogue, freeze="B3")
     wb.sheet_from_query("fiches_qpv", con, f"SELECT * FROM {schema}.mart_qpv_fiche ORDER BY code_qpv, millesime",
                         table="mart_qpv_fiche", catalogue=catalogue, freeze="C3")
-    wb.sheet_from_query("evaluation", con, f"SELECT * FROM {schema}.{EVALUATION_TABLE} ORDER BY ALL",
+    wb.sheet_from_query("evaluation", con, f"SELECT e.* FROM {schema}.{EVALUATION_TABLE} AS e "
+                        f"LEFT JOIN {schema}.dim_indicateur AS i ON i.indicateur = e.indicateur "
+                        f"LEFT JOIN {schema}.dim_defi AS d ON d.defi = i.defi ORDER BY e.code_qpv, {order}",
                         table=EVALUATION_TABLE, catalogue=catalogue, freeze="C3")
-    wb.sheet_from_query("indicateurs", con, f"SELECT * FROM {schema}.dim_indicateur ORDER BY defi, indicateur",
+    # the catalogue: the socle, then the défis in the contract's order (never alphabetical)
+    wb.sheet_from_query("indicateurs", con, f"SELECT i.* FROM {schema}.dim_indicateur AS i "
+                        f"LEFT JOIN {schema}.dim_defi AS d ON d.defi = i.defi ORDER BY {order}",
                         table="dim_indicateur", catalogue=catalogue, freeze="B3")
     wb.sheet_from_query("qpv", con, f"SELECT * FROM {schema}.dim_qpv ORDER BY code_qpv", table="dim_qpv",
                         catalogue=catalogue, freeze="B3")

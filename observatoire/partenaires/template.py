@@ -2,9 +2,13 @@
 
 One row per QPV of the perimeter, the indicator, the QPV code and name pre-filled. The XLSX has a first sheet of
 instructions in French (definition, unit, range, millésimes, what to write for an unknown value, who to
-contact), the data sheet ``donnees`` with data validation (decimal range on ``valeur``, whole range on
-``millesime``, list on ``code_qpv``) and a hidden sheet ``listes`` holding the QPV codes the list refers to.
-The CSV is what Excel in French opens directly: UTF-8 with BOM, ``;``, CRLF.
+contact), the data sheet ``donnees`` and a hidden sheet ``listes`` holding the QPV codes the list refers to.
+``donnees`` has two header rows: row 1 the French label of each column, with the indicator's unit on « valeur »
+(« Taux d'expulsion … (pour 1 000 ménages) »), a note on each giving the details; row 2 the column identifiers
+the import reads (:data:`~observatoire.partenaires.validation.COLUMNS`); the data from row 3, with data
+validation (decimal range on ``valeur``, whole range on ``millesime``, list on ``code_qpv``). The validator also
+accepts the earlier layout (identifiers in row 1, data from row 2), which partners may still be filling.
+The CSV is what Excel in French opens directly: UTF-8 with BOM, ``;``, CRLF, identifiers in its first line.
 """
 
 from __future__ import annotations
@@ -123,7 +127,9 @@ def instructions(indicateur: str, info: dict, *, year: int) -> list[tuple[str, s
         ("Comment remplir la feuille « donnees »", None),
         ("1.", "Une ligne par quartier prioritaire (QPV). Les colonnes indicateur, code_qpv et nom_qpv sont "
                "pré-remplies : ne les modifiez pas. Ne renommez pas la feuille « donnees », n'ajoutez ni ne "
-               "supprimez de colonne, gardez les en-têtes en ligne 1."),
+               "supprimez de colonne. Gardez les deux lignes d'en-tête : la ligne 1 donne le libellé de chaque "
+               "colonne (et l'unité de la valeur), la ligne 2 son identifiant, que l'import lit ; les données "
+               "commencent en ligne 3."),
         ("2.", f"millesime : l'année décrite, sur 4 chiffres (de {FIRST_MILLESIME} à {year}), la même sur toutes "
                "les lignes. Un fichier = un indicateur et un millésime."),
         ("3.", f"valeur : un nombre dans l'unité « {unit_label(info['unite'])} », sans symbole ni unité. La "
@@ -151,9 +157,23 @@ def instructions(indicateur: str, info: dict, *, year: int) -> list[tuple[str, s
     return out
 
 
+def header_labels(info: dict) -> dict[str, str]:
+    """The French label of each column of the data sheet (row 1 of ``donnees``), with the unit on « valeur »;
+    none of them reads as an identifier of :data:`COLUMNS` (the validator tells the two header rows apart)."""
+    return {
+        "indicateur": "Indicateur (identifiant, ne pas modifier)",
+        "code_qpv": "Code du QPV (ne pas modifier)",
+        "nom_qpv": "Quartier prioritaire (QPV)",
+        "millesime": "Millésime (année décrite)",
+        "valeur": f"{info['libelle']} ({unit_label(info['unite'])})",
+        "commentaire": "Commentaire (facultatif)",
+        "partenaire": "Partenaire (votre organisme)",
+    }
+
+
 def header_notes(info: dict) -> dict[str, str]:
-    """The French label of each column of the data sheet, with the unit of « valeur » (the note on its header:
-    the header itself is the identifier the import reads, it stays as it is)."""
+    """The details of each column of the data sheet, with the unit of « valeur » (a note on its label in
+    row 1)."""
     unit = unit_label(info["unite"])
     return {
         "indicateur": "Indicateur (identifiant, pré-rempli : ne pas modifier)",
@@ -191,21 +211,25 @@ def _xlsx(indicateur: str, info: dict, rows: list[list], *, year: int) -> bytes:
         guide.cell(row=i, column=1).alignment = wrap
 
     ws = wb.create_sheet(DATA_SHEET)
-    ws.append(list(COLUMNS))
+    labels, notes = header_labels(info), header_notes(info)
+    ws.append([labels[c] for c in COLUMNS])  # row 1: what a person reads
+    ws.append(list(COLUMNS))  # row 2: the identifiers the import reads
     header_fill = PatternFill("solid", fgColor="DDEBF7")
-    notes = header_notes(info)
-    for cell in ws[1]:
+    for cell, column in zip(ws[1], COLUMNS, strict=True):
         cell.font = bold
         cell.fill = header_fill
-        # the header is the identifier the import reads: its French label and unit are a note on the cell
-        comment = Comment(notes[cell.value], "Observatoire des quartiers", width=320, height=110)
-        cell.comment = comment
+        cell.alignment = wrap
+        cell.comment = Comment(notes[column], "Observatoire des quartiers", width=320, height=110)
+    for cell in ws[2]:
+        cell.font = Font(italic=True, color="595959")
+        cell.fill = header_fill
+    ws.row_dimensions[1].height = 45
     for row in rows:
         ws.append(row)
-    for col, width in zip("ABCDEFG", (34, 12, 42, 11, 14, 40, 34), strict=True):
+    for col, width in zip("ABCDEFG", (34, 14, 42, 14, 30, 40, 34), strict=True):
         ws.column_dimensions[col].width = width
-    ws.freeze_panes = "A2"
-    n = len(rows) + 1
+    ws.freeze_panes = "A3"
+    first, n = 3, len(rows) + 2
 
     lists = wb.create_sheet("listes")
     lists.append(["code_qpv"])
@@ -226,14 +250,14 @@ def _xlsx(indicateur: str, info: dict, rows: list[list], *, year: int) -> bytes:
         errorStyle="stop", errorTitle="Millésime", error=f"Une année de {FIRST_MILLESIME} à {year}.",
         showErrorMessage=True)
     code = DataValidation(
-        type="list", formula1=f"=listes!$A$2:$A${n}", allow_blank=False, errorStyle="stop",
+        type="list", formula1=f"=listes!$A$2:$A${len(rows) + 1}", allow_blank=False, errorStyle="stop",
         errorTitle="Code QPV", error="Un code QPV 2024 du périmètre (voir la liste).", showErrorMessage=True)
     ind = DataValidation(type="list", formula1=f'"{indicateur}"', allow_blank=False, errorStyle="stop",
                          errorTitle="Indicateur", error=f"Ce modèle est celui de l'indicateur {indicateur}.",
                          showErrorMessage=True)
     for dv, col in ((ind, "A"), (code, "B"), (millesime, "D"), (valeur, "E")):
         ws.add_data_validation(dv)
-        dv.add(f"{col}2:{col}{n}")
+        dv.add(f"{col}{first}:{col}{n}")
     wb.active = wb.index(guide)
     buf = io.BytesIO()
     wb.save(buf)

@@ -7,8 +7,10 @@ What is checked, in this order (a problem of the first kind stops the reading, t
    (``xl/vbaProject.bin``, ``.xlsm``) is refused unopened; the uncompressed size of every member of an XLSX is
    counted by decompressing it (``OBSERVATOIRE_PARTENAIRES_MAX_UNZIPPED_BYTES``, default 50 Mo) before openpyxl
    sees it (zip bombs); a CSV must be text (UTF-8 with or without BOM, or Windows-1252, ``;`` or ``,``);
-2. the layout: the sheet ``donnees``, the header in row 1 with exactly the columns of :data:`COLUMNS`, no merged
-   cells, no formula where a value is expected (the workbook is read with ``data_only=False``: formulas are seen,
+2. the layout: the sheet ``donnees``, the header (the column identifiers) with exactly the columns of
+   :data:`COLUMNS`, in row 1 (the CSV template and XLSX templates made before the label row) or in row 2 under a
+   row of French labels (the XLSX template: :func:`header_row_of` tells them apart, the label row is not read), no
+   merged cells, no formula where a value is expected (the workbook is read with ``data_only=False``: formulas are seen,
    never evaluated);
 3. every row: indicator of the catalogue and of partner kind (read from the column, never from the file name),
    one per file; QPV code of the 2024 geography and of the perimeter, once; millésime from 2024 to the current
@@ -42,7 +44,8 @@ from extract.envvars import NUMERIC, setting
 from observatoire import referentiel
 from observatoire.config import DEFAULT_PERIMETRE
 
-#: the data sheet's columns, in the template's order (header in row 1)
+#: the data sheet's columns, in the template's order (the identifiers of the header row: row 1, or row 2 under
+#: the XLSX template's row of French labels)
 COLUMNS = ("indicateur", "code_qpv", "nom_qpv", "millesime", "valeur", "commentaire", "partenaire")
 DATA_SHEET = "donnees"
 FIRST_MILLESIME = 2024
@@ -335,6 +338,32 @@ class Table:
     sheet: str | None  # XLSX sheet name; None for a CSV
     header: list[tuple[int, object, str | None]]  # (position, raw header, column letter)
     rows: list[tuple[int, dict[int, Cell]]]  # (row number, position → cell)
+    header_row: int = 1  # the row (XLSX) or line (CSV) of the identifiers; 2 under a row of labels
+
+
+def _header_score(cells: dict[int, Cell]) -> int:
+    return sum(1 for c in cells.values() if c.formula is None and _norm(c.value) in COLUMNS)
+
+
+def header_row_of(first: dict[int, Cell], second: dict[int, Cell] | None) -> int:
+    """Which of the first two rows holds the column identifiers: row 2 when it names more of :data:`COLUMNS`
+    than row 1 (the XLSX template: French labels with the unit in row 1, identifiers in row 2), else row 1 (the
+    CSV template, and XLSX templates made before the label row, which partners may still be filling)."""
+    if second is not None and _header_score(second) >= 2 and _header_score(second) > _header_score(first):
+        return 2
+    return 1
+
+
+def _table(sheet: str | None, raw: list[tuple[int, dict[int, Cell]]], letters: bool) -> Table:
+    """A :class:`Table` from the sheet's rows (``raw[0]``: the first row, even empty; then every non-empty row):
+    the header is row 1, or row 2 under a row of labels (:func:`header_row_of`), whose cells are not read."""
+    if not raw:
+        return Table(sheet, [], [])
+    at = header_row_of(raw[0][1], raw[1][1] if len(raw) > 1 else None) - 1
+    number, cells = raw[at]
+    header = [(pos, cell.value if cell.formula is None else cell.formula, _letter(pos) if letters else None)
+              for pos, cell in sorted(cells.items())]
+    return Table(sheet, header, [(r, c) for r, c in raw[at + 1:] if c], header_row=number)
 
 
 def _letter(position: int) -> str:
@@ -374,8 +403,7 @@ def read_xlsx(data: bytes, report: Report) -> Table | None:
         for rng in sorted(ws.merged_cells.ranges, key=lambda r: (r.min_row, r.min_col)):
             report.add(ERROR, "cellules fusionnées : défusionnez-les et écrivez une valeur dans chaque cellule",
                        sheet=sheet_name, row=rng.min_row, cell=rng.coord)
-        header: list[tuple[int, object, str | None]] = []
-        rows: list[tuple[int, dict[int, Cell]]] = []
+        raw: list[tuple[int, dict[int, Cell]]] = []  # the first row, then every non-empty one
         for row in ws.iter_rows(min_row=1, max_row=ws.max_row):
             cells: dict[int, Cell] = {}
             for c in row:
@@ -391,16 +419,13 @@ def read_xlsx(data: bytes, report: Report) -> Table | None:
                 if not cell.empty:
                     cells[c.column] = cell
             r = row[0].row if row else 0
-            if r == 1:
-                header = [(pos, cell.value if cell.formula is None else cell.formula, _letter(pos))
-                          for pos, cell in sorted(cells.items())]
-            elif cells:
-                rows.append((r, cells))
-                if len(rows) > MAX_ROWS:
+            if r == 1 or cells:
+                raw.append((r, cells))
+                if len(raw) > MAX_ROWS + 2:
                     report.add(ERROR, f"plus de {MAX_ROWS} lignes de données : ce n'est pas un fichier du modèle "
                                "(une ligne par quartier)", sheet=sheet_name, row=r)
                     return None
-        return Table(sheet_name, header, rows)
+        return _table(sheet_name, raw, letters=True)
     finally:
         wb.close()
 
@@ -416,8 +441,7 @@ def read_csv(data: bytes, report: Report) -> Table | None:
     sep = sniff_separator(first)
     report.separator = sep if sep != "\t" else "tabulation"
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=sep, quotechar='"')
-    header: list[tuple[int, object, str | None]] = []
-    rows: list[tuple[int, dict[int, Cell]]] = []
+    lines: list[tuple[int, dict[int, Cell]]] = []  # the first line, then every non-empty one
     try:
         for i, fields in enumerate(reader):
             line = reader.line_num
@@ -428,19 +452,16 @@ def read_csv(data: bytes, report: Report) -> Table | None:
                 cell = Cell(None if formula else value, formula)
                 if not cell.empty:
                     cells[pos] = cell
-            if i == 0:
-                header = [(pos, cell.value if cell.formula is None else cell.formula, None)
-                          for pos, cell in sorted(cells.items())]
-            elif cells:
-                rows.append((line, cells))
-                if len(rows) > MAX_ROWS:
+            if i == 0 or cells:
+                lines.append((line, cells))
+                if len(lines) > MAX_ROWS + 2:
                     report.add(ERROR, f"plus de {MAX_ROWS} lignes de données : ce n'est pas un fichier du modèle "
                                "(une ligne par quartier)", row=line, csv=True)
                     return None
     except csv.Error as err:
         report.add(ERROR, f"ligne CSV illisible ({err})", row=reader.line_num, csv=True)
         return None
-    return Table(None, header, rows)
+    return _table(None, lines, letters=False)
 
 
 # -- checking ----------------------------------------------------------------------------------------
@@ -615,13 +636,14 @@ def check_table(table: Table, report: Report, *, perimetre: str, year: int) -> N
     def err(message, **kw):
         report.add(ERROR, message, **where(**kw))
 
-    # header (row 1)
+    # header (row 1, or row 2 under the template's row of labels)
+    hr = table.header_row
     if not table.header:
         err("la ligne 1 doit contenir les en-têtes des colonnes : " + ", ".join(COLUMNS), row=1)
         return
     for pos, raw, letter in table.header:
         key = _norm(raw)
-        shown = {"row": 1, "column": str(raw), "letter": letter or f"champ n° {pos}"}
+        shown = {"row": hr, "column": str(raw), "letter": letter or f"champ n° {pos}"}
         if key in COLUMNS:
             if key in columns:
                 err(f"colonne « {key} » en double : gardez-en une seule", **shown)
@@ -632,8 +654,8 @@ def check_table(table: Table, report: Report, *, perimetre: str, year: int) -> N
                 "supprimez-la (mettez vos remarques dans « commentaire »)", **shown)
     for col in COLUMNS:
         if col not in columns:
-            err(f"colonne manquante « {col} » : les colonnes du modèle sont {', '.join(COLUMNS)}, en ligne 1",
-                row=1, column=col)
+            err(f"colonne manquante « {col} » : les colonnes du modèle sont {', '.join(COLUMNS)}, en ligne {hr}",
+                row=hr, column=col)
     header_positions = {pos for pos, _, _ in table.header}
     name_of = {pos: name for name, pos in columns.items()}
 
@@ -642,7 +664,8 @@ def check_table(table: Table, report: Report, *, perimetre: str, year: int) -> N
     all_qpv = referentiel.known_qpv()
     perimeter = set(referentiel.perimeter_qpv_codes(perimetre))
     if not table.rows:
-        err("aucune ligne de données sous l'en-tête : une ligne par quartier, à partir de la ligne 2", row=2)
+        err("aucune ligne de données sous l'en-tête : une ligne par quartier, à partir de la ligne {hr + 1}",
+            row=hr + 1)
         return
 
     parsed: list[dict] = []  # one per data row

@@ -232,29 +232,66 @@ def test_dictionary_describes_every_indicator_and_every_column(edition):
     assert not any(c == "geometrie_wkb" for _, c in listed)  # binary columns stay out of the workbook
 
 
-def _statut_columns(sheet_ids: list[str], catalogue: dict) -> dict[int, list[int]]:
-    """For each value column (by position), the statut columns of its row that explain it when empty."""
-    pos = {c: i for i, c in enumerate(sheet_ids)}
-    out = {}
-    for j, col in enumerate(sheet_ids):
+#: units whose gap to a territory has no meaning (a count): the notes say such an ecart is empty
+_COUNT_UNITS = ("habitants", "nombre", "euros", "tonnes", "metres")
+
+
+def _unexplained(name: str, ids: list[str], rows: list[tuple], catalogue: dict) -> list[str]:
+    """Every empty value cell with no explanation in its row, each value column checked against ITS statut:
+    ``valeur`` → ``statut``, ``valeur_reference`` → ``statut_reference`` (or no reference millésime at all),
+    ``valeur_dernier`` → ``statut_dernier``, a wide mart's ``<ind>`` → ``<ind>_statut``: the statut must be
+    filled and not ``disponible``. A comparator, gap or change (``valeur_<territoire>``, ``ecart_*``,
+    ``evolution*``, and their ``<ind>_…`` forms) is explained by a statut that is not ``disponible``; when it is
+    ``disponible``, only what the notes sheet claims is checked: an empty gap has an empty comparator beside it
+    (« le territoire de comparaison n'a pas de valeur publiée ») or is a count's (« l'écart n'a pas de sens »);
+    an empty comparator or change still needs its statut cell filled (the notes say why it may be empty)."""
+    pos = {c: i for i, c in enumerate(ids)}
+    unite = {i: v["unite"] for i, v in catalogue.items()}
+    checks = []  # (column, statut column, kind, indicator or None, comparator column or None)
+    for col in ids:
         m = _match(col, catalogue)
-        if m is not None:  # a wide mart: <ind>, <ind>_valeur_*, <ind>_ecart_*, <ind>_evolution_*
+        if m is not None:
             ind, suffix = m
-            if suffix == "" or suffix.startswith(("valeur_", "ecart_", "evolution_")):
-                assert f"{ind}_statut" in pos, col
-                out[j] = [pos[f"{ind}_statut"]]
+            if suffix == "":
+                checks.append((col, f"{ind}_statut", "valeur", ind, None))
+            elif suffix.startswith("ecart_"):
+                checks.append((col, f"{ind}_statut", "ecart", ind, f"{ind}_valeur_{suffix[len('ecart_'):]}"))
+            elif suffix.startswith(("valeur_", "evolution_")):
+                checks.append((col, f"{ind}_statut", "comparateur", ind, None))
             continue
-        if col in ("valeur_min", "valeur_max", "seuil_secret"):
-            continue
-        if re.match(r"^(valeur|ecart|evolution)", col):
-            explained = [c for c in ("statut", "statut_reference", "statut_dernier", "comparabilite") if c in pos]
-            if col.endswith("_reference") and "statut_reference" in pos:
-                explained = ["statut_reference"]
-            elif col.endswith("_dernier") and "statut_dernier" in pos:
-                explained = ["statut_dernier"]
-            assert explained, col
-            out[j] = [pos[c] for c in explained]
-    return out
+        if col in ("valeur", "valeur_reference", "valeur_dernier"):
+            statut = {"valeur": "statut", "valeur_reference": "statut_reference",
+                      "valeur_dernier": "statut_dernier"}[col]
+            if statut in pos:
+                checks.append((col, statut, "valeur", None, None))
+        elif col.startswith("ecart_") and col != "ecart_contrat" and "statut" in pos:
+            checks.append((col, "statut", "ecart", None, "valeur_" + col[len("ecart_"):]))
+        elif col.startswith(("valeur_", "evolution")) and col not in ("valeur_min", "valeur_max", "valeur_contrat"):
+            statut = ("comparabilite" if col in ("evolution", "evolution_pct") and "comparabilite" in pos
+                      else "statut_reference" if col == "evolution_reference" and "statut_reference" in pos
+                      and "statut" not in pos else "statut")
+            if statut in pos:
+                checks.append((col, statut, "comparateur", None, None))
+    assert all(s in pos for _, s, _, _, _ in checks), (name, checks)
+    problems = []
+    for r, row in enumerate(rows, start=3):
+        for col, statut, kind, ind, comparator in checks:
+            if row[pos[col]] is not None:
+                continue
+            why = row[pos[statut]]
+            where = f"{name}!{col} row {r}"
+            if kind == "valeur":
+                no_reference = col == "valeur_reference" and row[pos["millesime_reference"]] is None
+                if why in (None, "", "disponible") and not (no_reference and why in (None, "")):
+                    problems.append(f"{where}: statut {why!r}")
+            elif why in (None, ""):
+                problems.append(f"{where}: no statut")
+            elif why == "disponible" and kind == "ecart":
+                row_ind = ind or (row[pos["indicateur"]] if "indicateur" in pos else None)
+                empty_comparator = comparator in pos and row[pos[comparator]] is None
+                if not empty_comparator and unite.get(row_ind) not in _COUNT_UNITS:
+                    problems.append(f"{where}: statut disponible, comparator {comparator} filled")
+    return problems
 
 
 def test_no_empty_value_without_its_statut_on_any_data_sheet(edition):
@@ -264,14 +301,82 @@ def test_no_empty_value_without_its_statut_on_any_data_sheet(edition):
     problems = []
     for name in sheets:
         ws = wb[name]
-        ids = _ids(ws)
-        explained = _statut_columns(ids, catalogue)
-        assert explained, name
-        for r, row in enumerate(ws.iter_rows(min_row=3, values_only=True), start=3):
-            for j, statuts in explained.items():
-                if row[j] is None and not any(row[s] not in (None, "") for s in statuts):
-                    problems.append(f"{name}!{ids[j]} row {r}")
+        rows = list(ws.iter_rows(min_row=3, values_only=True))
+        problems += _unexplained(name, _ids(ws), rows, catalogue)
     assert not problems, f"{len(problems)} empty values without a statut, e.g. {problems[:10]}"
+
+
+def test_the_statut_checker_catches_an_unexplained_empty_value(edition):
+    """The checker above can fail: a blanked statut, a statut saying « disponible » beside an empty value, an
+    empty baseline whose statut_reference is gone, are each flagged (on copies of the sheets' rows)."""
+    _, _, con, wb = edition
+    catalogue = _catalogue(con)
+    ws = wb[LATEST_SHEET]
+    ids, rows = _ids(ws), [list(r) for r in ws.iter_rows(min_row=3, values_only=True)]
+    assert not _unexplained(LATEST_SHEET, ids, rows, catalogue)
+    v, st = ids.index("valeur"), ids.index("statut")
+    vr, sr = ids.index("valeur_reference"), ids.index("statut_reference")
+    empty = next(i for i, r in enumerate(rows) if r[v] is None)
+    for statut in (None, "disponible"):
+        bad = [list(r) for r in rows]
+        bad[empty][st] = statut
+        flagged = _unexplained(LATEST_SHEET, ids, bad, catalogue)
+        assert f"{LATEST_SHEET}!valeur row {empty + 3}: statut {statut!r}" in flagged
+        assert all(f" row {empty + 3}:" in f for f in flagged), flagged  # that row only
+    # the baseline is checked against statut_reference, not against the latest value's statut
+    empty_ref = next(i for i, r in enumerate(rows) if r[vr] is None and r[sr] not in (None, "disponible")
+                     and r[st] not in (None, "disponible"))
+    bad = [list(r) for r in rows]
+    bad[empty_ref][sr] = None
+    assert _unexplained(LATEST_SHEET, ids, bad, catalogue) == [
+        f"{LATEST_SHEET}!valeur_reference row {empty_ref + 3}: statut None"]
+    # a wide mart: <ind> against <ind>_statut, whatever the other indicators' statuts
+    name = "1 Transition écologique"
+    ws = wb[name]
+    ids, rows = _ids(ws), [list(r) for r in ws.iter_rows(min_row=3, values_only=True)]
+    j, s = ids.index("part_dpe_f_g"), ids.index("part_dpe_f_g_statut")
+    target = next(i for i, r in enumerate(rows) if r[j] is None)
+    rows[target][s] = "disponible"
+    assert f"{name}!part_dpe_f_g row {target + 3}: statut 'disponible'" in _unexplained(name, ids, rows, catalogue)
+
+
+def test_indicators_come_socle_first_then_the_defis_in_the_contracts_order(edition):
+    """The catalogue's order: the socle, then défis 1 to 10 (dim_indicateur keeps no order column: within each,
+    by identifier), in the indicateurs, Dernières valeurs and Dictionnaire sheets; never alphabetical by défi."""
+    _, _, con, wb = edition
+    numero = {i: n or 0 for i, n in con.execute(
+        "select i.indicateur, d.numero_defi from dim_indicateur i left join dim_defi d using (defi)").fetchall()}
+    expected = sorted(numero, key=lambda i: (numero[i], i))
+    ws = wb["indicateurs"]
+    got = [r[_ids(ws).index("indicateur")] for r in ws.iter_rows(min_row=3, values_only=True)]
+    assert got == expected
+    assert numero[got[0]] == 0 and [numero[i] for i in got] == sorted(numero[i] for i in got)
+    ws = wb[LATEST_SHEET]
+    ids = _ids(ws)
+    first_qpv = [r[ids.index("indicateur")] for r in ws.iter_rows(min_row=3, values_only=True)
+                 if r[0] == ws.cell(row=3, column=1).value]
+    assert first_qpv == expected
+    rows = [list(r) for r in wb[DICTIONARY_SHEET].iter_rows(min_row=3, values_only=True)]
+    listed = [r[0] for r in rows[:rows.index([None] * len(rows[0]))]]
+    assert listed == expected
+
+
+def test_the_editions_duckdb_file_describes_its_tables_and_columns(edition):
+    """Plain DuckDB reads the French descriptions: the models' (copied from the published file) and the
+    evaluation table's own."""
+    _, snap, _, _ = edition
+    con = duckdb.connect(str(snap.path / "observatoire_2025.duckdb"), read_only=True)
+    try:
+        table = dict(con.execute("select table_name, comment from duckdb_tables() where schema_name = 'main'")
+                     .fetchall())
+        column = {(t, c): x for t, c, x in con.execute(
+            "select table_name, column_name, comment from duckdb_columns() where schema_name = 'main'").fetchall()}
+    finally:
+        con.close()
+    assert table["fct_indicateur_qpv"] and "QPV" in table["fct_indicateur_qpv"]
+    assert column[("fct_indicateur_qpv", "statut")] and column[("mart_derniere_valeur", "statut_reference")]
+    assert "évaluation" in table[EVALUATION_TABLE]
+    assert all(column[(EVALUATION_TABLE, c)] for t, c in column if t == EVALUATION_TABLE), "a column undescribed"
 
 
 def test_csv_is_rounded_and_parquet_keeps_every_digit(edition):
@@ -349,21 +454,26 @@ def test_the_site_is_frozen_with_the_edition_and_listed_in_the_manifest(edition)
 
 
 def test_the_partner_template_headers_carry_their_french_label_and_unit(tmp_path):
-    """The other workbook the project writes: its headers are the identifiers the import reads (unchanged), each
-    with a note giving the French label, and the unit for « valeur »."""
+    """The other workbook the project writes: row 1 of its data sheet gives each column's French label (the
+    unit on « valeur ») with a note, row 2 the identifiers the import reads; the filled template is accepted."""
     from observatoire import referentiel
     from observatoire.partenaires.template import write_template
-    from observatoire.partenaires.validation import COLUMNS
+    from observatoire.partenaires.validation import COLUMNS, validate_file
 
     path = write_template("taux_expulsion", "xlsx", tmp_path)
     wb = openpyxl.load_workbook(path)
-    header = list(wb["donnees"][1])
-    assert [c.value for c in header] == list(COLUMNS)
-    notes = {c.value: c.comment.text for c in header if c.comment}
-    assert set(notes) == set(COLUMNS)
+    ws = wb["donnees"]
+    labels = [c.value for c in ws[1]]
+    assert [c.value for c in ws[2]] == list(COLUMNS) and not ws.row_dimensions[1].hidden
     info = referentiel.catalogue()["taux_expulsion"]
-    assert notes["valeur"].startswith(f"{info['libelle']} (pour 1 000 ménages)")
-    assert notes["millesime"].startswith("Millésime")
+    assert labels[COLUMNS.index("valeur")] == f"{info['libelle']} (pour 1 000 ménages)"
+    assert labels[COLUMNS.index("millesime")].startswith("Millésime")
+    assert all(c.comment and c.comment.text for c in ws[1]) and ws.freeze_panes == "A3"
+    for row in ws.iter_rows(min_row=3):
+        row[3].value, row[4].value, row[6].value = 2025, 2.5, "Préfecture"
+    wb.save(tmp_path / "rempli.xlsx")
+    report = validate_file(tmp_path / "rempli.xlsx")
+    assert report.ok and len(report.rows) == 66 and report.rows[0]["ligne"] == 3, report.text()
 
 
 def test_a_site_that_cannot_be_built_leaves_no_edition(published_demo, tmp_path, monkeypatch):

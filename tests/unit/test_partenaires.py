@@ -33,16 +33,19 @@ PARTNER = "Préfecture des Bouches-du-Rhône (CCAPEX)"
 def fill_xlsx(template: Path, dest: Path, values: dict | None = None, *, millesime=2025, partenaire=PARTNER,
               drop=(), edit=None) -> Path:
     """Fill a generated XLSX template: ``values`` by QPV code (missing code → 1.0 + its rank / 10, None → empty),
-    ``drop`` removes rows, ``edit(ws)`` changes the sheet afterwards."""
+    ``drop`` removes rows, ``edit(ws)`` changes the sheet afterwards. The data rows are those holding a QPV code
+    (from row 3 under the template's two header rows; from row 2 in the earlier layout)."""
     wb = openpyxl.load_workbook(template)
     ws = wb["donnees"]
     for row in list(ws.iter_rows(min_row=2)):
         code = row[1].value
+        if code not in PERIMETER:
+            continue
         row[3].value = millesime
         row[4].value = (values or {}).get(code, 1.0 + PERIMETER.index(code) / 10)
         row[6].value = partenaire
     for code in drop:
-        for row in ws.iter_rows(min_row=2):
+        for row in ws.iter_rows(min_row=3):
             if row[1].value == code:
                 ws.delete_rows(row[0].row)
                 break
@@ -96,15 +99,49 @@ def test_xlsx_template_has_instructions_the_data_sheet_and_validation(xlsx_templ
     assert info["libelle"] in guide and "pour 1 000 ménages" in guide and "de 0 à 1 000" in guide
     assert "laissez la cellule « valeur » vide" in guide and "Contact" in guide and "CCAPEX" in guide
     ws = wb["donnees"]
-    assert [c.value for c in ws[1]] == list(COLUMNS)
-    rows = list(ws.iter_rows(min_row=2, values_only=True))
+    # row 1: French labels, the unit on « valeur »; row 2: the identifiers the import reads; data from row 3
+    labels = [c.value for c in ws[1]]
+    assert labels[COLUMNS.index("valeur")] == f"{info['libelle']} (pour 1 000 ménages)"
+    assert labels[COLUMNS.index("millesime")].startswith("Millésime") and not set(labels) & set(COLUMNS)
+    assert all(c.font.bold for c in ws[1]) and not ws.row_dimensions[1].hidden and ws.freeze_panes == "A3"
+    assert [c.value for c in ws[2]] == list(COLUMNS)
+    rows = list(ws.iter_rows(min_row=3, values_only=True))
     assert [r[1] for r in rows] == PERIMETER and len(rows) == 66
     assert all(r[0] == "taux_expulsion" and r[2] == NAMES[r[1]] and r[4] is None for r in rows)
     dvs = {dv.type: dv for dv in ws.data_validations.dataValidation}
-    assert dvs["decimal"].formula1 == "0" and dvs["decimal"].formula2 == "1000" and "E2:E67" in str(dvs["decimal"].sqref)
-    assert dvs["whole"].formula1 == "2024" and "D2:D67" in str(dvs["whole"].sqref)
+    assert dvs["decimal"].formula1 == "0" and dvs["decimal"].formula2 == "1000" and "E3:E68" in str(dvs["decimal"].sqref)
+    assert dvs["whole"].formula1 == "2024" and "D3:D68" in str(dvs["whole"].sqref)
     lists = {str(dv.sqref): dv.formula1 for dv in ws.data_validations.dataValidation if dv.type == "list"}
-    assert lists["B2:B67"] == "=listes!$A$2:$A$67" and lists["A2:A67"] == '"taux_expulsion"'
+    assert lists["B3:B68"] == "=listes!$A$2:$A$67" and lists["A3:A68"] == '"taux_expulsion"'
+
+
+def test_a_template_in_the_earlier_layout_is_still_accepted(xlsx_template, tmp_path, settings):
+    """Templates made before the label row (identifiers in row 1, data from row 2), which partners may still be
+    filling: valid, and every problem located on its own row."""
+    def earlier(ws):
+        ws.delete_rows(1)
+
+    path = fill_xlsx(xlsx_template, tmp_path / "ancien.xlsx", edit=earlier)
+    assert [c.value for c in openpyxl.load_workbook(path)["donnees"][1]] == list(COLUMNS)
+    report = validate_file(path)
+    assert report.ok, report.text()
+    assert len(report.rows) == 66 and report.rows[0]["ligne"] == 2
+    bad = fill_xlsx(xlsx_template, tmp_path / "ancien_faux.xlsx",
+                    edit=lambda ws: (earlier(ws), _edit("E5", "n/a")(ws), _edit("H1", "source")(ws)))
+    text = validate_file(bad).text()
+    assert "Feuille « donnees », ligne 5, colonne « valeur » (E)" in text, text
+    assert "Feuille « donnees », ligne 1, colonne « source » (H)" in text, text
+    result = pstore.import_file(settings, path)
+    assert result.ok, result.text()
+
+
+def test_a_label_row_is_never_read_as_data(xlsx_template, tmp_path):
+    """The template's row 1 (French labels) is skipped only because row 2 holds the identifiers: with the
+    identifiers gone from row 2, the header problem is reported, not silently read past."""
+    report = validate_file(fill_xlsx(xlsx_template, tmp_path / "sans_ids.xlsx",
+                                     edit=lambda ws: ws.delete_rows(2)))
+    assert not report.ok
+    assert "colonne en trop « Indicateur (identifiant, ne pas modifier) »" in report.text()
 
 
 def test_csv_template_opens_in_french_excel(tmp_path):
@@ -179,8 +216,8 @@ def test_percent_formatted_cell_reads_as_a_percentage(tmp_path):
     tpl = write_template("taux_vacance_locaux", "xlsx", tmp_path)
 
     def percent(ws):
-        ws["E2"].value = 0.125
-        ws["E2"].number_format = "0.0%"
+        ws["E3"].value = 0.125
+        ws["E3"].number_format = "0.0%"
 
     report = validate_file(fill_xlsx(tpl, tmp_path / "v.xlsx", edit=percent))
     assert report.ok and report.rows[0]["valeur"] == 12.5
@@ -197,40 +234,40 @@ def _edit(cell, value):
 
 XLSX_CASES = [
     # (id, edit, expected message, where)
-    ("unknown_qpv", _edit("B5", "QN01399M"), "code QPV inconnu « QN01399M »", "ligne 5, colonne « code_qpv » (B)"),
-    ("qpv_2015", _edit("B6", "QP013042"), "géographie prioritaire 2015", "ligne 6, colonne « code_qpv » (B)"),
-    ("duplicate_qpv", _edit("B7", PERIMETER[0]), f"QPV « {PERIMETER[0]} » en double (déjà ligne 2)",
-     "ligne 7, colonne « code_qpv » (B)"),
-    ("not_a_number", _edit("E8", "environ 12"), "« environ 12 » n'est pas un nombre", "ligne 8, colonne « valeur » (E)"),
-    ("out_of_range", _edit("E9", 1500), "valeur 1 500 hors de la plage plausible de l'indicateur (0 à 1 000",
-     "ligne 9, colonne « valeur » (E)"),
-    ("millesime_out_of_range", _edit("D10", 2023), "millésime 2023 hors de la période acceptée",
-     "ligne 10, colonne « millesime » (D)"),
-    ("millesime_not_a_year", _edit("D11", "2025-26"), "millésime « 2025-26 » invalide",
+    ("unknown_qpv", _edit("B6", "QN01399M"), "code QPV inconnu « QN01399M »", "ligne 6, colonne « code_qpv » (B)"),
+    ("qpv_2015", _edit("B7", "QP013042"), "géographie prioritaire 2015", "ligne 7, colonne « code_qpv » (B)"),
+    ("duplicate_qpv", _edit("B8", PERIMETER[0]), f"QPV « {PERIMETER[0]} » en double (déjà ligne 3)",
+     "ligne 8, colonne « code_qpv » (B)"),
+    ("not_a_number", _edit("E9", "environ 12"), "« environ 12 » n'est pas un nombre", "ligne 9, colonne « valeur » (E)"),
+    ("out_of_range", _edit("E10", 1500), "valeur 1 500 hors de la plage plausible de l'indicateur (0 à 1 000",
+     "ligne 10, colonne « valeur » (E)"),
+    ("millesime_out_of_range", _edit("D11", 2023), "millésime 2023 hors de la période acceptée",
      "ligne 11, colonne « millesime » (D)"),
-    ("two_millesimes", _edit("D12", 2024), "plusieurs millésimes dans le même fichier (2025 et 2024)",
+    ("millesime_not_a_year", _edit("D12", "2025-26"), "millésime « 2025-26 » invalide",
      "ligne 12, colonne « millesime » (D)"),
-    ("unknown_indicator", _edit("A13", "taux_expulsions"), "indicateur inconnu « taux_expulsions » (vouliez-vous "
-     "dire « taux_expulsion » ?)", "ligne 13, colonne « indicateur » (A)"),
-    ("open_indicator", _edit("A14", "population"), "« population » n'est pas fourni par les partenaires",
-     "ligne 14, colonne « indicateur » (A)"),
-    ("two_indicators", _edit("A15", "nb_mediateurs"), "plusieurs indicateurs dans le même fichier",
+    ("two_millesimes", _edit("D13", 2024), "plusieurs millésimes dans le même fichier (2025 et 2024)",
+     "ligne 13, colonne « millesime » (D)"),
+    ("unknown_indicator", _edit("A14", "taux_expulsions"), "indicateur inconnu « taux_expulsions » (vouliez-vous "
+     "dire « taux_expulsion » ?)", "ligne 14, colonne « indicateur » (A)"),
+    ("open_indicator", _edit("A15", "population"), "« population » n'est pas fourni par les partenaires",
      "ligne 15, colonne « indicateur » (A)"),
-    ("extra_column", _edit("H1", "source"), "colonne en trop « source »", "ligne 1, colonne « source » (H)"),
-    ("data_without_header", _edit("I20", "note"), "dans une colonne sans en-tête (I)", "ligne 20, cellule I20"),
+    ("two_indicators", _edit("A16", "nb_mediateurs"), "plusieurs indicateurs dans le même fichier",
+     "ligne 16, colonne « indicateur » (A)"),
+    ("extra_column", _edit("H2", "source"), "colonne en trop « source »", "ligne 2, colonne « source » (H)"),
+    ("data_without_header", _edit("I21", "note"), "dans une colonne sans en-tête (I)", "ligne 21, cellule I21"),
     ("missing_column", lambda ws: ws.delete_cols(6), "colonne manquante « commentaire »",
-     "ligne 1, colonne « commentaire »"),
-    ("formula", _edit("E16", "=E2*2"), "formule « =E2*2 » à la place d'une valeur",
-     "ligne 16, colonne « valeur » (E), cellule E16"),
-    ("merged_cells", lambda ws: ws.merge_cells("E17:F18"), "cellules fusionnées", "ligne 17, cellule E17:F18"),
-    ("no_partner", lambda ws: [setattr(r[6], "value", None) for r in ws.iter_rows(min_row=2)],
+     "ligne 2, colonne « commentaire »"),
+    ("formula", _edit("E17", "=E2*2"), "formule « =E2*2 » à la place d'une valeur",
+     "ligne 17, colonne « valeur » (E), cellule E17"),
+    ("merged_cells", lambda ws: ws.merge_cells("E18:F19"), "cellules fusionnées", "ligne 18, cellule E18:F19"),
+    ("no_partner", lambda ws: [setattr(r[6], "value", None) for r in ws.iter_rows(min_row=3)],
      "partenaire non renseigné", "colonne « partenaire » (G)"),
-    ("two_partners", _edit("G19", "Préfecture"), "plusieurs partenaires dans le même fichier",
+    ("two_partners", _edit("G20", "Préfecture"), "plusieurs partenaires dans le même fichier",
      "colonne « partenaire » (G)"),
-    ("missing_millesime", _edit("D21", None), "millésime manquant sur une ligne qui porte une valeur",
-     "ligne 21, colonne « millesime » (D)"),
-    ("date_as_value", _edit("E22", __import__("datetime").datetime(2025, 3, 1)), "n'est pas un nombre",
-     "ligne 22, colonne « valeur » (E)"),
+    ("missing_millesime", _edit("D22", None), "millésime manquant sur une ligne qui porte une valeur",
+     "ligne 22, colonne « millesime » (D)"),
+    ("date_as_value", _edit("E23", __import__("datetime").datetime(2025, 3, 1)), "n'est pas un nombre",
+     "ligne 23, colonne « valeur » (E)"),
 ]
 
 
@@ -354,7 +391,7 @@ def test_import_keeps_the_original_by_sha256_with_provenance_and_reimport_is_a_n
     table = pstore.values_table(settings).to_pylist()
     assert len(table) == 65 and {r["_sha256"] for r in table} == {sha}
     first = next(r for r in table if r["code_qpv"] == PERIMETER[0])
-    assert first["statut"] == "non_publie" and first["_ligne"] == 2 and first["_feuille"] == "donnees"
+    assert first["statut"] == "non_publie" and first["_ligne"] == 3 and first["_feuille"] == "donnees"
     assert first["_nom_fichier"] == "Expulsions 2025 (v2).xlsx" and first["millesime"] == 2025
 
     before = (History(settings.history_db).partner_files(), os.stat(original).st_mtime_ns)
@@ -413,9 +450,9 @@ def test_import_changes_the_pipeline_fingerprint(xlsx_template, tmp_path, settin
 
 def test_cli_valider_and_importer_exit_codes(xlsx_template, tmp_path):
     good = fill_xlsx(xlsx_template, tmp_path / "good.xlsx")
-    bad = fill_xlsx(xlsx_template, tmp_path / "bad.xlsx", edit=_edit("E3", "n/a"))
+    bad = fill_xlsx(xlsx_template, tmp_path / "bad.xlsx", edit=_edit("E4", "n/a"))
     proc = run_cli("partenaires", "valider", str(bad))
-    assert proc.returncode == 1 and "Feuille « donnees », ligne 3, colonne « valeur » (E)" in proc.stdout
+    assert proc.returncode == 1 and "Feuille « donnees », ligne 4, colonne « valeur » (E)" in proc.stdout
     proc = run_cli("partenaires", "valider", str(good))
     assert proc.returncode == 0 and "VALIDE" in proc.stdout
     assert not (Path(os.environ["OBSERVATOIRE_DATA_DIR"]) / "partenaires").exists()  # valider loads nothing

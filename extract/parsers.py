@@ -60,7 +60,9 @@ def get_parser(name: str) -> Parser:
 def code_fingerprint() -> str:
     """A hash of the extract code: a cached parse result is reused only if the parsers did not change."""
     h = hashlib.sha256()
-    for path in sorted(Path(__file__).parent.glob("*.py")):
+    here = Path(__file__).parent
+    # the methods of the computed baromètres' inputs (extract/calcules/) parse the grid and the GTFS feeds too
+    for path in sorted(here.glob("*.py")) + sorted(here.glob("calcules/*.py")):
         h.update(path.name.encode())
         h.update(path.read_bytes())
     return h.hexdigest()[:16]

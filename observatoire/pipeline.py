@@ -715,6 +715,10 @@ def derived_tables(ctx: Context, by_source: dict[str, list[dict]]) -> dict:
                 write_parsed(_assign_batches(index, parsed, spec, schema), schema, dest)
             paths.append(dest)
         out[name] = (paths, schema)
+    # the computed baromètres (grid + GTFS + contours + census at once): observatoire/calculs.py
+    from observatoire.calculs import TABLE, calcul_indicateurs
+
+    out[TABLE] = calcul_indicateurs(by_source, [sid for sid, src in ctx.registry.items() if src.parser == "gtfs"])
     return out
 
 

@@ -85,7 +85,7 @@ def test_unchanged_rerun_publishes_nothing(demo_copy):
 
 @pytest.mark.parametrize("args, expected", [
     (["--source", "nope"], "unknown source(s): nope; known: insee_pop_qpv"),
-    (["--millesime", "1990"], "no selected source has millésime 1990; the selected sources have 2020"),
+    (["--millesime", "1990"], "no selected source has millésime 1990; the selected sources have 2019"),
     (["--source", "insee_pop_qpv", "--millesime", "2025"], "no selected source has millésime 2025; the selected "
                                                             "sources have 2020, 2021"),
     (["--source", "insee_rp_activite_qpv"], "insee_rp_activite_qpv is non_publie with no millésime"),

@@ -185,9 +185,25 @@ publies as (
     where mesure_code in ('MED_SL', 'PR_MD60')
       and (niveau_geo in ('COM', 'FRANCE')
            or (niveau_geo = {{ niveau_perimetre() }} and code_geo = {{ code_perimetre() }}))
+),
+
+-- computed by the pipeline (observatoire/calculs.py): the commune as computed, the perimeter summed from its
+-- communes' numerators and denominators (never an average of rates) ---------------------------------------
+calcules as (
+    select indicateur, millesime, 'commune' as niveau, code as code_geo, valeur
+    from {{ ref('stg_calcules__indicateurs') }}
+    where niveau = 'commune' and code in (select code_commune from communes_qpv)
+    union all
+    select indicateur, millesime, 'perimetre', {{ code_perimetre() }},
+        {{ ratio('sum(numerateur)', 'sum(denominateur)', "case indicateur when 'part_pop_arret_tc_300m' then 100 else 1 end") }}
+    from {{ ref('stg_calcules__indicateurs') }}
+    where niveau = 'commune' and code in (select code_commune from communes)
+    group by indicateur, millesime
 )
 
 select indicateur, millesime, niveau, code_geo, valeur from comptes
+union all
+select * from calcules
 union all
 select * from population_directe
 union all

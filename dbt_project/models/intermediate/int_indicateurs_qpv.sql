@@ -6,7 +6,7 @@
     'int_indicateurs__insee_pop_qpv', 'int_indicateurs__filosofi', 'int_indicateurs__estimations',
     'int_indicateurs__caf', 'int_indicateurs__defm', 'int_indicateurs__rpls', 'int_indicateurs__bpe',
     'int_indicateurs__dpe', 'int_indicateurs__rnic', 'int_indicateurs__composites',
-    'int_indicateurs__partenaires',
+    'int_indicateurs__partenaires', 'int_indicateurs__calcules',
 ] %}
 with valeurs as (
     {% for model in sources %}
@@ -70,6 +70,10 @@ select
             || '). Les sources ne concordent pas pour ce quartier (millésimes différents, logements neufs…) : '
             || 'valeur non publiée.'
         when statut = 'secret_statistique' then 'Valeur couverte par le secret statistique chez le producteur'
+        when statut = 'non_calculable' then (
+            select c.motif from {{ ref('int_indicateurs__calcules') }} as c
+            where c.code_qpv = regle.code_qpv and c.indicateur = regle.indicateur and c.millesime = regle.millesime
+        )
         when statut = 'non_publie' and source like 'partenaires:%'
             then 'Valeur non transmise par le partenaire pour ce quartier (absente ou laissée vide)'
         when statut = 'non_publie' then 'Valeur non diffusée par le producteur pour ce quartier'

@@ -1,0 +1,194 @@
+"""The computed baromètres (issue 20): indicators the observatory computes itself from several landed inputs at
+once (the Filosofi 200 m grid, the GTFS feeds, the ANCT contours, the QPV census population), written as one
+raw table ``raw.calcul_indicateurs`` of the build warehouse during ``load`` (after every raw gate passed).
+
+One row per indicateur × niveau (``qpv`` | ``commune``) × code × millésime with ``valeur``, ``numerateur``,
+``denominateur``, ``statut`` (``disponible`` or ``non_calculable``), ``motif`` (French, when withheld),
+``methode`` and ``source``. The perimeter's value is summed from its communes in dbt
+(``int_indicateurs__calcules``), so a change of perimeter needs no recomputation.
+
+**Bounded memory.** The grid is streamed (:func:`extract.calcules.carroyage.iter_grid`, blocks of 4 MB): each
+block is split between QPV by area and tested against the served stops, and only the sums per zone (QPV,
+commune: a few thousand numbers) are kept. The stops (tens of thousands for a national feed set) and the QPV
+polygons are the only inputs held whole.
+
+**Census check.** A QPV whose grid population differs from its census population (latest ``insee_pop_qpv``)
+beyond the tolerance of :func:`extract.calcules.carroyage.controle_recensement` gets its spatial baromètres
+withheld: NULL, ``non_calculable`` with the motif; the run goes on.
+
+**Cache.** The result is written next to the latest GTFS landed file, named by the sha256 of every input and
+the code's fingerprint: an unchanged run reads it back.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+
+INDICATEUR_TC = "part_pop_arret_tc_300m"
+INDICATEUR_EQUIP = "distance_equipements_gamme_proximite"
+BPE_SOURCE = "insee_bpe"
+RAYON_TC_M = 300.0
+GRID_SOURCE = "insee_filosofi_carreaux"
+CONTOURS_SOURCE = "anct_qpv_contours"
+CENSUS_SOURCE = "insee_pop_qpv"
+GTFS_PARSER = "gtfs"
+METHODE_TC = ("Population carroyée Filosofi (carreaux de 200 m répartis entre QPV à la surface) dont le centre "
+              "est à moins de 300 m à vol d'oiseau d'un arrêt desservi pendant la semaine de référence du GTFS")
+
+METHODE_EQUIP = ("Distance à vol d'oiseau du centre de chaque carreau Filosofi habité à l'équipement le plus proche de "
+                 "chaque type de la gamme de proximité (liste par défaut, à vérifier) géolocalisé par la BPE, moyenne "
+                 "sur les types présents, pondérée par la population carroyée de la zone")
+#: the factor of each indicator: valeur = numerateur / denominateur × facteur (also used by dbt's comparators)
+FACTEURS = {INDICATEUR_TC: 100.0, INDICATEUR_EQUIP: 1.0}
+
+SCHEMA = pa.schema([
+    ("indicateur", pa.string()), ("niveau", pa.string()), ("code", pa.string()), ("millesime", pa.int32()),
+    ("valeur", pa.float64()), ("numerateur", pa.float64()), ("denominateur", pa.float64()),
+    ("statut", pa.string()), ("motif", pa.string()), ("methode", pa.string()), ("source", pa.string()),
+])
+TABLE = "calcul_indicateurs"
+
+
+def code_fingerprint() -> str:
+    h = hashlib.sha256()
+    here = Path(__file__).resolve()
+    for p in [here, *sorted((here.parents[1] / "extract" / "calcules").glob("*.py"))]:
+        h.update(p.name.encode())
+        h.update(p.read_bytes())
+    return h.hexdigest()[:16]
+
+
+def _latest(landings: list[dict] | None) -> dict | None:
+    return max(landings, key=lambda r: r["millesime"]) if landings else None
+
+
+def calcul_indicateurs(by_source: dict[str, list[dict]], gtfs_sources: list[str]) -> tuple[list[Path], pa.Schema]:
+    """The raw table's files (one Parquet, cached) from the landed inputs; no file when an input is missing
+    (the catalogue's ``non_calculable`` motif then stands)."""
+    grid = _latest(by_source.get(GRID_SOURCE))
+    contours = _latest(by_source.get(CONTOURS_SOURCE))
+    census = _latest(by_source.get(CENSUS_SOURCE))
+    bpe = _latest(by_source.get(BPE_SOURCE))
+    feeds = [_latest(by_source.get(s)) for s in sorted(gtfs_sources)]
+    feeds = [f for f in feeds if f]
+    if not (grid and contours and census and (feeds or bpe)):
+        return [], SCHEMA
+    key = hashlib.sha256("|".join(
+        [r["sha256"] for r in (grid, contours, census, *feeds, *([bpe] if bpe else []))] + [code_fingerprint()]
+    ).encode()).hexdigest()[:24]
+    anchor = Path(grid["parsed_path"])
+    dest = anchor.with_name(f"{anchor.name.split('.')[0]}.{TABLE}-{key}.parquet")
+    if not dest.exists():
+        from extract.landing import write_parsed
+
+        table = compute(grid, contours, census, feeds, bpe)
+        write_parsed(table.to_batches(), SCHEMA, dest)
+    return [dest], SCHEMA
+
+
+def compute(grid: dict, contours: dict, census: dict, feeds: list[dict], bpe: dict | None = None) -> pa.Table:
+    import pyarrow.parquet as pq
+
+    from extract.calcules.carroyage import (
+        GRID_SCHEMA,
+        Carreaux,
+        controle_recensement,
+        points_3035,
+        population_par_qpv,
+    )
+    from extract.calcules.gtfs import part_population_arret
+    from extract.calcules.proximite import GAMME_PROXIMITE_DEFAUT, distance_moyenne
+    from extract.spatial import QpvIndex
+
+    index = QpvIndex.from_table(pq.read_table(contours["parsed_path"], columns=["code_qpv", "geometry_wkb"]))
+    stops = None
+    if feeds:
+        stops = pa.concat_tables([
+            pq.read_table(f["parsed_path"], columns=["stop_lon", "stop_lat", "desservi"]) for f in feeds])
+        stops = stops.filter(pa.array(stops.column("desservi").to_numpy() == 1))
+    equipements = None
+    if bpe:
+        import pyarrow.compute as pc
+
+        codes = sorted({c for v in GAMME_PROXIMITE_DEFAUT.values() for c in v})
+        eq = pq.read_table(bpe["parsed_path"], columns=["typequ", "longitude", "latitude"],
+                           filters=[("typequ", "in", codes)])  # only the gamme's equipments are held
+        eq = eq.filter(pc.and_(pc.is_valid(eq.column("longitude")), pc.is_valid(eq.column("latitude"))))
+        ex, ey = points_3035(eq.column("longitude").to_numpy(zero_copy_only=False),
+                             eq.column("latitude").to_numpy(zero_copy_only=False), "EPSG:4326")
+        equipements = pa.table({"typequ": eq.column("typequ"), "x_3035": pa.array(ex), "y_3035": pa.array(ey)})
+    # per indicator: (niveau, code) → [Σ population, Σ numerator]
+    sums: dict[str, dict[tuple[str, str], list[float]]] = {INDICATEUR_TC: {}, INDICATEUR_EQUIP: {}}
+    absents: set[str] = set()
+
+    def add(indicateur, t, value_column, weighted):
+        acc = sums[indicateur]
+        vals = t.column(value_column).to_numpy(zero_copy_only=False)
+        for niveau, code, p, v in zip(t.column("niveau").to_pylist(), t.column("code").to_pylist(),
+                                      t.column("population").to_numpy(), vals, strict=True):
+            cell = acc.setdefault((niveau, code), [0.0, 0.0])
+            if weighted:  # a mean weighted by population: carry Σ population × value
+                if np.isfinite(v):
+                    cell[0] += float(p)
+                    cell[1] += float(p) * float(v)
+            else:
+                cell[0] += float(p)
+                cell[1] += float(v)
+    pf = pq.ParquetFile(grid["parsed_path"])
+    cols = ["idcar_200m", "ind", "code_commune", "impute", "x_3035", "y_3035", "res_m"]
+    for batch in pf.iter_batches(batch_size=100_000, columns=cols):
+        arrays = [batch.column(c) for c in cols[:6]] + [batch.column("res_m").cast(pa.int32()),
+                                                         pa.nulls(batch.num_rows, pa.int64())]
+        squares = Carreaux.from_table(pa.Table.from_arrays(arrays, schema=GRID_SCHEMA))
+        rep = population_par_qpv(squares, qpv=index)
+        zones = rep.zones(metropole=None)
+        if stops is not None:
+            add(INDICATEUR_TC, part_population_arret(zones, squares, stops, radius_m=RAYON_TC_M),
+                "population_desservie", weighted=False)
+        if equipements is not None:
+            t = distance_moyenne(zones, squares, equipements, GAMME_PROXIMITE_DEFAUT)
+            absents |= set(filter(None, (t.schema.metadata or {}).get(b"types_absents", b"").decode().split(",")))
+            add(INDICATEUR_EQUIP, t, "distance_moyenne_m", weighted=True)
+    recensement = {c: v for c, v in zip(
+        *(pq.read_table(census["parsed_path"], columns=["code_qpv", "population"]).column(n).to_pylist()
+          for n in ("code_qpv", "population")), strict=True)}
+    pop = {k: v[0] for k, v in (sums[INDICATEUR_TC] or sums[INDICATEUR_EQUIP]).items()}
+    par_qpv = {code: p for (niveau, code), p in pop.items() if niveau == "qpv"}
+    # only the QPV the grid covers or the census lists (a national census file lists every QPV of France)
+    ecarts = {e.code_qpv: e for e in controle_recensement(
+        {c: par_qpv.get(c, 0.0) for c in set(par_qpv) | set(recensement)}, recensement)}
+    rows = []
+    if feeds:
+        source = "|".join([*(f"{f['source_id']}:{f['millesime']}" for f in feeds),
+                           f"{GRID_SOURCE}:{grid['millesime']}", f"{CENSUS_SOURCE}:{census['millesime']}"])
+        rows += _rows(INDICATEUR_TC, sums[INDICATEUR_TC], ecarts, recensement,
+                      max(f["millesime"] for f in feeds), METHODE_TC, source)
+    if bpe:
+        methode = METHODE_EQUIP + (f" ; types sans équipement dans la BPE, laissés de côté : {', '.join(sorted(absents))}"
+                                   if absents else "")
+        source = f"{BPE_SOURCE}:{bpe['millesime']}|{GRID_SOURCE}:{grid['millesime']}|{CENSUS_SOURCE}:{census['millesime']}"
+        rows += _rows(INDICATEUR_EQUIP, sums[INDICATEUR_EQUIP], ecarts, recensement, bpe["millesime"], methode, source)
+    return pa.Table.from_pylist(rows, schema=SCHEMA)
+
+
+def _rows(indicateur, acc, ecarts, recensement, millesime, methode, source) -> list[dict]:
+    facteur = FACTEURS[indicateur]
+    rows = []
+    for (niveau, code), (p, num) in sorted(acc.items()):
+        ecart = ecarts.get(code) if niveau == "qpv" else None
+        ok = p > 0 and ecart is None
+        rows.append({"indicateur": indicateur, "niveau": niveau, "code": code, "millesime": millesime,
+                     "valeur": facteur * num / p if ok else None, "numerateur": num, "denominateur": p,
+                     "statut": "disponible" if ok else "non_calculable",
+                     "motif": None if ok else (ecart.motif if ecart else "aucune population carroyée"),
+                     "methode": methode, "source": source})
+    for code, e in sorted(ecarts.items()):
+        if ("qpv", code) not in acc and code in recensement:
+            rows.append({"indicateur": indicateur, "niveau": "qpv", "code": code, "millesime": millesime,
+                         "valeur": None, "numerateur": None, "denominateur": None, "statut": "non_calculable",
+                         "motif": e.motif, "methode": methode, "source": source})
+    return rows

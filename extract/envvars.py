@@ -26,6 +26,16 @@ NUMERIC: dict[str, tuple[float, str, float, bool, bool]] = {
     "OBSERVATOIRE_PARTENAIRES_MAX_UNZIPPED_BYTES": (50 * 1024**2, "bytes", 1, True, False),
     "OBSERVATOIRE_TASK_RETRIES": (2, "retries", 0, True, False),
     "OBSERVATOIRE_RETRY_DELAY_SECONDS": (120, "seconds", 0, True, False),
+    # PostgreSQL publish target: how long the swap may wait for readers' open transactions on the views
+    "OBSERVATOIRE_PG_SWAP_TIMEOUT": (600.0, "seconds", 0, False, False),
+}
+
+# text settings: name → what it expects (checked by :func:`check_text`)
+TEXT: dict[str, str] = {
+    # optional PostgreSQL publish target (observatoire/postgres.py); the password comes from the environment
+    # (PGPASSWORD) or a .pgpass / PGPASSFILE, never from a file of the repository
+    "OBSERVATOIRE_PG_DSN": "a libpq connection string (e.g. 'host=db dbname=observatoire user=pipeline' or "
+                           "'postgresql://pipeline@db/observatoire')",
 }
 
 
@@ -60,3 +70,20 @@ def check_all(environ: Mapping[str, str] | None = None) -> None:
     """Every :data:`NUMERIC` setting, checked (ValueError naming the first bad one)."""
     for name in NUMERIC:
         setting(name, environ)
+    for name in TEXT:
+        check_text(name, environ)
+
+
+def check_text(name: str, environ: Mapping[str, str] | None = None) -> str | None:
+    """One of the :data:`TEXT` settings: its value (None when unset or empty), ValueError when malformed."""
+    raw = (os.environ if environ is None else environ).get(name, "").strip()
+    if not raw:
+        return None
+    if name == "OBSERVATOIRE_PG_DSN":
+        from psycopg.conninfo import conninfo_to_dict
+
+        try:
+            conninfo_to_dict(raw)
+        except Exception:  # noqa: BLE001 - psycopg.ProgrammingError: its text may repeat the password
+            raise ValueError(f"{name} must be {TEXT[name]}; the value set does not parse") from None
+    return raw

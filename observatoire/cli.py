@@ -98,7 +98,10 @@ def run(sources: tuple[str, ...], millesime: int | None, force: bool, accept_bre
         # the short text when the pipeline gives one (one line per failed source, a diagnosis); all in details
         say(f"\nRUN FAILED at stage {err.stage} (run {err.run_id})\n{getattr(err, 'console', None) or err}",
             "bold red")
-        if err.details_path:
+        if err.details_path and err.stage == "publish_postgres":
+            say(f"\ndetails: {err.details_path}\nthe DuckDB warehouse was published; PostgreSQL still serves its "
+                "previous version (the next run loads it again); see `observatoire status`")
+        elif err.details_path:
             say(f"\ndetails: {err.details_path}\nthe published warehouse was not modified; see "
                 "`observatoire status`")
         sys.exit(1)
@@ -307,12 +310,14 @@ def docs(dbt_docs: bool) -> None:
 
 
 from observatoire.cli_partenaires import partenaires  # noqa: E402 - sub-command groups, registered last
+from observatoire.cli_postgres import postgres  # noqa: E402
 from observatoire.cli_site import site  # noqa: E402
 from observatoire.cli_snapshot import snapshot  # noqa: E402
 
 main.add_command(snapshot)
 main.add_command(site)
 main.add_command(partenaires)
+main.add_command(postgres)
 
 if __name__ == "__main__":
     main()

@@ -902,6 +902,54 @@ def publish(ctx: Context, run_id: str, fp: str) -> dict:
     return out
 
 
+def publish_postgres(ctx: Context, run_id: str, version: str | None = None) -> dict | None:
+    """The optional PostgreSQL target (``OBSERVATOIRE_PG_DSN``): load the published DuckDB file into
+    ``observatoire_<version>`` and swap it in (observatoire/postgres.py). None when not configured. Raises
+    :class:`PipelineError` at stage ``publish_postgres``: the previous PostgreSQL version is still served, the
+    DuckDB publication stands."""
+    from observatoire import postgres
+    from observatoire.warehouse import published_version
+
+    dsn = postgres.pg_dsn()
+    if not dsn:
+        return None
+    version = version or published_version(ctx.settings)
+    if not version:
+        return None
+    ctx.history.step(run_id, "publish_postgres", "postgres", "running")
+    rep = progress.current()
+    rep.step_started("publish_postgres", detail=f"loading {version} into PostgreSQL")
+    try:
+        out = postgres.publish_file(dsn, ctx.settings.published_db, version)
+    except Exception as err:
+        rep.step_finished("publish_postgres", None)
+        message = (f"the DuckDB publication {version} stands, but PostgreSQL still serves its previous version: "
+                   f"{err}")
+        ctx.history.step(run_id, "publish_postgres", "postgres", "failed", message)
+        raise PipelineError("publish_postgres", message) from err
+    text = (f"{len(out['tables'])} tables in schema {out['schema']} (behind `observatoire`), "
+            f"loaded in {out['load_seconds']} s")
+    ctx.history.step(run_id, "publish_postgres", "postgres", "done", text)
+    rep.step_finished("publish_postgres", text)
+    return out
+
+
+def postgres_diverges(ctx: Context) -> str | None:
+    """When PostgreSQL is configured and does not serve the DuckDB publication's version: why (else None)."""
+    from observatoire import postgres
+    from observatoire.warehouse import published_version
+
+    dsn = postgres.pg_dsn()
+    if not dsn:
+        return None
+    duck = published_version(ctx.settings)
+    try:
+        pg = postgres.current_version(dsn)
+    except Exception as err:  # noqa: BLE001 - unreachable: the load will say it
+        return f"PostgreSQL unreachable: {err}"
+    return None if pg == duck else f"PostgreSQL serves {pg}, DuckDB {duck}"
+
+
 def git_commit() -> str | None:
     head = PROJECT_ROOT / ".git" / "HEAD"
     try:
@@ -1102,6 +1150,9 @@ def run(
                     raw_docs.result()
                     summary = _summary(results, None)
                     prune_raw(ctx, run_id)
+                    if postgres_diverges(ctx):  # a failed PostgreSQL load: the publication loaded again
+                        pg = publish_postgres(ctx, run_id)
+                        summary["postgres"] = pg
                     message = "inputs and code unchanged since the last publication: nothing new to publish"
                     report, warnings = write_run_report(ctx, run_id, "unchanged", message)
                     ctx.history.finish_run(run_id, "unchanged", summary=summary | {"warnings": warnings},
@@ -1113,6 +1164,15 @@ def run(
             validate_marts(ctx, run_id)
             published = publish(ctx, run_id, fp)
             prune_raw(ctx, run_id)
+            try:
+                published["postgres"] = publish_postgres(ctx, run_id, run_id)
+            except PipelineError as err:  # the DuckDB publication stands: recorded as published, the run fails
+                err.run_id = run_id
+                err.details_path = _failure_report(ctx, run_id, err.stage, str(err))
+                ctx.history.finish_run(run_id, "failed", summary=_summary(results, published, counts)
+                                       | {"stage": err.stage}, error=str(err), fingerprint=fp, published=True,
+                                       details_path=str(err.details_path))
+                raise
             summary = _summary(results, published, counts)
             message = f"published {published['path']} ({len(published['tables'])} tables)"
             report, warnings = write_run_report(ctx, run_id, "published", message)

@@ -53,6 +53,7 @@ def render_status(settings: Settings, *, limit: int = 10, as_json: bool = False)
     holds = f" (holds {held} data)" if held else ""
     lines = [f"data directory: {settings.data_dir}{holds}", f"published warehouse: {settings.published_db}{shown}",
              ""]
+    lines[2:2] = _postgres_lines(settings)
     if lost is not None:  # emptied, or only an unfinished repair: said before the runs
         lines[2:2] = ["", lost.message]
     last_pub = history.last_published_run()
@@ -86,6 +87,32 @@ def render_status(settings: Settings, *, limit: int = 10, as_json: bool = False)
         if failed["details_path"]:
             lines.append(f"  details: {history.resolve(failed['details_path'])}")
     return "\n".join(lines)
+
+
+def _postgres_lines(settings: Settings) -> list[str]:
+    """The PostgreSQL publication's version next to the DuckDB one, and whether they diverge (only when
+    OBSERVATOIRE_PG_DSN is set)."""
+    from observatoire import postgres
+    from observatoire.warehouse import published_version
+
+    dsn = postgres.pg_dsn()
+    if not dsn:
+        return []
+    try:
+        duck = published_version(settings)
+    except Exception:  # noqa: BLE001 - a damaged file is said above
+        duck = None
+    try:
+        pg = postgres.current_version(dsn)
+    except Exception as err:  # noqa: BLE001 - unreachable, refused: said, status goes on
+        return [f"PostgreSQL publication: UNREACHABLE ({postgres.describe_dsn(dsn)}): "
+                f"{str(err).strip().splitlines()[0] if str(err).strip() else err.__class__.__name__}"]
+    shown = pg or "nothing published yet"
+    line = f"PostgreSQL publication: {shown} (schema observatoire, DuckDB: {duck or 'nothing published'})"
+    if pg != duck:
+        line += (" — DIVERGES (diverge): PostgreSQL does not serve the DuckDB publication; the next "
+                 "`observatoire run` loads it again (see the last run's publish_postgres step)")
+    return [line]
 
 
 def _warning_lines(history: History, runs: list[dict], last_pub: dict | None, limit: int = 10) -> list[str]:

@@ -166,6 +166,13 @@ def publish(run_id: str) -> dict:
         out = pipeline.publish(ctx, run_id, fp)
         pipeline.prune_raw(ctx, run_id)
         report, warnings = pipeline.write_run_report(ctx, run_id, "published", f"published {out['path']}")
+        try:
+            out["postgres"] = pipeline.publish_postgres(ctx, run_id, run_id)
+        except pipeline.PipelineError as err:  # the DuckDB publication stands; the task (and the run) fail
+            ctx.history.finish_run(run_id, "failed", summary={"published": out, "warnings": warnings,
+                                                              "stage": err.stage}, error=str(err), fingerprint=fp,
+                                   published=True, details_path=str(report))
+            raise
         ctx.history.finish_run(run_id, "success", summary={"published": out, "warnings": warnings}, fingerprint=fp,
                                published=True, details_path=str(report))
     return out

@@ -66,6 +66,7 @@ def test_the_zip_limits_and_the_deadline_have_their_defaults():
     ("OBSERVATOIRE_PARTENAIRES_MAX_UNZIPPED_BYTES", "0", "OBSERVATOIRE_PARTENAIRES_MAX_UNZIPPED_BYTES must be"),
     ("OBSERVATOIRE_TASK_RETRIES", "x", "OBSERVATOIRE_TASK_RETRIES must be a whole number of retries (0 or more)"),
     ("OBSERVATOIRE_RETRY_DELAY_SECONDS", "-5", "OBSERVATOIRE_RETRY_DELAY_SECONDS must be a whole number"),
+    ("OBSERVATOIRE_PG_SWAP_TIMEOUT", "-1", "OBSERVATOIRE_PG_SWAP_TIMEOUT must be a number of seconds (0 or more)"),
     ("OBSERVATOIRE_PAUSE_AT", "foo", "OBSERVATOIRE_PAUSE_AT must be <point>:<seconds> with a point among publish"),
     ("OBSERVATOIRE_PAUSE_AT", "publish:abc", "OBSERVATOIRE_PAUSE_AT must be <point>:<seconds>"),
 ])
@@ -111,3 +112,15 @@ def test_a_bad_zip_limit_or_deadline_stops_the_run_with_exit_2(name, value, tmp_
     proc = run_cli("run", env={"OBSERVATOIRE_DATA_DIR": str(data), "OBSERVATOIRE_MODE": "demo", name: value})
     assert proc.returncode == 2 and name in proc.stderr and repr(value) in proc.stderr, proc.stderr
     assert "Traceback" not in proc.stderr and not (data / "meta" / "history.sqlite").exists()
+
+
+def test_the_postgres_dsn_is_checked_without_repeating_it():
+    from extract.envvars import check_text
+
+    assert check_text("OBSERVATOIRE_PG_DSN", {}) is None
+    assert check_text("OBSERVATOIRE_PG_DSN", {"OBSERVATOIRE_PG_DSN": "host=db dbname=obs"}) == "host=db dbname=obs"
+    bad = "host=db password=s3cret dbname='unterminated"
+    with pytest.raises(ConfigError) as err:
+        load_settings({"OBSERVATOIRE_PG_DSN": bad})
+    assert "OBSERVATOIRE_PG_DSN must be a libpq connection string" in str(err.value)
+    assert "s3cret" not in str(err.value)

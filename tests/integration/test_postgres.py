@@ -294,3 +294,15 @@ def test_the_analyst_role_reads_the_stable_schema_only_and_init_is_idempotent(pu
             con.execute(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)')
             con.execute(f'DROP ROLE IF EXISTS "{analyst}"')
             con.execute(f'DROP ROLE IF EXISTS "{pipeline_role}"')
+
+
+def test_the_checksum_tells_a_missing_row_from_a_different_summation_order():
+    from observatoire.postgres import _differing_terms, _profile_sql
+
+    sql, kinds = _profile_sql('"t"', [("valeur", "double precision"), ("code_qpv", "text")], "pg")
+    assert kinds == ["exact", "exact", "sum", "sumabs", "exact", "exact"]
+    assert "sum(abs(CAST(\"valeur\" AS DOUBLE PRECISION)))" in sql and "octet_length(\"code_qpv\")" in sql
+    expected = (3, 3, 1e-12, 3e6, 3, 24)
+    assert _differing_terms(expected, (3, 3, 2.5e-8, 3e6, 3, 24), kinds) == []  # rounding of a cancelling sum
+    assert _differing_terms(expected, (2, 2, -1e6, 2e6, 2, 16), kinds) == [0, 1, 2, 3, 4, 5]
+    assert _differing_terms(expected, (3, 3, 1e-12, 3e6, 3, 25), kinds) == [5]  # one byte of text changed

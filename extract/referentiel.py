@@ -225,7 +225,7 @@ def _map_properties(props: dict, *, where: dict) -> dict[str, str]:
     return mapping
 
 
-def _geometry_wkb(geom: object, *, where: dict) -> bytes:
+def geometry_to_wkb(geom: object, *, where: dict) -> bytes:
     if not isinstance(geom, dict) or geom.get("type") not in ("Polygon", "MultiPolygon"):
         found = "no geometry" if geom is None else repr(geom.get("type") if isinstance(geom, dict) else geom)
         raise FormatError(**where, column="geometry", problem="the feature has no polygon",
@@ -279,7 +279,7 @@ def parse_geojson_text(text: str, *, source_id: str, millesime: int, file: str, 
             raise FormatError(**where, column="code_qp", problem=problem,
                               expected="QN + département (3 characters) + 2 digits + N/M/I/C, e.g. QN01306M",
                               found=repr(code))
-        buf["geometry_wkb"].append(_geometry_wkb(feature.get("geometry"), where=where))
+        buf["geometry_wkb"].append(geometry_to_wkb(feature.get("geometry"), where=where))
         lines.append(line)
         if len(lines) >= batch_features:
             yield _batch(schema, names, buf, lines, millesime)

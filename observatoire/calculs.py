@@ -1,11 +1,18 @@
 """The computed baromètres (issue 20): indicators the observatory computes itself from several landed inputs at
-once (the Filosofi 200 m grid, the GTFS feeds, the ANCT contours, the QPV census population), written as one
-raw table ``raw.calcul_indicateurs`` of the build warehouse during ``load`` (after every raw gate passed).
+once (the Filosofi 200 m grid, the GTFS feeds, the BPE, the OSM green spaces, the results by bureau de vote and
+their contours, the ANCT contours, the QPV census population), written as one raw table
+``raw.calcul_indicateurs`` of the build warehouse during ``load`` (after every raw gate passed).
 
 One row per indicateur × niveau (``qpv`` | ``commune``) × code × millésime with ``valeur``, ``numerateur``,
 ``denominateur``, ``statut`` (``disponible`` or ``non_calculable``), ``motif`` (French, when withheld),
-``methode`` and ``source``. The perimeter's value is summed from its communes in dbt
-(``int_indicateurs__calcules``), so a change of perimeter needs no recomputation.
+``methode``, ``source`` and ``id_election`` (the abstention gap only). The perimeter's value is summed from its
+communes in dbt (``int_indicateurs__calcules``, ``int_comparateurs``), so a change of perimeter needs no
+recomputation.
+
+**Abstention gap.** Its raw rows are the two halves of the gap, per election (``id_election``): ``qpv`` rows
+hold the QPV's apportioned abstentions (numerator) and inscrits (denominator), ``commune`` rows the same outside
+every QPV; dbt subtracts the perimeter's outside-QPV rate (``int_abstention_elections``) and keeps one election
+per millésime for the baromètre.
 
 **Bounded memory.** The grid is streamed (:func:`extract.calcules.carroyage.iter_grid`, blocks of 4 MB): each
 block is split between QPV by area and tested against the served stops, and only the sums per zone (QPV,
@@ -30,7 +37,12 @@ import pyarrow as pa
 
 INDICATEUR_TC = "part_pop_arret_tc_300m"
 INDICATEUR_EQUIP = "distance_equipements_gamme_proximite"
+INDICATEUR_EV = "m2_espaces_verts_5min_par_hab"
+INDICATEUR_ABST = "ecart_taux_abstention"
 BPE_SOURCE = "insee_bpe"
+OSM_SOURCE = "osm_espaces_verts"
+BUREAUX_SOURCE = "reu_contours_bureaux_vote"
+ELECTIONS_PARSER = "mi_resultats_bureaux_vote"
 RAYON_TC_M = 300.0
 GRID_SOURCE = "insee_filosofi_carreaux"
 CONTOURS_SOURCE = "anct_qpv_contours"
@@ -42,13 +54,22 @@ METHODE_TC = ("Population carroyée Filosofi (carreaux de 200 m répartis entre 
 METHODE_EQUIP = ("Distance à vol d'oiseau du centre de chaque carreau Filosofi habité à l'équipement le plus proche de "
                  "chaque type de la gamme de proximité (liste par défaut, à vérifier) géolocalisé par la BPE, moyenne "
                  "sur les types présents, pondérée par la population carroyée de la zone")
+METHODE_EV = ("tampon_400m_vol_oiseau : surface de l'union des espaces verts ouverts au public d'OpenStreetMap "
+              "(parcs, jardins publics, aires de jeux, espaces de loisirs, forêts, pelouses d'au moins 1 000 m²) "
+              "dans un disque de 400 m à vol d'oiseau (5 minutes à 4,8 km/h) autour du centre de chaque carreau "
+              "Filosofi habité, moyenne pondérée par la population carroyée de la zone ; pas encore l'isochrone "
+              "sur le réseau piéton")
+METHODE_ABST = ("Inscrits et abstentions de chaque bureau de vote répartis entre QPV à la part de la surface du "
+                "bureau dans chaque QPV (contours des bureaux de vote Etalab/REU) ; hors QPV : le reste de chaque "
+                "bureau ; l'écart au reste du périmètre est calculé par dbt")
 #: the factor of each indicator: valeur = numerateur / denominateur × facteur (also used by dbt's comparators)
-FACTEURS = {INDICATEUR_TC: 100.0, INDICATEUR_EQUIP: 1.0}
+FACTEURS = {INDICATEUR_TC: 100.0, INDICATEUR_EQUIP: 1.0, INDICATEUR_EV: 1.0, INDICATEUR_ABST: 100.0}
 
 SCHEMA = pa.schema([
     ("indicateur", pa.string()), ("niveau", pa.string()), ("code", pa.string()), ("millesime", pa.int32()),
     ("valeur", pa.float64()), ("numerateur", pa.float64()), ("denominateur", pa.float64()),
     ("statut", pa.string()), ("motif", pa.string()), ("methode", pa.string()), ("source", pa.string()),
+    ("id_election", pa.string()),
 ])
 TABLE = "calcul_indicateurs"
 
@@ -66,31 +87,44 @@ def _latest(landings: list[dict] | None) -> dict | None:
     return max(landings, key=lambda r: r["millesime"]) if landings else None
 
 
-def calcul_indicateurs(by_source: dict[str, list[dict]], gtfs_sources: list[str]) -> tuple[list[Path], pa.Schema]:
+def calcul_indicateurs(by_source: dict[str, list[dict]], gtfs_sources: list[str],
+                       election_sources: list[str] = ()) -> tuple[list[Path], pa.Schema]:
     """The raw table's files (one Parquet, cached) from the landed inputs; no file when an input is missing
     (the catalogue's ``non_calculable`` motif then stands)."""
     grid = _latest(by_source.get(GRID_SOURCE))
     contours = _latest(by_source.get(CONTOURS_SOURCE))
     census = _latest(by_source.get(CENSUS_SOURCE))
     bpe = _latest(by_source.get(BPE_SOURCE))
+    osm = _latest(by_source.get(OSM_SOURCE))
+    bureaux = _latest(by_source.get(BUREAUX_SOURCE))
     feeds = [_latest(by_source.get(s)) for s in sorted(gtfs_sources)]
     feeds = [f for f in feeds if f]
-    if not (grid and contours and census and (feeds or bpe)):
+    # every landed election (each one is its own millésime), not only the latest of each source
+    elections = sorted((r for s in election_sources for r in by_source.get(s) or []),
+                       key=lambda r: (r["millesime"], r["source_id"])) if bureaux else []
+    spatial = bool(grid and census and (feeds or bpe or osm))
+    if not contours or not (spatial or elections):
         return [], SCHEMA
-    key = hashlib.sha256("|".join(
-        [r["sha256"] for r in (grid, contours, census, *feeds, *([bpe] if bpe else []))] + [code_fingerprint()]
-    ).encode()).hexdigest()[:24]
-    anchor = Path(grid["parsed_path"])
+    inputs = [contours, *elections, *([bureaux] if elections else [])]
+    if spatial:
+        inputs += [r for r in (grid, census, *feeds, bpe, osm) if r]
+    key = hashlib.sha256("|".join([r["sha256"] for r in inputs] + [code_fingerprint()]).encode()).hexdigest()[:24]
+    anchor = Path(contours["parsed_path"])
     dest = anchor.with_name(f"{anchor.name.split('.')[0]}.{TABLE}-{key}.parquet")
     if not dest.exists():
         from extract.landing import write_parsed
 
-        table = compute(grid, contours, census, feeds, bpe)
-        write_parsed(table.to_batches(), SCHEMA, dest)
+        parts = []
+        if spatial:
+            parts.append(compute(grid, contours, census, feeds, bpe, osm))
+        if elections:
+            parts.append(compute_abstention(contours, bureaux, elections))
+        write_parsed(pa.concat_tables(parts).to_batches(), SCHEMA, dest)
     return [dest], SCHEMA
 
 
-def compute(grid: dict, contours: dict, census: dict, feeds: list[dict], bpe: dict | None = None) -> pa.Table:
+def compute(grid: dict, contours: dict, census: dict, feeds: list[dict], bpe: dict | None = None,
+            osm: dict | None = None) -> pa.Table:
     import pyarrow.parquet as pq
 
     from extract.calcules.carroyage import (
@@ -121,8 +155,19 @@ def compute(grid: dict, contours: dict, census: dict, feeds: list[dict], bpe: di
         ex, ey = points_3035(eq.column("longitude").to_numpy(zero_copy_only=False),
                              eq.column("latitude").to_numpy(zero_copy_only=False), "EPSG:4326")
         equipements = pa.table({"typequ": eq.column("typequ"), "x_3035": pa.array(ex), "y_3035": pa.array(ey)})
+    pieces = None
+    if osm:
+        import shapely
+
+        from extract.calcules.espaces_verts import aire_atteignable, union_espaces_verts
+
+        green = shapely.from_wkb(np.asarray(
+            pq.read_table(osm["parsed_path"], columns=["geometry_wkb"]).column("geometry_wkb").to_pylist(),
+            dtype=object))
+        pieces = union_espaces_verts(green)  # EPSG:3035, disjoint: overlapping tags counted once
     # per indicator: (niveau, code) → [Σ population, Σ numerator]
-    sums: dict[str, dict[tuple[str, str], list[float]]] = {INDICATEUR_TC: {}, INDICATEUR_EQUIP: {}}
+    sums: dict[str, dict[tuple[str, str], list[float]]] = {INDICATEUR_TC: {}, INDICATEUR_EQUIP: {},
+                                                           INDICATEUR_EV: {}}
     absents: set[str] = set()
 
     def add(indicateur, t, value_column, weighted):
@@ -153,10 +198,14 @@ def compute(grid: dict, contours: dict, census: dict, feeds: list[dict], bpe: di
             t = distance_moyenne(zones, squares, equipements, GAMME_PROXIMITE_DEFAUT)
             absents |= set(filter(None, (t.schema.metadata or {}).get(b"types_absents", b"").decode().split(",")))
             add(INDICATEUR_EQUIP, t, "distance_moyenne_m", weighted=True)
+        if pieces is not None:
+            m2 = aire_atteignable(np.column_stack(squares.centroids()), pieces)
+            idx = zones.column("carreau").to_numpy()
+            add(INDICATEUR_EV, zones.append_column("m2", pa.array(m2[idx])), "m2", weighted=True)
     recensement = {c: v for c, v in zip(
         *(pq.read_table(census["parsed_path"], columns=["code_qpv", "population"]).column(n).to_pylist()
           for n in ("code_qpv", "population")), strict=True)}
-    pop = {k: v[0] for k, v in (sums[INDICATEUR_TC] or sums[INDICATEUR_EQUIP]).items()}
+    pop = {k: v[0] for k, v in (sums[INDICATEUR_TC] or sums[INDICATEUR_EQUIP] or sums[INDICATEUR_EV]).items()}
     par_qpv = {code: p for (niveau, code), p in pop.items() if niveau == "qpv"}
     # only the QPV the grid covers or the census lists (a national census file lists every QPV of France)
     ecarts = {e.code_qpv: e for e in controle_recensement(
@@ -172,6 +221,57 @@ def compute(grid: dict, contours: dict, census: dict, feeds: list[dict], bpe: di
                                    if absents else "")
         source = f"{BPE_SOURCE}:{bpe['millesime']}|{GRID_SOURCE}:{grid['millesime']}|{CENSUS_SOURCE}:{census['millesime']}"
         rows += _rows(INDICATEUR_EQUIP, sums[INDICATEUR_EQUIP], ecarts, recensement, bpe["millesime"], methode, source)
+    if osm:
+        source = f"{OSM_SOURCE}:{osm['millesime']}|{GRID_SOURCE}:{grid['millesime']}|{CENSUS_SOURCE}:{census['millesime']}"
+        rows += _rows(INDICATEUR_EV, sums[INDICATEUR_EV], ecarts, recensement, osm["millesime"], METHODE_EV, source)
+    return pa.Table.from_pylist(rows, schema=SCHEMA)
+
+
+def compute_abstention(contours: dict, bureaux: dict, elections: list[dict]) -> pa.Table:
+    """The two halves of the abstention gap for every landed election (see the module doc): each bureau's share
+    in each QPV by area overlap (EPSG:3035), computed once; then per election the QPV's apportioned inscrits and
+    abstentions (withheld under the coverage or inscrits thresholds, with the French motif) and each commune's
+    outside-QPV inscrits and abstentions."""
+    import pyarrow.parquet as pq
+    import shapely
+
+    from extract.calcules.carroyage import to_3035
+    from extract.calcules.elections import ecart_abstention, hors_qpv_par_commune, part_bureau_qpv
+
+    qpv = pq.read_table(contours["parsed_path"], columns=["code_qpv", "geometry_wkb"])
+    bv = pq.read_table(bureaux["parsed_path"], columns=["id_bv", "geometry_wkb"])
+
+    def polys(t):
+        return to_3035(shapely.from_wkb(np.asarray(t.column("geometry_wkb").to_pylist(), dtype=object)))
+
+    qpv_codes = qpv.column("code_qpv").to_pylist()
+    shares = part_bureau_qpv(bv.column("id_bv").to_pylist(), polys(bv), qpv_codes, polys(qpv))
+    touched = set(shares.column("code_qpv").to_pylist())
+    rows = []
+    for landing in elections:
+        results = pq.read_table(landing["parsed_path"],
+                                columns=["id_election", "code_commune", "id_bv", "inscrits", "abstentions"])
+        if not results.num_rows:
+            continue
+        id_election = results.column("id_election")[0].as_py()
+        source = f"{landing['source_id']}:{landing['millesime']}|{BUREAUX_SOURCE}:{bureaux['millesime']}"
+        par_qpv, _ = ecart_abstention(results, shares, qpv_codes=touched)
+        for r in par_qpv.to_pylist():
+            ok = r["motif"] is None or r["motif"].startswith("aucun inscrit hors QPV")
+            den, num = r["inscrits_qpv"], r["abstentions_qpv"]
+            rows.append({"indicateur": INDICATEUR_ABST, "niveau": "qpv", "code": r["code_qpv"],
+                         "millesime": landing["millesime"], "valeur": 100 * num / den if ok and den else None,
+                         "numerateur": num, "denominateur": den, "statut": "disponible" if ok else "non_calculable",
+                         "motif": None if ok else r["motif"], "methode": METHODE_ABST, "source": source,
+                         "id_election": id_election})
+        for r in hors_qpv_par_commune(results, shares).to_pylist():
+            den, num = r["inscrits_hors_qpv"], r["abstentions_hors_qpv"]
+            rows.append({"indicateur": INDICATEUR_ABST, "niveau": "commune", "code": r["code_commune"],
+                         "millesime": landing["millesime"], "valeur": 100 * num / den if den else None,
+                         "numerateur": num, "denominateur": den,
+                         "statut": "disponible" if den else "non_calculable",
+                         "motif": None if den else "aucun inscrit hors QPV dans la commune", "methode": METHODE_ABST,
+                         "source": source, "id_election": id_election})
     return pa.Table.from_pylist(rows, schema=SCHEMA)
 
 
@@ -185,10 +285,10 @@ def _rows(indicateur, acc, ecarts, recensement, millesime, methode, source) -> l
                      "valeur": facteur * num / p if ok else None, "numerateur": num, "denominateur": p,
                      "statut": "disponible" if ok else "non_calculable",
                      "motif": None if ok else (ecart.motif if ecart else "aucune population carroyée"),
-                     "methode": methode, "source": source})
+                     "methode": methode, "source": source, "id_election": None})
     for code, e in sorted(ecarts.items()):
         if ("qpv", code) not in acc and code in recensement:
             rows.append({"indicateur": indicateur, "niveau": "qpv", "code": code, "millesime": millesime,
                          "valeur": None, "numerateur": None, "denominateur": None, "statut": "non_calculable",
-                         "motif": e.motif, "methode": methode, "source": source})
+                         "motif": e.motif, "methode": methode, "source": source, "id_election": None})
     return rows

@@ -715,10 +715,13 @@ def derived_tables(ctx: Context, by_source: dict[str, list[dict]]) -> dict:
                 write_parsed(_assign_batches(index, parsed, spec, schema), schema, dest)
             paths.append(dest)
         out[name] = (paths, schema)
-    # the computed baromètres (grid + GTFS + contours + census at once): observatoire/calculs.py
-    from observatoire.calculs import TABLE, calcul_indicateurs
+    # the computed baromètres (grid + GTFS + BPE + OSM + elections + contours + census): observatoire/calculs.py
+    from observatoire.calculs import ELECTIONS_PARSER, GTFS_PARSER, TABLE, calcul_indicateurs
 
-    out[TABLE] = calcul_indicateurs(by_source, [sid for sid, src in ctx.registry.items() if src.parser == "gtfs"])
+    def of_parser(parser: str) -> list[str]:
+        return [sid for sid, src in ctx.registry.items() if src.parser == parser]
+
+    out[TABLE] = calcul_indicateurs(by_source, of_parser(GTFS_PARSER), of_parser(ELECTIONS_PARSER))
     return out
 
 

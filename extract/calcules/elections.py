@@ -106,7 +106,11 @@ def commune_de_rattachement(code: str) -> str:
 
 
 def id_bv(code_commune: str, code_bv: str) -> str:
-    """The bureau key ``13055_0101`` (the form of the bureaux de vote contours' ``id_bv``)."""
+    """The bureau key ``13055_0101`` (the form of the bureaux de vote contours' ``id_bv``). A numeric bureau code
+    is padded to 4 digits (``1`` → ``0001``) so that a file that dropped the zeros still joins."""
+    code_bv = code_bv.strip()
+    if code_bv.isdigit() and len(code_bv) < 4:
+        code_bv = code_bv.zfill(4)
     return f"{commune_de_rattachement(code_commune)}_{code_bv}"
 
 
@@ -368,3 +372,43 @@ def ecart_abstention(results: pa.Table, shares: pa.Table, perimeter_bureaux: Ite
         cols["couverture"].append(couv)
         cols["motif"].append(motif)
     return pa.table(cols, schema=ECART_SCHEMA), ref
+
+
+HORS_QPV_SCHEMA = pa.schema([
+    ("id_election", pa.string()), ("millesime", pa.int32()), ("code_commune", pa.string()),
+    ("inscrits_hors_qpv", pa.float64()), ("abstentions_hors_qpv", pa.float64()), ("bureaux", pa.int64()),
+])
+
+
+def hors_qpv_par_commune(results: pa.Table, shares: pa.Table) -> pa.Table:
+    """Inscrits and abstentions of each commune **outside every QPV**: each bureau weighted by
+    ``1 − Σ_q part_bureau`` (the same weights as the reference of :func:`ecart_abstention`), summed by commune.
+
+    Summed over the communes of any perimeter, these give that perimeter's reference (the rest of the territory,
+    outside every QPV) without recomputing the shares: the observatory's perimeter is chosen in dbt."""
+    ids = results.column("id_bv").to_pylist()
+    elections = set(results.column("id_election").to_pylist())
+    if len(elections) > 1:
+        raise ValueError(f"results of several elections at once: {sorted(elections)}")
+    id_election = elections.pop() if elections else None
+    pos = {b: i for i, b in enumerate(ids)}
+    in_qpv = np.zeros(len(ids))
+    for b, p in zip(shares.column("id_bv").to_pylist(), shares.column("part_bureau").to_pylist(), strict=True):
+        i = pos.get(b)
+        if i is not None:
+            in_qpv[i] += float(p)
+    w = np.clip(1.0 - in_qpv, 0.0, 1.0)
+    ins = np.asarray(results.column("inscrits").to_numpy(zero_copy_only=False), dtype=np.float64)
+    abs_ = np.asarray(results.column("abstentions").to_numpy(zero_copy_only=False), dtype=np.float64)
+    communes = np.asarray(results.column("code_commune").to_pylist(), dtype=object).astype(str)
+    if not len(communes):
+        return HORS_QPV_SCHEMA.empty_table()
+    codes, inv = np.unique(communes, return_inverse=True)
+    return pa.table({
+        "id_election": [id_election] * len(codes),
+        "millesime": [millesime_de(id_election)] * len(codes),
+        "code_commune": codes.tolist(),
+        "inscrits_hors_qpv": np.bincount(inv, weights=w * ins, minlength=len(codes)),
+        "abstentions_hors_qpv": np.bincount(inv, weights=w * abs_, minlength=len(codes)),
+        "bureaux": np.bincount(inv, minlength=len(codes)).astype(np.int64),
+    }, schema=HORS_QPV_SCHEMA)

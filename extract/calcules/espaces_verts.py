@@ -294,7 +294,11 @@ def aire_atteignable(points: np.ndarray, pieces: np.ndarray, *, rayon_m: float =
     piece_area = shapely.area(pieces)
     for lo in range(0, len(points), chunk):
         pts = shapely.points(points[lo:lo + chunk])
-        discs = shapely.buffer(pts, rayon_m, quad_segs=_QUAD_SEGS)
+        # only the points with a piece within reach get a disc (most of a national grid has none nearby)
+        near = np.unique(tree.query(pts, predicate="dwithin", distance=rayon_m)[0])
+        if not len(near):
+            continue
+        discs = shapely.buffer(pts[near], rayon_m, quad_segs=_QUAD_SEGS)
         d_idx, p_idx = tree.query(discs, predicate="intersects")
         if not len(d_idx):
             continue
@@ -302,7 +306,7 @@ def aire_atteignable(points: np.ndarray, pieces: np.ndarray, *, rayon_m: float =
         areas = np.where(inside, piece_area[p_idx], 0.0)
         cut = ~inside
         areas[cut] = shapely.area(shapely.intersection(discs[d_idx[cut]], pieces[p_idx[cut]]))
-        out[lo:lo + chunk] = np.bincount(d_idx, weights=areas, minlength=len(pts))
+        out[lo + near] = np.bincount(d_idx, weights=areas, minlength=len(near))
     return out
 
 

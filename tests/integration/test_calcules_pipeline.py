@@ -1,5 +1,7 @@
-"""The computed baromètre part_pop_arret_tc_300m wired end to end (issue 20): the demo publishes it per QPV with its
-comparators, and a bad grid or GTFS is refused by its gate with a clear message, nothing published."""
+"""The computed baromètres wired end to end (issue 20): the demo publishes transport access, everyday services,
+green space (with their commune and perimeter comparators) and the abstention gap (one election per millésime,
+every election in mart_abstention_elections); a bad grid, GTFS, Overpass answer or election file is refused by
+its gate with a clear message, nothing published."""
 
 from __future__ import annotations
 
@@ -18,6 +20,8 @@ pytestmark = pytest.mark.slow
 
 GTFS = RECORDINGS / "gtfs_amp" / "2025" / "gtfs_rtm.zip"
 GRID = RECORDINGS / "insee_filosofi_carreaux" / "2019" / "Filosofi2019_carreaux_200m_csv.zip"
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "calcules"
+LEGI_2024 = RECORDINGS / "mi_resultats_bv_legi_t1" / "2024" / "resultats-definitifs-par-bureau-de-vote-tour1.csv"
 
 
 def test_demo_publishes_transport_access_with_comparators(published_demo):
@@ -41,6 +45,55 @@ def test_demo_publishes_transport_access_with_comparators(published_demo):
         "and statut = 'disponible' and valeur > 0").fetchone()
     assert n >= 33 and with_comparators >= 33, (n, with_comparators)
     assert con.execute("select count(distance_equipements_gamme_proximite) from mart_defi_proximite").fetchone()[0] >= 33
+    con.close()
+
+
+def test_demo_publishes_green_space_with_its_method(published_demo):
+    con = duckdb.connect(str(published_demo / "warehouse" / "observatoire.duckdb"), read_only=True)
+    n, with_comparators, top = con.execute(
+        "select count(*), count(*) filter (where valeur_commune is not null and valeur_perimetre is not null), "
+        "max(valeur) from fct_indicateur_qpv where indicateur = 'm2_espaces_verts_5min_par_hab' "
+        "and statut = 'disponible'").fetchone()
+    assert n >= 33 and with_comparators >= 33, (n, with_comparators)
+    assert 0 < top <= 3.1416 * 400 ** 2  # never more than the whole 400 m disc
+    assert con.execute("select count(m2_espaces_verts_5min_par_hab), count(m2_espaces_verts_5min_par_hab_valeur_commune) "
+                       "from mart_defi_transition_ecologique").fetchone() >= (33, 33)
+    # the catalogue names the method of this version (crow-fly buffer, not yet the walking isochrone)
+    definition = con.execute("select definition from dim_indicateur "
+                             "where indicateur = 'm2_espaces_verts_5min_par_hab'").fetchone()[0]
+    assert "tampon_400m_vol_oiseau" in definition and "vol d'oiseau" in definition
+    con.close()
+
+
+def test_demo_publishes_the_abstention_gap_per_election(published_demo):
+    con = duckdb.connect(str(published_demo / "warehouse" / "observatoire.duckdb"), read_only=True)
+    by_year = dict(con.execute(
+        "select millesime, count(*) from fct_indicateur_qpv where indicateur = 'ecart_taux_abstention' "
+        "and statut = 'disponible' group by millesime").fetchall())
+    assert by_year.get(2022, 0) >= 33 and by_year.get(2024, 0) >= 33, by_year
+    assert con.execute("select count(ecart_taux_abstention) from mart_defi_participation_citoyenne "
+                       "where millesime = 2024").fetchone()[0] >= 33
+    # two elections in 2024 told apart by id_election; the baromètre keeps one per millésime (législatives)
+    elections = con.execute("select id_election, bool_or(retenue_barometre) from mart_abstention_elections "
+                            "group by 1 order by 1").fetchall()
+    assert elections == [("2022_pres_t1", True), ("2024_euro_t1", False), ("2024_legi_t1", True)], elections
+    # the baromètre is the retained election's gap, and the gap is the QPV's rate minus the reference's
+    rows = con.execute(
+        "select f.valeur, m.ecart_points, m.taux_abstention_qpv - m.taux_abstention_hors_qpv, f.source "
+        "from fct_indicateur_qpv f join mart_abstention_elections m on m.code_qpv = f.code_qpv "
+        "and m.millesime = f.millesime and m.retenue_barometre "
+        "where f.indicateur = 'ecart_taux_abstention' and f.statut = 'disponible'").fetchall()
+    assert len(rows) >= 66
+    for valeur, ecart, diff, source in rows:
+        assert valeur == pytest.approx(ecart) == pytest.approx(diff)
+        assert "election:" in source
+    # withheld QPV (bureaux redrawn since the contours: coverage) carry the French motif
+    motifs = con.execute("select distinct motif from fct_indicateur_qpv where indicateur = 'ecart_taux_abstention' "
+                         "and millesime = 2024 and statut <> 'disponible'").fetchall()
+    assert all(m and "couverture insuffisante" in m for (m,) in motifs), motifs
+    # no commune comparator: the gap is its own comparison
+    assert con.execute("select count(valeur_commune) + count(valeur_perimetre) from fct_indicateur_qpv "
+                       "where indicateur = 'ecart_taux_abstention'").fetchone()[0] == 0
     con.close()
 
 
@@ -70,7 +123,15 @@ def _grid_lambert93(dest: Path) -> Path:
     return dest
 
 
-@pytest.mark.parametrize("case", ["gtfs without stops.txt", "grid in another projection"])
+def _legi_renamed(dest: Path) -> Path:
+    text = LEGI_2024.read_text(encoding="utf-8")
+    header, rest = text.split("\n", 1)
+    dest.write_text(header.replace(";Abstentions;", ";Nb abstentions;") + "\n" + rest, encoding="utf-8")
+    return dest
+
+
+@pytest.mark.parametrize("case", ["gtfs without stops.txt", "grid in another projection", "overpass error page",
+                                  "overpass timeout remark", "election column renamed"])
 def test_bad_inputs_are_refused_and_nothing_is_published(case, demo_copy, tmp_path, monkeypatch):
     pub = demo_copy / "warehouse" / "observatoire.duckdb"
     before = sha256_of(pub)
@@ -78,10 +139,24 @@ def test_bad_inputs_are_refused_and_nothing_is_published(case, demo_copy, tmp_pa
         source, env = "gtfs_amp", "OBSERVATOIRE_URL_GTFS_AMP"
         bad = _zip_without(GTFS, tmp_path / GTFS.name, "stops.txt")
         expected = ["GTFS feed without stops.txt", "gtfs_amp"]
-    else:
+    elif case == "grid in another projection":
         source, env = "insee_filosofi_carreaux", "OBSERVATOIRE_URL_INSEE_FILOSOFI_CARREAUX"
         bad = _grid_lambert93(tmp_path / GRID.name)
         expected = ["square outside metropolitan France in EPSG:3035", "insee_filosofi_carreaux"]
+    elif case == "overpass error page":
+        source, env = "osm_espaces_verts", "OBSERVATOIRE_URL_OSM_ESPACES_VERTS"
+        bad = tmp_path / "interpreter"
+        bad.write_bytes((FIXTURES / "osm_overpass_erreur.html").read_bytes())
+        expected = ["osm_espaces_verts", "error page", "rate_limited"]
+    elif case == "overpass timeout remark":
+        source, env = "osm_espaces_verts", "OBSERVATOIRE_URL_OSM_ESPACES_VERTS"
+        bad = tmp_path / "interpreter.json"
+        bad.write_bytes((FIXTURES / "osm_overpass_timeout.json").read_bytes())
+        expected = ["osm_espaces_verts", "timed out", "partial"]
+    else:
+        source, env = "mi_resultats_bv_legi_t1", "OBSERVATOIRE_URL_MI_RESULTATS_BV_LEGI_T1"
+        bad = _legi_renamed(tmp_path / LEGI_2024.name)
+        expected = ["mi_resultats_bv_legi_t1", "'Abstentions'", "Nb abstentions", "line 1"]
     monkeypatch.setenv(env, bad.as_uri())
     with pytest.raises(PipelineError) as err:
         run(load_settings(), sources=[source])

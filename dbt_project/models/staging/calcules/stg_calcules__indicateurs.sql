@@ -1,5 +1,6 @@
 -- The baromètres the pipeline computes itself from several landed inputs at once (observatoire/calculs.py:
--- Filosofi 200 m grid + GTFS + ANCT contours + QPV census population), one row per indicateur × niveau
+-- Filosofi 200 m grid + GTFS + BPE + OSM green spaces + results by bureau de vote + ANCT contours + QPV census
+-- population), one row per indicateur × niveau
 -- (qpv | commune) × code × millésime. Withheld values (census check) are NULL, non_calculable, with a motif.
 select
     cast(indicateur as varchar)     as indicateur,
@@ -12,5 +13,6 @@ select
     cast(statut as varchar)         as statut,
     cast(motif as varchar)          as motif,
     cast(methode as varchar)        as methode,
-    cast(source as varchar)         as source
+    cast(source as varchar)         as source,
+    cast(id_election as varchar)    as id_election
 from {{ source('raw', 'calcul_indicateurs') }}

@@ -167,3 +167,21 @@ def test_end_to_end_on_the_2024_extract():
     # QPV: all of 0101 (1000 ins, 450 abs) + half of 1501 (400, 200) → 650 / 1400
     # rest: half of 1501 (400, 200) + 0001 (1200, 360) → 560 / 1600
     assert row["ecart_points"] == pytest.approx(100 * (650 / 1400 - 560 / 1600))
+
+
+def test_outside_qpv_by_commune_uses_the_reference_weights():
+    from extract.calcules.elections import hors_qpv_par_commune
+
+    results = pa.table({"id_election": ["2024_legi_t1"] * 3, "id_bv": ["13055_0101", "13055_0102", "13117_0001"],
+                        "code_commune": ["13055", "13055", "13117"], "inscrits": [1000, 800, 2000],
+                        "abstentions": [600, 200, 500]})
+    # 0101 wholly in a QPV, 0102 half in a QPV (a bureau split between two QPV: 0.3 + 0.2), 0001 outside
+    shares = _shares([("13055_0101", "Q1", 1.0, 0.6), ("13055_0102", "Q1", 0.3, 0.2), ("13055_0102", "Q2", 0.2, 0.5)])
+    rows = {r["code_commune"]: r for r in hors_qpv_par_commune(results, shares).to_pylist()}
+    assert rows["13055"]["inscrits_hors_qpv"] == pytest.approx(400) and rows["13055"]["abstentions_hors_qpv"] == 100
+    assert (rows["13117"]["inscrits_hors_qpv"], rows["13117"]["abstentions_hors_qpv"]) == (2000, 500)
+    assert rows["13055"]["bureaux"] == 2 and rows["13055"]["millesime"] == 2024
+    # summed over the communes, the same reference as ecart_abstention's
+    _, ref = ecart_abstention(results, shares)
+    assert sum(r["inscrits_hors_qpv"] for r in rows.values()) == pytest.approx(ref.inscrits)
+    assert sum(r["abstentions_hors_qpv"] for r in rows.values()) == pytest.approx(ref.abstentions)

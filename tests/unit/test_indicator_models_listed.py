@@ -1,0 +1,28 @@
+"""Adding a source's indicator model is not enough: ``int_indicateurs_qpv`` unions a hand-kept list of the
+``int_indicateurs__<source>`` models, and a model left out of it would publish ``non_publie`` instead of its
+values without any error. This test makes the omission fail."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+INTERMEDIATE = Path(__file__).resolve().parents[2] / "dbt_project" / "models" / "intermediate"
+
+
+def _listed() -> list[str]:
+    sql = (INTERMEDIATE / "int_indicateurs_qpv.sql").read_text(encoding="utf-8")
+    block = re.search(r"\{%\s*set sources\s*=\s*\[(.*?)\]\s*%\}", sql, re.DOTALL)
+    assert block, "int_indicateurs_qpv.sql no longer holds its `{% set sources = [...] %}` list"
+    return re.findall(r"'([^']+)'", block.group(1))
+
+
+def test_every_per_source_indicator_model_is_unioned():
+    models = sorted(p.stem for p in INTERMEDIATE.glob("int_indicateurs__*.sql"))
+    listed = _listed()
+    missing = sorted(set(models) - set(listed))
+    assert not missing, (f"int_indicateurs_qpv.sql does not union {missing}: add them to its `sources` list, or "
+                         "their values are published as non_publie")
+    unknown = sorted(set(listed) - set(models))
+    assert not unknown, f"int_indicateurs_qpv.sql lists models that do not exist: {unknown}"
+    assert len(listed) == len(set(listed)), "a model is listed twice (its values would be counted twice)"

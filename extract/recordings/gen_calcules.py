@@ -17,8 +17,10 @@
   cells around the Métropole's recorded QPV, each cell a bureau of the commune of its nearest QPV (Marseille's
   bureaux numbered by arrondissement, ``0101``…).
 * ``mi_resultats_bv_pres_t1/2022`` (≤ 2022 « wide » layout, Windows-1252, CRLF, commune on 3 digits, unnamed
-  candidate blocks), ``mi_resultats_bv_euro_t1/2024`` and ``mi_resultats_bv_legi_t1/2024`` (2024 layout,
-  UTF-8): one row per bureau of the contours (a few bureaux redrawn since 2022 are missing in 2024), plus rows
+  candidate blocks), ``mi_resultats_bv_euro_t1/2024``, ``mi_resultats_bv_legi_t1/2024`` (2024 layout, UTF-8)
+  and ``mi_resultats_bv_muni_t1/2026`` (the same 19 fixed columns, 13 columns per list; the fixed columns'
+  names are inferred from the 2024 layout, their positions from public code reading the 2026 file): one row
+  per bureau of the contours (a few bureaux redrawn since 2022 are missing in 2024), plus rows
   outside the Métropole (Paris; the Français de l'étranger in 2022). Abstention is higher in bureaux that
   overlap a QPV (seeded).
 
@@ -309,6 +311,8 @@ ELECTIONS = [
     ("mi_resultats_bv_euro_t1", 2024, "resultats-definitifs-par-bureau-de-vote.csv", "2024euro", 0.50, 0.04),
     ("mi_resultats_bv_legi_t1", 2024, "resultats-definitifs-par-bureau-de-vote-tour1.csv", "2024legi", 0.33,
      0.04),
+    ("mi_resultats_bv_muni_t1", 2026, "municipales-2026-resultats-bv-par-communes-2026-03-20.csv", "2026muni",
+     0.42, 0.06),
 ]
 HEADER_2022 = ("Code du département;Libellé du département;Code de la circonscription;Libellé de la "
                "circonscription;Code de la commune;Libellé de la commune;Code du b.vote;Inscrits;Abstentions;"
@@ -360,6 +364,9 @@ def _resultats(source: str, layout: str, base: float, missing: float) -> str:
                 if layout == "2024legi":
                     cands += [str(k), "DIV", nom, prenom, sexe, str(v), _pct(v, inscrits) + "%", _pct(v, exp) + "%",
                               ""]
+                elif layout == "2026muni":  # 13 columns per list
+                    cands += [str(k), nom, prenom, sexe, "LDIV", f"LISTE {nom}", f"Liste {prenom} {nom}", str(v),
+                              _pct(v, inscrits) + "%", _pct(v, exp) + "%", "", "0", "0"]
                 else:
                     cands += [str(k), "LDIV", f"LISTE {nom}", f"Liste {prenom} {nom}", str(v),
                               _pct(v, inscrits) + "%", _pct(v, exp) + "%", "0"]
@@ -374,6 +381,12 @@ def _resultats(source: str, layout: str, base: float, missing: float) -> str:
         header = HEADER_2024.format(circo="Code circonscription législative;Libellé circonscription législative;")
         header += "".join(f";Numéro de panneau {k};Nuance candidat {k};Nom candidat {k};Prénom candidat {k};"
                           f"Sexe candidat {k};Voix {k};% Voix/inscrits {k};% Voix/exprimés {k};Elu {k}"
+                          for k in range(1, 4))
+    elif layout == "2026muni":
+        header = HEADER_2024.format(circo="")
+        header += "".join(f";Numéro de panneau {k};Nom candidat {k};Prénom candidat {k};Sexe candidat {k};"
+                          f"Nuance liste {k};Libellé abrégé de liste {k};Libellé de liste {k};Voix {k};"
+                          f"% Voix/inscrits {k};% Voix/exprimés {k};Elu {k};Sièges au CM {k};Sièges au CC {k}"
                           for k in range(1, 4))
     else:
         header = HEADER_2024.format(circo="")

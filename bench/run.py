@@ -152,7 +152,6 @@ def run_stage(stage: str, state_path: Path) -> dict:
         summaries = pipeline.validate_marts(ctx, state["run_id"])
         out = {"rows": _count_rows(ctx, "marts", "fct_indicateur_qpv"), "suites": len(summaries)}
     elif stage == "publish":
-        out["site_chart_workaround"] = _site_chart_workaround()
         fp = pipeline.fingerprint(ctx)
         published = pipeline.publish(ctx, state["run_id"], fp)
         pipeline.prune_raw(ctx, state["run_id"])
@@ -162,47 +161,13 @@ def run_stage(stage: str, state_path: Path) -> dict:
     elif stage == "snapshot":
         from observatoire.snapshot import create
 
-        out["site_chart_workaround"] = _site_chart_workaround()  # the edition freezes the site too
         snap = create(ctx.settings, datetime.now(UTC).year)
         out = {"rows": len(snap.manifest.get("files", [])), "files": len(snap.manifest.get("files", []))}
     else:
         raise SystemExit(f"unknown stage {stage}")
     out["inner_seconds"] = time.perf_counter() - t0
-    if stage in ("publish", "snapshot"):
-        out["site_chart_workaround_applied"] = _CHART_PATCH["applied"]
     state_path.write_text(json.dumps(state, default=str))
     return out
-
-
-_CHART_PATCH = {"applied": 0}
-
-
-def _site_chart_workaround() -> str:
-    """The site's défi charts order their bars with an explicit ``sort`` list of every QPV label; for the 1,609
-    QPV of France vl-convert fails (« Maximum call stack size exceeded ») and the publication is refused. For
-    the benchmark only, such a spec gets its order as a ``rang`` field instead (``sort: {field: rang}``: the same
-    SVG, checked on 66 QPV). A no-op once ``observatoire/site/charts.py`` no longer sorts by a list."""
-    from observatoire.site import charts
-
-    original = charts.barometre_spec
-
-    def barometre_spec(rows, labels, **kwargs):
-        spec = original(rows, labels, **kwargs)
-        rank = {q: i for i, q in enumerate(spec.get("usermeta", {}).get("band_labels", []))}
-        patched = False
-        for layer in spec.get("layer", []):
-            y = layer.get("encoding", {}).get("y")
-            if y and isinstance(y.get("sort"), list):
-                y["sort"] = {"field": "rang", "op": "min", "order": "ascending"}
-                patched = True
-        if patched:
-            for v in spec["data"]["values"]:
-                v["rang"] = rank.get(v["qpv"], len(rank))
-            _CHART_PATCH["applied"] += 1
-        return spec
-
-    charts.barometre_spec = barometre_spec
-    return "explicit sort lists of the défi charts replaced by a rank field (bench only; see run.py)"
 
 
 def _calculs(ctx) -> dict:

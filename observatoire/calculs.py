@@ -133,6 +133,7 @@ def compute(grid: dict, contours: dict, census: dict, feeds: list[dict], bpe: di
         controle_recensement,
         points_3035,
         population_par_qpv,
+        qpv_polygones_3035,
     )
     from extract.calcules.gtfs import part_population_arret
     from extract.calcules.proximite import GAMME_PROXIMITE_DEFAUT, distance_moyenne
@@ -171,31 +172,54 @@ def compute(grid: dict, contours: dict, census: dict, feeds: list[dict], bpe: di
     absents: set[str] = set()
 
     def add(indicateur, t, value_column, weighted):
+        """Σ population and Σ numerator by zone: one Python step per zone of the batch, not per row."""
         acc = sums[indicateur]
-        vals = t.column(value_column).to_numpy(zero_copy_only=False)
-        for niveau, code, p, v in zip(t.column("niveau").to_pylist(), t.column("code").to_pylist(),
-                                      t.column("population").to_numpy(), vals, strict=True):
-            cell = acc.setdefault((niveau, code), [0.0, 0.0])
-            if weighted:  # a mean weighted by population: carry Σ population × value
-                if np.isfinite(v):
-                    cell[0] += float(p)
-                    cell[1] += float(p) * float(v)
-            else:
-                cell[0] += float(p)
-                cell[1] += float(v)
+        vals = np.asarray(t.column(value_column).to_numpy(zero_copy_only=False), dtype=np.float64)
+        pops = np.asarray(t.column("population").to_numpy(zero_copy_only=False), dtype=np.float64)
+        if weighted:  # a mean weighted by population: carry Σ population × value, over the known values
+            ok = np.isfinite(vals)
+            pops, nums = np.where(ok, pops, 0.0), np.where(ok, pops * np.where(ok, vals, 0.0), 0.0)
+        else:
+            nums = vals
+        keys = np.char.add(np.char.add(np.asarray(t.column("niveau").to_pylist(), dtype=str), "\x1f"),
+                           np.asarray(t.column("code").to_pylist(), dtype=str))
+        if not len(keys):
+            return
+        uniq, inv = np.unique(keys, return_inverse=True)
+        p_sum = np.bincount(inv, weights=pops, minlength=len(uniq))
+        n_sum = np.bincount(inv, weights=nums, minlength=len(uniq))
+        for key, ps, ns in zip(uniq.tolist(), p_sum.tolist(), n_sum.tolist(), strict=True):
+            cell = acc.setdefault(tuple(key.split("\x1f", 1)), [0.0, 0.0])
+            cell[0] += ps
+            cell[1] += ns
+    # built once for every batch: the QPV polygons in EPSG:3035, the stops' and the equipments' indexes
+    qpv_3035 = qpv_polygones_3035(index)
+    stops_tree = None
+    if stops is not None:
+        from extract.calcules.gtfs import arbre_arrets
+
+        sx, sy = points_3035(stops.column("stop_lon").to_numpy(zero_copy_only=False),
+                             stops.column("stop_lat").to_numpy(zero_copy_only=False), "EPSG:4326")
+        stops_tree = arbre_arrets(sx, sy)
+    arbres = None
+    if equipements is not None:
+        from extract.calcules.proximite import arbres_equipements
+
+        arbres = arbres_equipements(equipements, GAMME_PROXIMITE_DEFAUT)
     pf = pq.ParquetFile(grid["parsed_path"])
     cols = ["idcar_200m", "ind", "code_commune", "impute", "x_3035", "y_3035", "res_m"]
     for batch in pf.iter_batches(batch_size=100_000, columns=cols):
         arrays = [batch.column(c) for c in cols[:6]] + [batch.column("res_m").cast(pa.int32()),
                                                          pa.nulls(batch.num_rows, pa.int64())]
         squares = Carreaux.from_table(pa.Table.from_arrays(arrays, schema=GRID_SCHEMA))
-        rep = population_par_qpv(squares, qpv=index)
+        rep = population_par_qpv(squares, qpv=qpv_3035, crs="EPSG:3035")
         zones = rep.zones(metropole=None)
         if stops is not None:
-            add(INDICATEUR_TC, part_population_arret(zones, squares, stops, radius_m=RAYON_TC_M),
-                "population_desservie", weighted=False)
-        if equipements is not None:
-            t = distance_moyenne(zones, squares, equipements, GAMME_PROXIMITE_DEFAUT)
+            t = (part_population_arret(zones, squares, stops_tree, radius_m=RAYON_TC_M) if stops_tree is not None
+                 else part_population_arret(zones, squares, stops, radius_m=RAYON_TC_M))
+            add(INDICATEUR_TC, t, "population_desservie", weighted=False)
+        if arbres is not None:
+            t = distance_moyenne(zones, squares, arbres, GAMME_PROXIMITE_DEFAUT)
             absents |= set(filter(None, (t.schema.metadata or {}).get(b"types_absents", b"").decode().split(",")))
             add(INDICATEUR_EQUIP, t, "distance_moyenne_m", weighted=True)
         if pieces is not None:

@@ -270,16 +270,19 @@ def union_espaces_verts(polygons: Sequence[shapely.Geometry], *, tile_m: float =
         return np.empty(0, dtype=object)
     union = shapely.union_all(polys)
     parts = shapely.get_parts(union)
-    x0, y0, x1, y1 = shapely.total_bounds(parts)
-    xs = np.arange(np.floor(x0 / tile_m), np.ceil(x1 / tile_m) + 1) * tile_m
-    ys = np.arange(np.floor(y0 / tile_m), np.ceil(y1 / tile_m) + 1) * tile_m
-    gx, gy = np.meshgrid(xs[:-1], ys[:-1]) if len(xs) > 1 and len(ys) > 1 else (np.array([x0]), np.array([y0]))
-    tiles = shapely.box(gx.ravel(), gy.ravel(), gx.ravel() + tile_m, gy.ravel() + tile_m)
-    tree = shapely.STRtree(parts)
-    t_idx, p_idx = tree.query(tiles, predicate="intersects")
-    pieces = shapely.intersection(parts[p_idx], tiles[t_idx])
-    pieces = pieces[shapely.area(pieces) > 0]
-    return pieces
+    # only the tiles each part's bounds cover (a national set's bounding box would be millions of empty tiles)
+    b = shapely.bounds(parts)
+    i0, j0 = np.floor(b[:, 0] / tile_m).astype(np.int64), np.floor(b[:, 1] / tile_m).astype(np.int64)
+    i1, j1 = np.floor(b[:, 2] / tile_m).astype(np.int64), np.floor(b[:, 3] / tile_m).astype(np.int64)
+    ni, nj = i1 - i0 + 1, j1 - j0 + 1
+    count = ni * nj
+    part_of = np.repeat(np.arange(len(parts)), count)
+    k = np.arange(int(count.sum())) - np.repeat(np.cumsum(count) - count, count)
+    ti = i0[part_of] + k // nj[part_of]
+    tj = j0[part_of] + k % nj[part_of]
+    tiles = shapely.box(ti * tile_m, tj * tile_m, (ti + 1) * tile_m, (tj + 1) * tile_m)
+    pieces = shapely.get_parts(shapely.intersection(parts[part_of], tiles))
+    return pieces[shapely.area(pieces) > 0]
 
 
 def aire_atteignable(points: np.ndarray, pieces: np.ndarray, *, rayon_m: float = RAYON_M,

@@ -414,13 +414,23 @@ def served_stops(feeds: Feed | Sequence[Feed], week_start: date) -> pa.Table:
 
 # -- the baromètre -----------------------------------------------------------------------------------------------
 
-def carreaux_desservis(squares: Carreaux, stops_x: np.ndarray, stops_y: np.ndarray, *, radius_m: float = 300.0,
-                       chunk_size: int = DEFAULT_CHUNK) -> np.ndarray:
-    """1.0 for each square whose centroid is within ``radius_m`` (≤, EPSG:3035 metres) of a stop, else 0.0."""
+def arbre_arrets(stops_x: np.ndarray, stops_y: np.ndarray) -> STRtree | None:
+    """The stops' index (EPSG:3035), to build once and pass to every batch of squares; None without stops."""
+    return STRtree(shapely.points(stops_x, stops_y)) if len(stops_x) else None
+
+
+def carreaux_desservis(squares: Carreaux, stops_x: np.ndarray | None = None, stops_y: np.ndarray | None = None, *,
+                       radius_m: float = 300.0, chunk_size: int = DEFAULT_CHUNK,
+                       tree: STRtree | None = None) -> np.ndarray:
+    """1.0 for each square whose centroid is within ``radius_m`` (≤, EPSG:3035 metres) of a stop, else 0.0.
+    ``tree``: :func:`arbre_arrets` built once (a national feed set has hundreds of thousands of stops) instead of
+    the coordinates."""
     out = np.zeros(len(squares), dtype=np.float64)
-    if not len(stops_x):
+    if tree is None:
+        tree = arbre_arrets(np.asarray(stops_x if stops_x is not None else []),
+                            np.asarray(stops_y if stops_y is not None else []))
+    if tree is None:
         return out
-    tree = STRtree(shapely.points(stops_x, stops_y))
     cx, cy = squares.centroids()
     for lo in range(0, len(squares), chunk_size):
         hi = min(lo + chunk_size, len(squares))
@@ -429,20 +439,24 @@ def carreaux_desservis(squares: Carreaux, stops_x: np.ndarray, stops_y: np.ndarr
     return out
 
 
-def part_population_arret(weights: Repartition | pa.Table, squares: Carreaux, stops: pa.Table | tuple, *,
+def part_population_arret(weights: Repartition | pa.Table, squares: Carreaux, stops: pa.Table | tuple | STRtree, *,
                           radius_m: float = 300.0, crs: str = "EPSG:4326") -> pa.Table:
     """Share of each zone's population living within ``radius_m`` of a served stop (centroid rule).
 
     ``weights``: the :class:`~extract.calcules.carroyage.Repartition` of ``squares`` (or its ``zones()``
-    table); ``stops``: :func:`served_stops` (WGS84 ``stop_lon``/``stop_lat``) or a pair of coordinate arrays in
-    ``crs``. Returns ``niveau, code, population, part_pop_arret, population_desservie`` (part in [0, 1]) for
+    table); ``stops``: :func:`served_stops` (WGS84 ``stop_lon``/``stop_lat``), a pair of coordinate arrays in
+    ``crs``, or the index of :func:`arbre_arrets`. Returns ``niveau, code, population, part_pop_arret, population_desservie`` (part in [0, 1]) for
     every QPV, commune and the Métropole."""
     zones = weights.zones() if isinstance(weights, Repartition) else weights
-    if isinstance(stops, pa.Table):
-        x, y = points_3035(stops.column("stop_lon").to_numpy(), stops.column("stop_lat").to_numpy(), "EPSG:4326")
+    if isinstance(stops, STRtree):  # built once by the caller (arbre_arrets, EPSG:3035)
+        served = carreaux_desservis(squares, radius_m=radius_m, tree=stops)
     else:
-        x, y = points_3035(stops[0], stops[1], crs)
-    served = carreaux_desservis(squares, x, y, radius_m=radius_m)
+        if isinstance(stops, pa.Table):
+            x, y = points_3035(stops.column("stop_lon").to_numpy(), stops.column("stop_lat").to_numpy(),
+                               "EPSG:4326")
+        else:
+            x, y = points_3035(stops[0], stops[1], crs)
+        served = carreaux_desservis(squares, x, y, radius_m=radius_m)
     t = moyenne_ponderee(zones, {"part_pop_arret": served})
     pop = t.column("population").to_numpy()
     part = np.nan_to_num(t.column("part_pop_arret").to_numpy(zero_copy_only=False), nan=0.0)

@@ -306,31 +306,48 @@ class Distances:
     types_absents: tuple[str, ...]
 
 
-def distances_plus_proches(squares: Carreaux, equipements: pa.Table | Equipements,
-                           types: Sequence[str] | Mapping[str, Sequence[str]]) -> Distances:
-    """For each square centroid and each type, the distance to the nearest equipment of the type's codes
-    (``STRtree.query_nearest``, EPSG:3035 metres)."""
+ArbresEquipements = dict  # type name → STRtree of its equipments (EPSG:3035), None when the BPE has none
+
+
+def arbres_equipements(equipements: pa.Table | Equipements,
+                       types: Sequence[str] | Mapping[str, Sequence[str]] = GAMME_PROXIMITE_DEFAUT
+                       ) -> ArbresEquipements:
+    """One index per type of the gamme (its codes' equipments, EPSG:3035): build once, pass to every batch of
+    squares (:func:`distances_plus_proches`, :func:`distance_moyenne`)."""
     table = equipements.table if isinstance(equipements, Equipements) else equipements
-    groups = types_of(types)
     typ = np.asarray(table.column("typequ").to_pylist(), dtype=object)
     ex = table.column("x_3035").to_numpy(zero_copy_only=False)
     ey = table.column("y_3035").to_numpy(zero_copy_only=False)
+    trees: ArbresEquipements = {}
+    for name, codes in types_of(types).items():
+        m = np.isin(typ, list(codes))
+        trees[name] = STRtree(shapely.points(ex[m], ey[m])) if m.any() else None
+    return trees
+
+
+def distances_plus_proches(squares: Carreaux, equipements: pa.Table | Equipements | ArbresEquipements,
+                           types: Sequence[str] | Mapping[str, Sequence[str]]) -> Distances:
+    """For each square centroid and each type, the distance to the nearest equipment of the type's codes
+    (``STRtree.query_nearest``, EPSG:3035 metres). ``equipements`` may be the indexes of
+    :func:`arbres_equipements`, built once for many batches."""
+    groups = types_of(types)
+    trees = equipements if isinstance(equipements, dict) else arbres_equipements(equipements, groups)
     cx, cy = squares.centroids()
     centroids = shapely.points(cx, cy)
     out = np.full((len(squares), len(groups)), np.nan)
     absent = []
-    for j, (name, codes) in enumerate(groups.items()):
-        m = np.isin(typ, list(codes))
-        if not m.any():
+    for j, name in enumerate(groups):
+        tree = trees.get(name)
+        if tree is None:
             absent.append(name)
             continue
-        tree = STRtree(shapely.points(ex[m], ey[m]))
         (inp, _), dist = tree.query_nearest(centroids, return_distance=True, all_matches=False)
         out[inp, j] = dist
     return Distances(types=tuple(groups), distances=out, types_absents=tuple(absent))
 
 
-def distance_moyenne(weights: Repartition | pa.Table, squares: Carreaux, equipments: pa.Table | Equipements,
+def distance_moyenne(weights: Repartition | pa.Table, squares: Carreaux,
+                     equipments: pa.Table | Equipements | ArbresEquipements,
                      types: Sequence[str] | Mapping[str, Sequence[str]] = GAMME_PROXIMITE_DEFAUT, *,
                      seuil_m: float = SEUIL_M, detail: bool = False) -> pa.Table:
     """Population-weighted mean distance (metres) from a zone's squares to the nearest equipment of each type,

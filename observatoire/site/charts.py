@@ -80,6 +80,10 @@ def barometre_spec(rows: list[dict], labels: dict[str, str], *, unite: str | Non
                 present.append(name)
     order = [v["qpv"] for v in sorted((v for v in values if v["serie"] == "Quartier"),
                                       key=lambda v: (-v["valeur"], v["qpv"]))]
+    # the bars' order as a field (an explicit `sort` list of 1,609 labels overflows vega's stack in vl-convert)
+    rank = {q: i for i, q in enumerate(order)}
+    for v in values:
+        v["rang"] = rank.get(v["qpv"], len(rank))
     domain = [s[0] for s in series if s[0] in present]
     # no vega legend (its text is measured, slow): the page writes it in HTML (legend_of)
     color = {"field": "serie", "type": "nominal", "title": None, "legend": None,
@@ -89,7 +93,8 @@ def barometre_spec(rows: list[dict], labels: dict[str, str], *, unite: str | Non
          "axis": {"format": number_format, "grid": True, "gridColor": "#e3e3e3", "tickCount": 6},
          "scale": {"zero": True, "nice": True}}
     # the QPV names are written by add_band_labels, not by vega: measuring 66 labels is 90 % of a chart's time
-    y = {"field": "qpv", "type": "nominal", "sort": order, "title": None,
+    y = {"field": "qpv", "type": "nominal", "sort": {"field": "rang", "op": "min", "order": "ascending"},
+         "title": None,
          "axis": {"labels": False, "ticks": False, "domain": False}}
     layers = [{
         "transform": [{"filter": "datum.serie === 'Quartier'"}],

@@ -72,3 +72,20 @@ def test_inline_svg_has_one_class_attribute():
     assert len(re.findall(r'\sclass="', root)) == 1
     assert re.search(r'\sclass="chart marks"', root)
     assert 'role="img"' in root and "width=" not in root.replace("max-width", "")
+
+
+def test_a_chart_of_every_qpv_of_france_renders_in_value_order():
+    """1,609 bars (the France perimeter): an explicit sort list of every label overflowed vega's call stack in
+    vl-convert and refused the national publication; the order is a rank field."""
+    n = 1_700
+    rows = [{"code_qpv": f"QN{i:06d}", "valeur": float((i * 7919) % n)} for i in range(n)]
+    labels = {r["code_qpv"]: f"Quartier {i}" for i, r in enumerate(rows)}
+    spec = charts.barometre_spec(rows, labels, unite="pourcentage", decimales=1, perimetre_label="France",
+                                 with_comparators=False, description="test")
+    svg = charts.render_svg(spec)
+    # bars from the largest value down: their y positions follow the ranks
+    bars = re.findall(r'<path aria-label="[^"]*qpv: Quartier (\d+); serie: Quartier"[^>]*d="M[\d.]+,([\d.]+)', svg)
+    assert len(bars) == n, len(bars)
+    by_y = [rows[int(i)]["valeur"] for i, _y in sorted(bars, key=lambda b: float(b[1]))]
+    assert by_y == sorted(by_y, reverse=True)
+    assert spec["usermeta"]["band_labels"][0] == labels[max(rows, key=lambda r: r["valeur"])["code_qpv"]]

@@ -85,7 +85,9 @@ def lambert93(lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.ndarray]
     rho0 = a * big_f * t(lat0) ** n
     rho = a * big_f * t(np.radians(lat)) ** n
     theta = n * (np.radians(lon) - lon0)
-    return 700000.0 + rho * np.sin(theta), 6600000.0 + rho0 - rho * np.cos(theta)
+    # rounded to the micrometre: numpy's vectorised sin/cos/pow may differ in the last bit between CPUs (SIMD
+    # dispatch), and the recording must be the same bytes on every machine
+    return (np.round(700000.0 + rho * np.sin(theta), 6), np.round(6600000.0 + rho0 - rho * np.cos(theta), 6))
 
 
 def _shp_header(file_words: int, bbox: tuple[float, float, float, float]) -> bytes:

@@ -205,6 +205,17 @@ def _api_healthy(port: int) -> bool:
         return False
 
 
+def _forget_queue(url: str, queue: str) -> None:
+    """Remove what Celery left in Redis for the test's queue (its bindings; the queue itself if not empty)."""
+    import redis
+
+    client = redis.Redis.from_url(url, socket_connect_timeout=5, socket_timeout=5)
+    try:
+        client.delete(queue, f"_kombu.binding.{queue}", f"_kombu.binding_permanent.{queue}")
+    finally:
+        client.close()
+
+
 def _published_version(data: Path) -> str:
     con = duckdb.connect(str(data / "warehouse" / "observatoire.duckdb"), read_only=True)
     try:
@@ -289,6 +300,7 @@ def test_nightly_dag_on_celery_workers_publishes_and_the_pool_keeps_writers_alon
         elapsed = time.monotonic() - started
     finally:
         cluster.stop()
+        _forget_queue(redis_url, queue)
 
     # every task ran (or was skipped) on our queue, through the Celery workers
     assert all(t[2] in ("success", "skipped") for t in tis), summary

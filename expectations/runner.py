@@ -410,6 +410,12 @@ def _in_workers(calls: list[tuple], workers: int, *, on_done: OnDone | None = No
     from functools import partial
 
     workers = min(workers, len(calls))
+    if workers > 1 and multiprocessing.current_process().daemon:
+        # a daemonic process may not start children (multiprocessing refuses): Airflow's task process under the
+        # CeleryExecutor is forked from a Celery prefork worker process, which is daemonic; the suites run here
+        logging.getLogger(__name__).info("daemonic process (a Celery worker's task): %d suites validated one by "
+                                         "one in this process", len(calls))
+        workers = 1
     if workers <= 1 or "fork" not in multiprocessing.get_all_start_methods():
         out = []
         for i, (fn, args, kwargs) in enumerate(calls):

@@ -304,3 +304,34 @@ def test_a_file_validated_in_chunks_is_in_the_data_docs(tmp_path):
     assert f"Evaluated Expectations {len(suite.checks)}" in text
     assert "1 unexpected values found. ≈2.564% of 39 total rows. Sampled Unexpected Values QP013042" in text
     assert "Sampled Unexpected Values -4.0" in text
+
+
+def _suites_in_a_daemonic_process(queue) -> None:  # runs in the daemonic child
+    import pandas as pd
+
+    from expectations import runner
+    from expectations.suites import Suite
+
+    try:
+        jobs = [(Suite(name=f"s{i}", target="raw:s"), pd.DataFrame({"a": [1]}), None) for i in range(3)]
+        queue.put(("ok", [(s["suite"], s["success"]) for s in runner.run_suites(jobs, workers=2)]))
+    except BaseException as err:  # noqa: BLE001 - reported to the test
+        queue.put(("error", f"{type(err).__name__}: {err}"))
+
+
+def test_suites_run_in_a_daemonic_process_such_as_a_celery_worker_task():
+    """Airflow's task process under the CeleryExecutor is forked from a Celery prefork worker process, which is
+    daemonic: multiprocessing refuses it children ("daemonic processes are not allowed to have children"), so a
+    gate with several workers validates its suites in that process instead of failing the task."""
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("fork")
+    queue = ctx.Queue()
+    child = ctx.Process(target=_suites_in_a_daemonic_process, args=(queue,), daemon=True)
+    child.start()
+    try:
+        status, out = queue.get(timeout=120)
+    finally:
+        child.join(timeout=30)
+    assert status == "ok", out
+    assert out == [("s0", True), ("s1", True), ("s2", True)]

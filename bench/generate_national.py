@@ -1139,6 +1139,8 @@ def _write_all(out: Path, contours: Path, territoires: list[dict], geo: dict, se
     from extract.recordings import gen_calcules
 
     for sid, year, _name, layout, base, missing in gen_calcules.ELECTIONS:
+        if layout not in ELECTION_BLOCKS:  # the 2026 municipales: not generated at national scale yet
+            continue
         calc(sid, year, lambda d, sid=sid, year=year, layout=layout, base=base, missing=missing: write_resultats(
             d, shapes, bv, sid, layout, base, missing, seed, year))
     add("anct_qpv_contours", 2024, contours, {"rows": len(territoires)})

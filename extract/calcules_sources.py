@@ -32,6 +32,9 @@ from extract.parsers import ParseContext, Parser
 from extract.referentiel import geometry_to_wkb, iter_features
 from extract.tables import Column, TableSpec
 
+#: the inputs of the computed baromètres are not per-QPV tables: no QPV column, no QPV list to cover
+_HORS_QPV = {"qpv_column": None, "qpv_required": False, "covers_all_qpv": False}
+
 CARREAUX = TableSpec(
     name="insee_filosofi_carreaux",
     columns=(
@@ -44,9 +47,7 @@ CARREAUX = TableSpec(
         Column("res_m", type="integer", secret_allowed=False),
     ),
     key=("idcar_200m",),
-    qpv_column=None,
-    qpv_required=False,
-    covers_all_qpv=False,
+    **_HORS_QPV,
     geography="carreau_200m",
 )
 
@@ -62,9 +63,7 @@ ARRETS = TableSpec(
         Column("semaine_reference"),
     ),
     key=("stop_id",),
-    qpv_column=None,
-    qpv_required=False,
-    covers_all_qpv=False,
+    **_HORS_QPV,
     geography="arret",
 )
 
@@ -122,9 +121,7 @@ ESPACES_VERTS = TableSpec(
         Column("timestamp_osm_base", required=False),
     ),
     key=("osm_type", "osm_id"),
-    qpv_column=None,
-    qpv_required=False,
-    covers_all_qpv=False,
+    **_HORS_QPV,
     geography="polygone_osm",
 )
 
@@ -153,9 +150,7 @@ RESULTATS_BV = TableSpec(
         Column("votants", type="integer", kind="count", secret_allowed=False),
     ),
     key=("id_bv",),
-    qpv_column=None,
-    qpv_required=False,
-    covers_all_qpv=False,
+    **_HORS_QPV,
     geography="bureau_de_vote",
 )
 #: the election of a results source: its id ends with ``_<type>_t<tour>`` (``mi_resultats_bv_legi_t1``)
@@ -191,9 +186,7 @@ CONTOURS_BV = TableSpec(
         Column("geometry_wkb", type="binary"),
     ),
     key=("id_bv",),
-    qpv_column=None,
-    qpv_required=False,
-    covers_all_qpv=False,
+    **_HORS_QPV,
     geography="bureau_de_vote",
 )
 _PROP_COMMUNE = ("codeCommune", "code_commune", "codecommune", "code_commune_ref")

@@ -113,21 +113,56 @@ def _class_name(expectation_type: str) -> str:
     return "".join(part.capitalize() for part in expectation_type.split("_"))
 
 
-def _build(gx, check: Check, index: int):
+# a row condition naming more values than this (the perimeter's QPV: 1,609 for France) is evaluated once per
+# validation as a boolean column, and the checks are conditioned on that column: GX hands a membership condition
+# to pandas' expression parser for each check and re-serialises it on every access (10.8 s of a 1,609-row file's
+# 10 checks at the national perimeter, docs/performance.md), where one ``isin`` per condition costs milliseconds
+FLAG_CONDITION_VALUES = 20
+FLAG_PREFIX = "_condition_"
+
+
+def _flag_conditions(checks: list[Check], df) -> tuple[Any, dict[int, tuple]]:
+    """``df`` with one boolean column per distinct long membership condition of ``checks`` (a shallow copy;
+    the caller's frame is untouched), and the condition each such check is evaluated with instead: the flag
+    column equal to True (``in``) or False (``not_in``: rows whose value is NULL are "not in", as before)."""
+    flags: dict[tuple, str] = {}
+    override: dict[int, tuple] = {}
+    columns = {}
+    for i, check in enumerate(checks):
+        cond = check.row_condition
+        if not (cond and len(cond) == 3 and cond[1] in ("in", "not_in") and len(cond[2]) > FLAG_CONDITION_VALUES
+                and cond[0] in df.columns):
+            continue
+        key = (cond[0], frozenset(cond[2]))
+        if key not in flags:
+            flags[key] = name = f"{FLAG_PREFIX}{len(flags) + 1}"
+            columns[name] = df[cond[0]].isin(list(cond[2])).fillna(False).astype(bool)
+        override[i] = (flags[key], cond[1] == "in")
+    if columns:
+        df = df.assign(**columns)
+    return df, override
+
+
+def _build(gx, check: Check, index: int, condition: tuple | None = None, flag_columns: tuple[str, ...] = ()):
+    """``condition``: the row condition to evaluate instead of the check's; ``flag_columns``: the columns
+    :func:`_flag_conditions` added to the batch, which a check of the table's columns expects too."""
     cls = getattr(gx.expectations, _class_name(check.type))
     kwargs = dict(check.kwargs)
+    if flag_columns and check.type == "expect_table_columns_to_match_set":
+        kwargs["column_set"] = [*kwargs["column_set"], *flag_columns]
     kwargs["meta"] = {"check_index": index, "check": check.description, "severity": check.severity}
-    if check.row_condition is not None:
+    row_condition = condition or check.row_condition
+    if row_condition is not None:
         from great_expectations.expectations.row_conditions import Column as ConditionColumn
 
-        if len(check.row_condition) == 3 and check.row_condition[1] == "in":
-            col, _op, values = check.row_condition
+        if len(row_condition) == 3 and row_condition[1] == "in":
+            col, _op, values = row_condition
             kwargs["row_condition"] = ConditionColumn(col).is_in(list(values))
-        elif len(check.row_condition) == 3 and check.row_condition[1] == "not_in":
-            col, _op, values = check.row_condition  # rows whose value is NULL are "not in" too
+        elif len(row_condition) == 3 and row_condition[1] == "not_in":
+            col, _op, values = row_condition  # rows whose value is NULL are "not in" too
             kwargs["row_condition"] = ConditionColumn(col).is_not_in(list(values))
         else:
-            col, value = check.row_condition
+            col, value = row_condition
             kwargs["row_condition"] = ConditionColumn(col) == value
     return cls(**kwargs)
 
@@ -226,6 +261,8 @@ def run_suite(suite: Suite, df, *, details_path: Path | None = None, gx_root: Pa
     gx = _gx_module()
     id_columns = [c for c in suite.id_columns if c in df.columns]
     name = re.sub(r"\W", "_", suite.name)
+    df, flagged = _flag_conditions(suite.checks, df)
+    flag_columns = tuple(sorted({col for col, _ in flagged.values()}))
 
     checks_out: list[dict] = []
     expectations = []
@@ -239,7 +276,7 @@ def run_suite(suite: Suite, df, *, details_path: Path | None = None, gx_root: Pa
         }
         checks_out.append(entry)
         try:
-            expectations.append(_build(gx, check, i))
+            expectations.append(_build(gx, check, i, flagged.get(i), flag_columns))
         except Exception as err:  # noqa: BLE001 - a check that cannot even be built is an error, not a pass
             entry.update(status="error", success=False, exception=f"{err.__class__.__name__}: {err}")
 
@@ -292,6 +329,8 @@ def run_suite(suite: Suite, df, *, details_path: Path | None = None, gx_root: Pa
                 entry["missing"] = sorted(set(check.kwargs["value_set"]) - set(observed))[:50]
                 entry["unexpected"] = sorted(set(observed) - set(check.kwargs["value_set"]))[:50]
             elif observed is not None:
+                if isinstance(observed, list):  # a table's columns: without the flags added for the conditions
+                    observed = [v for v in observed if v not in flag_columns]
                 entry["observed"] = _plain(observed) if not isinstance(observed, list) else observed[:50]
     for entry in checks_out:
         if "status" not in entry:  # never evaluated: an error of the check, never a pass

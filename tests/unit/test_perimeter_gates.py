@@ -115,3 +115,36 @@ def test_mart_gate_refuses_an_implausible_value_still_available(statut, valeur, 
     if ok:  # withheld: reported as a warning naming the QPV and the motif
         assert summary["warnings"] == 1
         assert "QN01301M" in format_warnings(summary) and "213,4" in format_warnings(summary)
+
+
+def test_a_national_perimeter_is_evaluated_as_a_flag_with_the_same_verdicts(monkeypatch):
+    """A perimeter of 1,609 QPV: the membership is computed once per validation as a boolean column
+    (``runner.FLAG_CONDITION_VALUES``), never handed to pandas' parser per check; the verdicts, the offending
+    rows and the table's columns are those of GX's own membership condition."""
+    from expectations import runner
+
+    national = [f"QN{d:03d}{i:02d}M" for d in range(1, 34) for i in range(1, 51)][:1609]
+    assert {"QN01301M", "QN01302M"} <= set(national) and "QN09313M" not in national
+    spec = get_parser("insee_pop_qpv").spec
+    suite = raw_suite("insee_pop_qpv", spec, millesime=2021, perimeter_qpv=national,
+                      catalogue=referentiel.catalogue())
+    # a failure inside the perimeter, a warning outside it, a row with no QPV code at all (outside: warns)
+    df = _frame_for(spec, [("QN01301M", 0.0, 21.2), ("QN01302M", 7840.0, 12.5), ("QN09313M", 0.0, 140.0)])
+    flagged_df, override = runner._flag_conditions(suite.checks, df)
+    assert override and set(flagged_df.columns) - set(df.columns) == {"_condition_1"}
+    assert list(df.columns) == [c for c in flagged_df.columns if not c.startswith("_condition_")]
+    flagged = run_suite(suite, df)
+    monkeypatch.setattr(runner, "FLAG_CONDITION_VALUES", 10**9)  # GX's own `in` / `not in` conditions
+    assert runner._flag_conditions(suite.checks, df)[1] == {}
+    plain = run_suite(suite, df)
+
+    def verdicts(summary):
+        return [(c["check"], c["status"], c.get("unexpected_count"), c.get("sample")) for c in summary["checks"]]
+
+    assert verdicts(flagged) == verdicts(plain)
+    assert not flagged["success"] and flagged["warnings"] >= 2
+    failed = format_failures(flagged)
+    assert "QN01301M" in failed and "QN09313M" not in failed
+    assert "where code_qpv in (1609 values: " in failed  # the report names the condition, not the flag column
+    assert "QN09313M" in format_warnings(flagged) and "140.0" in format_warnings(flagged)
+    assert all(c["status"] != "error" for c in flagged["checks"])

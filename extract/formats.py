@@ -238,6 +238,16 @@ def decode(data: bytes) -> tuple[str, str]:
         return data.decode("latin-1"), "latin-1"
 
 
+_LINE = re.compile(r"[^\r\n]*(?:\r\n?|\n)|[^\r\n]+\Z")
+
+
+def iter_lines(text: str) -> Iterator[str]:
+    """The lines of ``text`` with their endings (``\\n``, ``\\r\\n`` or a lone ``\\r``), as ``csv.reader`` reads
+    them from ``io.StringIO(text, newline="")``, without the copy: a StringIO holds its own copy of the text at
+    4 bytes per character once one character is outside Latin-1 (1.3 GB for a 169 MB results file)."""
+    return (m.group() for m in _LINE.finditer(text))
+
+
 def sniff_separator(header_line: str) -> str:
     """The separator that splits the header line into the most fields (outside quotes)."""
     best, best_n = ";", 0
@@ -282,7 +292,7 @@ def read_delimited(data: bytes, *, source_id: str, file: str, url: str | None = 
     first_nl = text.find("\n")
     header_line = text if first_nl < 0 else text[:first_nl]
     sep = sniff_separator(header_line.rstrip("\r"))
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=sep, quotechar='"')
+    reader = csv.reader(iter_lines(text), delimiter=sep, quotechar='"')
     try:
         header = next(reader)
     except StopIteration:

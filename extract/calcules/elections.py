@@ -38,7 +38,6 @@ join, never the other way round.
 from __future__ import annotations
 
 import csv
-import io
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -48,7 +47,7 @@ import pyarrow as pa
 import shapely
 
 from extract.errors import FormatError
-from extract.formats import SNIFF_BYTES, decode, describe_kind, sniff_kind, sniff_separator
+from extract.formats import SNIFF_BYTES, decode, describe_kind, iter_lines, sniff_kind, sniff_separator
 
 SOURCE_ID = "mi_resultats_bureaux_vote"
 ID_ELECTION_RE = re.compile(r"^(?P<annee>\d{4})_(?P<type>pres|legi|euro|muni|regi|dpmt|cant|refe)_t(?P<tour>[12])$")
@@ -126,7 +125,7 @@ def parse_resultats(data: bytes, *, id_election: str, source_id: str = SOURCE_ID
     text, _ = decode(data)
     text = text.lstrip("\ufeff")
     first = text.split("\n", 1)[0].rstrip("\r")
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=sniff_separator(first), quotechar='"')
+    reader = csv.reader(iter_lines(text), delimiter=sniff_separator(first), quotechar='"')
     header = [h.strip() for h in next(reader)]
     layout = next((_LAYOUT_MARKERS[h] for h in header if h in _LAYOUT_MARKERS), None)
     if layout is None:

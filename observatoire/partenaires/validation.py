@@ -431,7 +431,7 @@ def read_xlsx(data: bytes, report: Report) -> Table | None:
 
 
 def read_csv(data: bytes, report: Report) -> Table | None:
-    from extract.formats import decode, sniff_separator
+    from extract.formats import decode, iter_lines, sniff_separator
 
     text, encoding = decode(data)
     report.encoding = {"utf-8-sig": "UTF-8 (BOM)", "utf-8": "UTF-8", "cp1252": "Windows-1252",
@@ -440,7 +440,7 @@ def read_csv(data: bytes, report: Report) -> Table | None:
     first = text.split("\n", 1)[0].rstrip("\r")
     sep = sniff_separator(first)
     report.separator = sep if sep != "\t" else "tabulation"
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=sep, quotechar='"')
+    reader = csv.reader(iter_lines(text), delimiter=sep, quotechar='"')
     lines: list[tuple[int, dict[int, Cell]]] = []  # the first line, then every non-empty one
     try:
         for i, fields in enumerate(reader):

@@ -37,6 +37,7 @@ import pyarrow as pa
 
 INDICATEUR_TC = "part_pop_arret_tc_300m"
 INDICATEUR_EQUIP = "distance_equipements_gamme_proximite"
+INDICATEUR_EQUIP_1KM = "part_types_gamme_proximite_1km"
 INDICATEUR_EV = "m2_espaces_verts_5min_par_hab"
 INDICATEUR_ABST = "ecart_taux_abstention"
 BPE_SOURCE = "insee_bpe"
@@ -54,6 +55,9 @@ METHODE_TC = ("Population carroyée Filosofi (carreaux de 200 m répartis entre 
 METHODE_EQUIP = ("Distance à vol d'oiseau du centre de chaque carreau Filosofi habité à l'équipement le plus proche de "
                  "chaque type de la gamme de proximité (liste par défaut, à vérifier) géolocalisé par la BPE, moyenne "
                  "sur les types présents, pondérée par la population carroyée de la zone")
+METHODE_EQUIP_1KM = ("Part des types de la gamme de proximité (liste par défaut, à vérifier) présents dans la BPE dont "
+                     "l'équipement le plus proche est à moins de 1 km à vol d'oiseau du centre de chaque carreau "
+                     "Filosofi habité, moyenne pondérée par la population carroyée de la zone")
 METHODE_EV = ("tampon_400m_vol_oiseau : surface de l'union des espaces verts ouverts au public d'OpenStreetMap "
               "(parcs, jardins publics, aires de jeux, espaces de loisirs, forêts, pelouses d'au moins 1 000 m²) "
               "dans un disque de 400 m à vol d'oiseau (5 minutes à 4,8 km/h) autour du centre de chaque carreau "
@@ -63,7 +67,8 @@ METHODE_ABST = ("Inscrits et abstentions de chaque bureau de vote répartis entr
                 "bureau dans chaque QPV (contours des bureaux de vote Etalab/REU) ; hors QPV : le reste de chaque "
                 "bureau ; l'écart au reste du périmètre est calculé par dbt")
 #: the factor of each indicator: valeur = numerateur / denominateur × facteur (also used by dbt's comparators)
-FACTEURS = {INDICATEUR_TC: 100.0, INDICATEUR_EQUIP: 1.0, INDICATEUR_EV: 1.0, INDICATEUR_ABST: 100.0}
+FACTEURS = {INDICATEUR_TC: 100.0, INDICATEUR_EQUIP: 1.0, INDICATEUR_EQUIP_1KM: 100.0, INDICATEUR_EV: 1.0,
+            INDICATEUR_ABST: 100.0}
 
 SCHEMA = pa.schema([
     ("indicateur", pa.string()), ("niveau", pa.string()), ("code", pa.string()), ("millesime", pa.int32()),
@@ -168,7 +173,7 @@ def compute(grid: dict, contours: dict, census: dict, feeds: list[dict], bpe: di
         pieces = union_espaces_verts(green)  # EPSG:3035, disjoint: overlapping tags counted once
     # per indicator: (niveau, code) → [Σ population, Σ numerator]
     sums: dict[str, dict[tuple[str, str], list[float]]] = {INDICATEUR_TC: {}, INDICATEUR_EQUIP: {},
-                                                           INDICATEUR_EV: {}}
+                                                           INDICATEUR_EQUIP_1KM: {}, INDICATEUR_EV: {}}
     absents: set[str] = set()
 
     def add(indicateur, t, value_column, weighted):
@@ -222,6 +227,7 @@ def compute(grid: dict, contours: dict, census: dict, feeds: list[dict], bpe: di
             t = distance_moyenne(zones, squares, arbres, GAMME_PROXIMITE_DEFAUT)
             absents |= set(filter(None, (t.schema.metadata or {}).get(b"types_absents", b"").decode().split(",")))
             add(INDICATEUR_EQUIP, t, "distance_moyenne_m", weighted=True)
+            add(INDICATEUR_EQUIP_1KM, t, "part_types_1km", weighted=True)
         if pieces is not None:
             m2 = aire_atteignable(np.column_stack(squares.centroids()), pieces)
             idx = zones.column("carreau").to_numpy()
@@ -245,6 +251,9 @@ def compute(grid: dict, contours: dict, census: dict, feeds: list[dict], bpe: di
                                    if absents else "")
         source = f"{BPE_SOURCE}:{bpe['millesime']}|{GRID_SOURCE}:{grid['millesime']}|{CENSUS_SOURCE}:{census['millesime']}"
         rows += _rows(INDICATEUR_EQUIP, sums[INDICATEUR_EQUIP], ecarts, recensement, bpe["millesime"], methode, source)
+        methode = METHODE_EQUIP_1KM + (methode[len(METHODE_EQUIP):] if absents else "")
+        rows += _rows(INDICATEUR_EQUIP_1KM, sums[INDICATEUR_EQUIP_1KM], ecarts, recensement, bpe["millesime"],
+                      methode, source)
     if osm:
         source = f"{OSM_SOURCE}:{osm['millesime']}|{GRID_SOURCE}:{grid['millesime']}|{CENSUS_SOURCE}:{census['millesime']}"
         rows += _rows(INDICATEUR_EV, sums[INDICATEUR_EV], ecarts, recensement, osm["millesime"], METHODE_EV, source)

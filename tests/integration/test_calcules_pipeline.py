@@ -45,6 +45,18 @@ def test_demo_publishes_transport_access_with_comparators(published_demo):
         "and statut = 'disponible' and valeur > 0").fetchone()
     assert n >= 33 and with_comparators >= 33, (n, with_comparators)
     assert con.execute("select count(distance_equipements_gamme_proximite) from mart_defi_proximite").fetchone()[0] >= 33
+    # and, from the same distances, the share of the gamme's types within 1 km (a percentage, its comparators)
+    n, with_comparators, low, high = con.execute(
+        "select count(*), count(*) filter (where valeur_commune is not null and valeur_perimetre is not null), "
+        "min(valeur), max(valeur) from fct_indicateur_qpv where indicateur = 'part_types_gamme_proximite_1km' "
+        "and statut = 'disponible'").fetchone()
+    assert n >= 33 and with_comparators >= 33 and 0 <= low <= high <= 100, (n, with_comparators, low, high)
+    perimetre = con.execute("select max(valeur_perimetre) from fct_indicateur_qpv "
+                            "where indicateur = 'part_types_gamme_proximite_1km'").fetchone()[0]
+    assert 1 < perimetre <= 100  # a percentage, like the QPV's (the comparator's factor)
+    assert con.execute("select count(part_types_gamme_proximite_1km), "
+                       "count(part_types_gamme_proximite_1km_valeur_commune) from mart_defi_proximite"
+                       ).fetchone() >= (33, 33)
     con.close()
 
 

@@ -26,3 +26,19 @@ def test_every_per_source_indicator_model_is_unioned():
     unknown = sorted(set(listed) - set(models))
     assert not unknown, f"int_indicateurs_qpv.sql lists models that do not exist: {unknown}"
     assert len(listed) == len(set(listed)), "a model is listed twice (its values would be counted twice)"
+
+
+def test_comparators_scale_the_computed_rates_like_the_computation():
+    """``int_comparateurs`` sums the communes' numerators and denominators of the computed baromètres and scales
+    the perimeter's ratio by hand: a rate (factor 100 in ``observatoire.calculs.FACTEURS``) left out of its list
+    would publish a perimeter comparator 100 times too small."""
+    from observatoire.calculs import FACTEURS, INDICATEUR_ABST
+
+    sql = (INTERMEDIATE / "int_comparateurs.sql").read_text(encoding="utf-8")
+    case = re.search(r"case when indicateur in \(([^)]*)\) then 100 else 1 end", sql)
+    assert case, "int_comparateurs.sql no longer scales the computed rates with `case when indicateur in (...)`"
+    scaled = set(re.findall(r"'([^']+)'", case.group(1)))
+    # the abstention gap has no perimeter comparator (its reference is its own computation, excluded there)
+    expected = {ind for ind, f in FACTEURS.items() if f == 100.0 and ind != INDICATEUR_ABST}
+    assert scaled == expected
+    assert all(f in (1.0, 100.0) for f in FACTEURS.values())

@@ -196,7 +196,7 @@ calcules as (
       and indicateur <> 'ecart_taux_abstention'  -- its commune rows are the halves of its own reference
     union all
     select indicateur, millesime, 'perimetre', {{ code_perimetre() }},
-        {{ ratio('sum(numerateur)', 'sum(denominateur)', "case indicateur when 'part_pop_arret_tc_300m' then 100 else 1 end") }}
+        {{ ratio('sum(numerateur)', 'sum(denominateur)', "case when indicateur in ('part_pop_arret_tc_300m', 'part_types_gamme_proximite_1km') then 100 else 1 end") }}
     from {{ ref('stg_calcules__indicateurs') }}
     where niveau = 'commune' and code in (select code_commune from communes)
       and indicateur <> 'ecart_taux_abstention'

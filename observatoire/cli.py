@@ -27,7 +27,17 @@ def _settings():
         raise click.UsageError(str(err)) from None
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
+class _Main(click.Group):
+    def invoke(self, ctx: click.Context):
+        from observatoire.history import HistoryVersionError
+
+        try:
+            return super().invoke(ctx)
+        except HistoryVersionError as err:  # a run history written by a newer release: one line, never a traceback
+            raise click.ClickException(str(err)) from None
+
+
+@click.group(cls=_Main, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
 @click.version_option(package_name="observatoire-quartiers")
 def main() -> None:
     """Observatoire des quartiers du Contrat de ville métropolitain Aix-Marseille-Provence 2024-2030.

@@ -150,8 +150,6 @@ MANIFEST_COLUMNS = ("source_id", "millesime", "sha256", "url", "url_origin", "by
                     "content_type", "fetched_at", "last_seen_at", "rows_parsed", "raw_path", "parsed_path", "status",
                     "validation", "first_run_id", "last_run_id", "url_key")
 
-#: ``PRAGMA user_version`` of a database whose URLs and texts are stored redacted (see the module's text).
-SCHEMA_VERSION = 1
 #: text columns that may quote a URL (messages, errors; JSON summaries: ``True``), rewritten by the migration
 _TEXT_COLUMNS = (("runs", "error", False), ("runs", "summary", True), ("runs", "params", True),
                  ("steps", "message", False), ("manifest", "validation", True), ("validations", "summary", True))
@@ -174,6 +172,67 @@ def new_run_id() -> str:
     return datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ") + "-" + uuid.uuid4().hex[:6]
 
 
+def _columns(con: sqlite3.Connection, table: str) -> set[str]:
+    return {r[1] for r in con.execute(f"PRAGMA table_info({table})")}
+
+
+def _redact_stored_urls(con: sqlite3.Connection) -> int:
+    """Version 1: the manifest's ``url_key``, the HTTP validators keyed by :func:`url_key` instead of the full
+    URL, every stored URL and text redacted. Returns the rows rewritten (the database is then vacuumed)."""
+    changed = 0
+    if "url_key" not in _columns(con, "manifest"):
+        con.execute("ALTER TABLE manifest ADD COLUMN url_key TEXT")
+    for rowid, url, key in con.execute("SELECT rowid, url, url_key FROM manifest").fetchall():
+        if url and redact(url) != url:
+            con.execute("UPDATE manifest SET url = ?, url_key = ? WHERE rowid = ?",
+                        (redact(url), key or url_key(url), rowid))
+            changed += 1
+    if "url_key" not in _columns(con, "http_validators"):  # keyed by the full URL: rebuilt, keyed by its hash
+        old = con.execute("SELECT url, etag, last_modified, sha256, updated_at FROM http_validators "
+                          "ORDER BY rowid").fetchall()
+        con.execute("DROP TABLE http_validators")
+        con.execute("CREATE TABLE http_validators (url_key TEXT PRIMARY KEY, url TEXT, etag TEXT, "
+                    "last_modified TEXT, sha256 TEXT, updated_at TEXT NOT NULL)")
+        con.executemany("INSERT OR REPLACE INTO http_validators VALUES (?, ?, ?, ?, ?, ?)",
+                        [(url_key(u), redact(u), e, lm, sha, ts) for u, e, lm, sha, ts in old])
+        changed += len(old)
+    for table, column, is_json in _TEXT_COLUMNS:
+        rows = con.execute(f"SELECT rowid, {column} FROM {table} WHERE {column} IS NOT NULL").fetchall()
+        for rowid, text in rows:
+            clean = redact_text(text)
+            if clean != text and is_json:  # redact its values, so that it stays JSON
+                try:
+                    clean = json.dumps(redact_data(json.loads(text)))
+                except ValueError:
+                    pass
+            if clean != text:
+                con.execute(f"UPDATE {table} SET {column} = ? WHERE rowid = ?", (clean, rowid))
+                changed += 1
+    return changed
+
+
+def _partner_break_column(con: sqlite3.Connection) -> int:
+    """Version 2: ``partenaires_fichiers.rupture``, the break a partner file was accepted with on import."""
+    if "rupture" not in _columns(con, "partenaires_fichiers"):
+        con.execute("ALTER TABLE partenaires_fichiers ADD COLUMN rupture TEXT")
+    return 0
+
+
+#: the forward migrations, in order: ``PRAGMA user_version`` N means the first N were applied. Each brings a
+#: database of the previous layout to the next and is idempotent (a half-known layout is tolerated); add one at
+#: the end for any change of :data:`SCHEMA` (a new column: ``ALTER TABLE … ADD COLUMN``), never edit an old one.
+#: ``tests/unit/test_history_migrations.py`` opens a database of the oldest layout in use.
+MIGRATIONS: tuple[tuple[str, Any], ...] = (
+    ("stored URLs and texts redacted, HTTP validators keyed by the URL's hash", _redact_stored_urls),
+    ("partenaires_fichiers.rupture", _partner_break_column),
+)
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+class HistoryVersionError(RuntimeError):
+    """The history database was written by a newer version of the observatoire than this one."""
+
+
 class History:
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -181,61 +240,34 @@ class History:
         con = sqlite3.connect(self.path, timeout=60)
         try:
             con.execute("PRAGMA journal_mode=WAL")
+            version = con.execute("PRAGMA user_version").fetchone()[0]
+            if version > SCHEMA_VERSION:
+                raise HistoryVersionError(
+                    f"{self.path}: run history of schema version {version}, newer than this observatoire's "
+                    f"({SCHEMA_VERSION}): it was written by a newer release; upgrade the observatoire (a "
+                    "downgrade would not know its columns)")
+            new = not con.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'runs'").fetchone()
             con.executescript(SCHEMA)
-            if con.execute("PRAGMA user_version").fetchone()[0] < SCHEMA_VERSION:
+            if new:  # created in the current layout: nothing to migrate
+                con.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            elif version < SCHEMA_VERSION:
                 self._migrate(con)
-            if "rupture" not in {r[1] for r in con.execute("PRAGMA table_info(partenaires_fichiers)")}:
-                con.execute("ALTER TABLE partenaires_fichiers ADD COLUMN rupture TEXT")  # a break accepted on import
-                con.commit()
         finally:
             con.close()
 
     @staticmethod
     def _migrate(con: sqlite3.Connection) -> None:
-        """Bring a database written before to :data:`SCHEMA_VERSION`: the manifest's ``url_key``, the HTTP
-        validators keyed by :func:`url_key`, every stored URL and text redacted; then vacuum, so that the old
-        bytes are not left in free pages. Idempotent, and one process does it (the others wait, then see the
-        version)."""
+        """Bring a database written before to :data:`SCHEMA_VERSION` by the :data:`MIGRATIONS` it lacks, in one
+        transaction (all or none); then vacuum if stored text was rewritten, so that the old bytes are not left
+        in free pages. One process does it (the others wait, then see the version)."""
         con.isolation_level = None
         con.execute("PRAGMA secure_delete = ON")
         con.execute("BEGIN IMMEDIATE")
         try:
-            if con.execute("PRAGMA user_version").fetchone()[0] >= SCHEMA_VERSION:
-                con.execute("COMMIT")
-                return
+            version = con.execute("PRAGMA user_version").fetchone()[0]
             changed = 0
-
-            def columns(table: str) -> set[str]:
-                return {r[1] for r in con.execute(f"PRAGMA table_info({table})")}
-
-            if "url_key" not in columns("manifest"):
-                con.execute("ALTER TABLE manifest ADD COLUMN url_key TEXT")
-            for rowid, url, key in con.execute("SELECT rowid, url, url_key FROM manifest").fetchall():
-                if url and redact(url) != url:
-                    con.execute("UPDATE manifest SET url = ?, url_key = ? WHERE rowid = ?",
-                                (redact(url), key or url_key(url), rowid))
-                    changed += 1
-            if "url_key" not in columns("http_validators"):  # keyed by the full URL: rebuilt, keyed by its hash
-                old = con.execute("SELECT url, etag, last_modified, sha256, updated_at FROM http_validators "
-                                  "ORDER BY rowid").fetchall()
-                con.execute("DROP TABLE http_validators")
-                con.execute("CREATE TABLE http_validators (url_key TEXT PRIMARY KEY, url TEXT, etag TEXT, "
-                            "last_modified TEXT, sha256 TEXT, updated_at TEXT NOT NULL)")
-                con.executemany("INSERT OR REPLACE INTO http_validators VALUES (?, ?, ?, ?, ?, ?)",
-                                [(url_key(u), redact(u), e, lm, sha, ts) for u, e, lm, sha, ts in old])
-                changed += len(old)
-            for table, column, is_json in _TEXT_COLUMNS:
-                rows = con.execute(f"SELECT rowid, {column} FROM {table} WHERE {column} IS NOT NULL").fetchall()
-                for rowid, text in rows:
-                    clean = redact_text(text)
-                    if clean != text and is_json:  # redact its values, so that it stays JSON
-                        try:
-                            clean = json.dumps(redact_data(json.loads(text)))
-                        except ValueError:
-                            pass
-                    if clean != text:
-                        con.execute(f"UPDATE {table} SET {column} = ? WHERE rowid = ?", (clean, rowid))
-                        changed += 1
+            for _what, migrate in MIGRATIONS[version:]:
+                changed += migrate(con)
             con.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
             con.execute("COMMIT")
         except BaseException:

@@ -17,7 +17,7 @@ recordings write them):
   itself the input of ``anct_qpv_contours``;
 * the per-QPV INSEE files (pop, Filosofi, estimations, DEFM, CAF, RPLS; every millésime of the registry) and
   the communal comparators (DARES DEFM, CAF communes) by the recordings' own writers
-  (``extract/recordings/gen_*.py``), pointed at the national QPV list and communes instead of the recorded
+  (``tests/recordings/gen_*.py``), pointed at the national QPV list and communes instead of the recorded
   south-east;
 * the Melodi comparators (population, Filosofi: every QPV commune, every EPCI and département, France) and the
   DPE as *page archives* (the layout :func:`extract.apis.fetch_paged` lands: ``page-NNNN.json`` +
@@ -28,7 +28,7 @@ recordings write them):
 * the BPE: 2.7 M equipments per millésime at scale 1 (``BPE24.csv`` ``;`` upper-case, ``BPE25.zip`` ``,``
   lower-case with a BOM), the eight columns the parser keeps, ``QP2024`` filled for equipments drawn in a QPV.
 
-* the computed baromètres' sources (issue 20), in the recordings' layouts (``extract/recordings/gen_calcules.py``)
+* the computed baromètres' sources (issue 20), in the recordings' layouts (``tests/recordings/gen_calcules.py``)
   at national size: the Filosofi 2019 200 m grid (2.3 M squares: the squares touching every metropolitan QPV
   and a 400 m ring, populated so that each QPV's area-split population is its census population, then squares
   in the towns around and over the country; ``lcog_geo`` the commune, some squares listing two), one GTFS ZIP
@@ -112,7 +112,7 @@ def load_territoires(contours: Path) -> tuple[list[dict], dict]:
 
 def communes_of(territoires: list[dict]) -> list[tuple[str, str, int]]:
     """(code, name, base population) of every commune holding a QPV, like ``gen_apis.COMMUNES_AMP``."""
-    from extract.recordings import generate
+    from tests.recordings import generate
 
     seen: dict[str, str] = {}
     for t in territoires:
@@ -132,7 +132,7 @@ def national_populations(territoires: list[dict]):
     """``generate.population`` for every QPV of the contours: the recordings carry INSEE's real population of
     their 122 QPV only (``pop_qpv24_reelle.csv``); the others get a seeded one (lognormal, 1,050–21,000
     inhabitants, the recordings' formula before the real values), with the recordings' yearly drift."""
-    from extract.recordings import generate
+    from tests.recordings import generate
 
     real = generate.real_populations()
     pops = dict(real)
@@ -151,9 +151,9 @@ def national_populations(territoires: list[dict]):
 
 @contextlib.contextmanager
 def recordings_pointed_at(out: Path, territoires: list[dict], communes: list[tuple[str, str, int]]):
-    """The recordings' writers (``extract/recordings/gen_*.py``), writing under ``out`` for the national QPV list
+    """The recordings' writers (``tests/recordings/gen_*.py``), writing under ``out`` for the national QPV list
     and communes instead of the recorded south-east (module globals swapped for the duration)."""
-    from extract.recordings import gen_apis, gen_insee_qpv, generate
+    from tests.recordings import gen_apis, gen_insee_qpv, generate
 
     deps = {t["insee_dep"]: t["lib_dep"] for t in territoires}
     deps.update({c[:2]: deps.get(c[:2], f"Département {c[:2]}") for c, _, _ in communes})
@@ -200,7 +200,7 @@ def write_page_archive(dest: Path, pages, *, compresslevel: int = 1) -> tuple[in
 # -- Melodi (communes, EPCI, départements, France) ------------------------------------------------------------
 
 def melodi_observations(territoires, communes, source_id: str, millesime: int) -> list[dict]:
-    from extract.recordings import gen_apis, generate
+    from tests.recordings import gen_apis, generate
 
     vintage = gen_apis.MELODI_GEO_VINTAGE
     pops = {c: gen_apis.commune_population(c, b, millesime) for c, _, b in communes}
@@ -236,7 +236,7 @@ def melodi_observations(territoires, communes, source_id: str, millesime: int) -
 
 def write_melodi(dest: Path, territoires, communes, source_id: str, millesime: int) -> dict:
     """Pages as the recordings' ``melodi_pages`` builds them, for the national observations."""
-    from extract.recordings import gen_apis
+    from tests.recordings import gen_apis
 
     obs = melodi_observations(territoires, communes, source_id, millesime)
     original = gen_apis.melodi_observations
@@ -277,7 +277,7 @@ def _points(rng: np.random.Generator, n: int, geo: dict, codes: list[str], weigh
 
 
 def _weights(codes: list[str], millesime: int) -> np.ndarray:
-    from extract.recordings import generate
+    from tests.recordings import generate
 
     w = np.array([generate.population(c, millesime) for c in codes], dtype=float)
     return w / w.sum()
@@ -295,7 +295,7 @@ def dpe_pages(territoires, geo, millesime: int, n: int, seed: int, chunk: int = 
     """``(url, body)`` of the ``/lines`` pages of ``n`` DPE of a millésime, generated chunk by chunk."""
     import datetime as dt
 
-    from extract.recordings import gen_apis
+    from tests.recordings import gen_apis
 
     rng = np.random.default_rng([seed, millesime, 1])
     codes = [t["code_qp"] for t in territoires]
@@ -362,7 +362,7 @@ def write_dpe(dest: Path, territoires, geo, millesime: int, n: int, seed: int) -
 
 
 def bpe_table(territoires, geo, millesime: int, n: int, seed: int) -> pa.Table:
-    from extract.recordings import gen_insee_qpv
+    from tests.recordings import gen_insee_qpv
 
     rng = np.random.default_rng([seed, millesime, 2])
     codes = [t["code_qp"] for t in territoires]
@@ -401,7 +401,7 @@ def write_bpe(dest: Path, territoires, geo, millesime: int, n: int, seed: int) -
 
 # -- the computed baromètres' sources (issue 20) ------------------------------------------------------------
 #
-# The layouts are the recordings' (extract/recordings/gen_calcules.py), at national size. Everything is drawn
+# The layouts are the recordings' (tests/recordings/gen_calcules.py), at national size. Everything is drawn
 # with numpy from the seed and built with shapely's vectorised functions and Arrow string kernels; the large
 # texts (grid CSV, stop_times.txt) are written in chunks straight into their ZIP member.
 
@@ -425,8 +425,8 @@ class Shapes:
         from shapely.geometry import shape
 
         from extract.calcules.carroyage import to_3035
-        from extract.recordings import generate as gen
         from extract.spatial import _polygonal
+        from tests.recordings import generate as gen
 
         feats = {f["properties"]["code_qp"]: f for f in json.loads(Path(contours).read_text("utf-8"))["features"]}
         self.codes = np.array([t["code_qp"] for t in territoires], dtype=object)
@@ -591,7 +591,7 @@ def grid_squares(shapes: Shapes, n_total: int, seed: int) -> dict[str, np.ndarra
 def write_grid(dest: Path, shapes: Shapes, n_total: int, seed: int, chunk: int = 250_000) -> dict:
     """``Filosofi2019_carreaux_200m_csv.zip`` holding ``carreaux_200m_met.csv`` (the recording's layout: its ten
     columns, then the other Filosofi 2019 variables), comma separated, one row per inhabited square."""
-    from extract.recordings import gen_calcules
+    from tests.recordings import gen_calcules
 
     sq = grid_squares(shapes, n_total, seed)
     n = len(sq["ind"])
@@ -943,7 +943,7 @@ def write_resultats(dest: Path, shapes: Shapes, bv: dict, source: str, layout: s
     """Results by bureau in the recording's layouts (≤ 2022 wide Windows-1252 CRLF text; 2024 named UTF-8), one
     row per bureau of the contours (``missing`` of the QPV bureaux and 1 % of the others redrawn since 2022 are
     absent in 2024), the Français établis hors de France in 2022; abstention higher in bureaux overlapping a QPV."""
-    from extract.recordings import gen_calcules as gc
+    from tests.recordings import gen_calcules as gc
 
     rng = np.random.default_rng([seed, millesime, 7, len(layout)])
     n = len(bv["bv"])
@@ -1080,8 +1080,8 @@ def _write_all(out: Path, contours: Path, territoires: list[dict], geo: dict, se
             + (f", {info['rows']:,} rows" if "rows" in info else ""))
 
     log(f"national inputs: generating into {out} ({len(territoires)} QPV, {len(communes)} communes, scale {scale:g})")
-    from extract.recordings import gen_apis, gen_insee_qpv
-    from extract.recordings import generate as gen
+    from tests.recordings import gen_apis, gen_insee_qpv
+    from tests.recordings import generate as gen
 
     with recordings_pointed_at(files, territoires, communes):
         written = gen.write_all()  # insee_pop_qpv
@@ -1136,7 +1136,7 @@ def _write_all(out: Path, contours: Path, territoires: list[dict], geo: dict, se
     bv.update(bureaux(shapes, int(round(BUREAUX_ROWS * scale)), seed))
     timings["bureaux_tiling"] = round(time.perf_counter() - t1, 1)
     calc("reu_contours_bureaux_vote", 2022, lambda d: write_contours_bv(d, shapes, bv))
-    from extract.recordings import gen_calcules
+    from tests.recordings import gen_calcules
 
     for sid, year, _name, layout, base, missing in gen_calcules.ELECTIONS:
         if layout not in ELECTION_BLOCKS:  # the 2026 municipales: not generated at national scale yet

@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
+from extract.anct_contours import geometry_to_wkb, iter_features
 from extract.calcules.carroyage import iter_grid
 from extract.calcules.elections import commune_de_rattachement, id_bv, parse_resultats
 from extract.calcules.espaces_verts import parse_overpass
@@ -29,7 +30,6 @@ from extract.calcules.gtfs import read_feed, served_stops
 from extract.errors import FormatError
 from extract.formats import decode, describe_kind, sniff_path
 from extract.parsers import ParseContext, Parser
-from extract.referentiel import geometry_to_wkb, iter_features
 from extract.tables import Column, TableSpec
 
 #: the inputs of the computed baromètres are not per-QPV tables: no QPV column, no QPV list to cover

@@ -47,7 +47,7 @@ class ExtractError(Exception):
     ) -> None:
         if cause is not None and cause not in FETCH_CAUSES:
             raise ValueError(f"unknown fetch cause {cause!r}: expected one of {', '.join(FETCH_CAUSES)}")
-        from extract.http import redact, redact_text  # (extract.http imports this module)
+        from extract.redaction import redact, redact_text
 
         self.source_id = source_id
         self.problem = redact_text(problem)

@@ -13,7 +13,7 @@ query parameters decoded and sorted, so ``%2A`` and ``*``, ``%20`` and ``+`` are
 retries and parsers run exactly as against the publisher. When the same URL is recorded several times (an
 HTTP 429 with ``Retry-After``, then the page), the recorded answers are served in order and the last one is
 repeated. A URL that is not in the cassette is an error naming it (the recording does not cover that request:
-regenerate it with ``python -m extract.recordings.generate``).
+regenerate it with ``python -m tests.recordings.generate``).
 
 The registry's ``recording`` of an API source may name the cassette directory or its ``cassette.json``.
 """

@@ -1,6 +1,6 @@
 """Point-in-polygon: which QPV 2024 (if any) contains each point, for millions of points.
 
-Built from the parsed ANCT contours (:mod:`extract.referentiel`: ``code_qpv`` + ``geometry_wkb``, WGS84),
+Built from the parsed ANCT contours (:mod:`extract.anct_contours`: ``code_qpv`` + ``geometry_wkb``, WGS84),
 with shapely 2, fully vectorised (no Python loop per point)::
 
     index = QpvIndex.from_file("QP2024_….zip")          # or .from_table(parsed_table) / .from_wkb(codes, wkb)
@@ -102,7 +102,7 @@ class QpvIndex:
             import pyarrow.parquet as pq
 
             return cls.from_table(pq.read_table(path, columns=["code_qpv", "geometry_wkb"]), **kw)
-        from extract.referentiel import read_contours
+        from extract.anct_contours import read_contours
 
         return cls.from_table(read_contours(path), **kw)
 

@@ -17,14 +17,7 @@ import sys
 
 import click
 
-from observatoire.config import ConfigError, load_settings
-
-
-def _settings():
-    try:
-        return load_settings()
-    except ConfigError as err:
-        raise click.UsageError(str(err)) from None
+from observatoire.cli_common import settings as _settings
 
 
 class _Main(click.Group):

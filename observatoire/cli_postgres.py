@@ -25,7 +25,7 @@ def init(dsn: str | None) -> None:
     views) or a superuser. Exit status: 0 done, 1 PostgreSQL refused, 2 no DSN.
     """
     from observatoire import postgres as pg
-    from observatoire.cli import _settings
+    from observatoire.cli_common import settings as _settings
 
     _settings()  # the environment checked like every command's
     dsn = dsn or pg.pg_dsn()

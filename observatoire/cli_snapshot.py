@@ -11,7 +11,7 @@ import click
 
 
 def _settings():
-    from observatoire.cli import _settings as settings
+    from observatoire.cli_common import settings
 
     return settings()
 

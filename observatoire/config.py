@@ -36,6 +36,20 @@ class ConfigError(ValueError):
     """A setting read from the environment is invalid."""
 
 
+def parse_perimetre(perimetre: str) -> tuple[str, str | None]:
+    """``epci:<siren>``, ``departement:<code>`` or ``france`` → (kind, code); anything else is a clear error."""
+    kind, _, code = (perimetre or "").strip().partition(":")
+    kind, code = kind.strip().lower(), code.strip()
+    if kind == "france" and not code:
+        return "france", None
+    if kind == "epci" and code.isdigit() and len(code) == 9:
+        return "epci", code
+    if kind == "departement" and (code.isdigit() and len(code) in (2, 3) or code.upper() in ("2A", "2B")):
+        return "departement", code.upper()
+    raise ValueError(f"OBSERVATOIRE_PERIMETRE={perimetre!r}: expected epci:<siren> (9 digits, e.g. epci:200054807), "
+                     "departement:<code> (e.g. departement:13, departement:2A) or france")
+
+
 @dataclass(frozen=True)
 class Settings:
     data_dir: Path
@@ -95,8 +109,6 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
             "(demo = the project's offline recordings, live = the publishers' URLs)"
         )
     perimetre = (env.get("OBSERVATOIRE_PERIMETRE") or DEFAULT_PERIMETRE).strip()
-    from observatoire.referentiel import parse_perimetre  # referentiel imports this module
-
     try:
         kind, code = parse_perimetre(perimetre)
     except ValueError as err:

@@ -30,10 +30,12 @@ from extract.http import FetchPolicy, fetch, redact, redact_text
 from extract.landing import file_sha256, land_file, landed_extension, parsed_path_for, write_parsed
 from extract.parsers import ParseContext, code_fingerprint, get_parser
 from extract.registry import Source, load_registry, recording_path, resolve_url
-from observatoire import progress, referentiel
+from observatoire import progress
+from observatoire.catalogue import chiffres_cles, indicateurs
 from observatoire.config import DBT_PROJECT_DIR, DEFAULT_PERIMETRE, PROJECT_ROOT, Settings, load_settings
 from observatoire.history import History
 from observatoire.locking import writer_lock
+from observatoire.perimetre import CONTOURS_SOURCE, perimeter_qpv_codes
 
 log = logging.getLogger("observatoire")
 
@@ -143,7 +145,7 @@ def plan(ctx: Context, *, sources: list[str] | None = None, millesime: int | Non
         raise PipelineError("extract", str(err)) from None
     selected = [ctx.registry[s] for s in sources] if sources else list(ctx.registry.values())
     current = {(r["source_id"], r["millesime"]) for r in ctx.history.current_landings()}
-    contours = ctx.registry.get(referentiel.CONTOURS_SOURCE)
+    contours = ctx.registry.get(CONTOURS_SOURCE)
     added = None  # the contours, fetched whatever the request while none are accepted
     if contours and not any(sid == contours.id for sid, _ in current):
         added = contours
@@ -161,7 +163,7 @@ def plan(ctx: Context, *, sources: list[str] | None = None, millesime: int | Non
             if year == latest or (src.id, year) not in current:
                 items.append({"source_id": src.id, "millesime": year, "target": latest})
     # the référentiel first (see extract_and_gate)
-    return sorted(items, key=lambda it: it["source_id"] != referentiel.CONTOURS_SOURCE)
+    return sorted(items, key=lambda it: it["source_id"] != CONTOURS_SOURCE)
 
 
 # -- extract: fetch → parse → land ---------------------------------------------------------------------
@@ -457,10 +459,10 @@ def _compare_with_last_load(ctx: Context, result: dict, summary: dict, details: 
     from expectations.drift import Baseline, Tolerances, compare_loads, whole_number_checks
 
     source_id, millesime, sha = result["source_id"], result["millesime"], result["sha256"]
-    if source_id == referentiel.CONTOURS_SOURCE:
+    if source_id == CONTOURS_SOURCE:
         return accepted_break  # the référentiel: its QPV set is checked by the perimeter, its shapes by the join
     spec = get_parser(ctx.registry[source_id].parser).spec
-    perimeter = referentiel.perimeter_qpv_codes(ctx.settings.perimetre, ctx.settings)
+    perimeter = perimeter_qpv_codes(ctx.settings.perimetre, ctx.settings)
     checks = whole_number_checks(Path(result["parsed_path"]), spec, perimeter_qpv=perimeter)
     base = baseline_landing(ctx, source_id, millesime, sha)
     entry = ctx.registry[source_id].millesimes.get(millesime)
@@ -481,7 +483,7 @@ def _compare_with_last_load(ctx: Context, result: dict, summary: dict, details: 
                             millesime=base["millesime"], sha256=base["sha256"])
         contours = None
         contour_row = next((r for r in sorted(ctx.history.current_landings(), key=lambda r: -r["millesime"])
-                            if r["source_id"] == referentiel.CONTOURS_SOURCE), None)
+                            if r["source_id"] == CONTOURS_SOURCE), None)
         if contour_row and contour_row.get("parsed_path"):
             contours = ctx.settings.data_dir / contour_row["parsed_path"]
         checks += compare_loads(Path(result["parsed_path"]), baseline, spec, perimeter_qpv=perimeter,
@@ -516,8 +518,8 @@ def _raw_gate_job(ctx: Context, run_id: str, result: dict) -> tuple:
         source_id,
         parser.spec,
         millesime=millesime,
-        perimeter_qpv=referentiel.perimeter_qpv_codes(ctx.settings.perimetre, ctx.settings),
-        catalogue=referentiel.catalogue(),
+        perimeter_qpv=perimeter_qpv_codes(ctx.settings.perimetre, ctx.settings),
+        catalogue=indicateurs(),
         previous_rows=previous["rows_parsed"] if previous else None,
     )
     details = ctx.run_dir(run_id) / "validations" / f"raw_{source_id}_{millesime}.json"
@@ -776,7 +778,7 @@ def inputs_behind(ctx: Context, text: str) -> str:
     the catalogue is named."""
     import re
 
-    catalogue = referentiel.catalogue()
+    catalogue = indicateurs()
     named = [i for i in catalogue if re.search(rf"\b{re.escape(i)}\b", text)]
     if not named:
         return ""
@@ -813,9 +815,9 @@ def validate_marts(ctx: Context, run_id: str) -> list[dict]:
     for row in available.itertuples():
         millesimes.setdefault(row.indicateur, []).append(int(row.millesime))
     contract = ctx.settings.perimetre == DEFAULT_PERIMETRE
-    suites = mart_suites(perimeter_qpv=referentiel.perimeter_qpv_codes(ctx.settings.perimetre, ctx.settings),
-                         catalogue=referentiel.catalogue(), millesimes=millesimes, contract_perimeter=contract)
-    suites.append(chiffres_cles_suite(referentiel.chiffres_cles(), contract_perimeter=contract))
+    suites = mart_suites(perimeter_qpv=perimeter_qpv_codes(ctx.settings.perimetre, ctx.settings),
+                         catalogue=indicateurs(), millesimes=millesimes, contract_perimeter=contract)
+    suites.append(chiffres_cles_suite(chiffres_cles(), contract_perimeter=contract))
     rep = progress.current()
     rep.step_started("mart_gate", total=len(suites), detail="reading the marts")
     done: list[int] = []
@@ -1043,8 +1045,8 @@ def extract_and_gate(ctx: Context, run_id: str, items: list[dict], *, force: boo
 
     # the référentiel first: the perimeter's QPV (completeness checks) and the perimeter's request parameters
     # come from the ANCT contours accepted in the data directory
-    first = [it for it in items if it["source_id"] == referentiel.CONTOURS_SOURCE]
-    rest = [it for it in items if it["source_id"] != referentiel.CONTOURS_SOURCE]
+    first = [it for it in items if it["source_id"] == CONTOURS_SOURCE]
+    rest = [it for it in items if it["source_id"] != CONTOURS_SOURCE]
     results: list[dict] = []
     gate_failures = []
     rep = progress.current()

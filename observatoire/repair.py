@@ -409,8 +409,8 @@ def _rebuild_landings(ctx, run_id: str, copy: dict | None, report: RepairReport)
     from extract.http import MASK
     from extract.landing import file_sha256, parsed_path_for
     from extract.parsers import code_fingerprint
-    from observatoire import referentiel
     from observatoire.history import url_key
+    from observatoire.perimetre import CONTOURS_SOURCE
     from observatoire.pipeline import _parse_to_parquet, gx_root, validate_landings
 
     settings, history = ctx.settings, ctx.history
@@ -516,8 +516,8 @@ def _rebuild_landings(ctx, run_id: str, copy: dict | None, report: RepairReport)
     if pending:
         discard_pending(gx_root(settings))
         # the référentiel first: the perimeter's QPV come from the accepted contours (as in a run)
-        first = [r for r in pending if r["source_id"] == referentiel.CONTOURS_SOURCE]
-        rest = [r for r in pending if r["source_id"] != referentiel.CONTOURS_SOURCE]
+        first = [r for r in pending if r["source_id"] == CONTOURS_SOURCE]
+        rest = [r for r in pending if r["source_id"] != CONTOURS_SOURCE]
         try:
             for batch in (first, rest):
                 if batch:

@@ -66,8 +66,7 @@ def _params(ctx: Context, run_id: str) -> dict:
 def plan(run_id: str, *, referentiel: bool | None = None) -> list[dict]:
     """The (source, millésime) items of the run, from its params (``sources``, ``millesime``).
     ``referentiel`` True: only the ANCT contours' items; False: every other item; None: all."""
-    from observatoire.referentiel import CONTOURS_SOURCE
-
+    from observatoire.perimetre import CONTOURS_SOURCE
     _started(run_id)
     ctx = _ctx()
     p = _params(ctx, run_id)

@@ -62,7 +62,7 @@ LAMBERT93 = (0.0, 6_000_000.0, 1_300_000.0, 7_200_000.0)
 #: de loisirs, artisans du bâtiment, réparation automobile — docs/recherche/barometres-calcules-sources.md §4).
 #: Codes seen: B207 boulangerie in a real BPE 2024 row (research note, index id 61307751125); C107/C109 écoles
 #: maternelle/élémentaire and D307 pharmacie of the 2023+ nomenclature as used by the project's BPE recording
-#: (extract/recordings/gen_insee_qpv.py); A206/A207/A208 poste, A501 coiffure, A504 restaurant, A505 agence
+#: (tests/recordings/gen_insee_qpv.py); A206/A207/A208 poste, A501 coiffure, A504 restaurant, A505 agence
 #: immobilière, A507 institut de beauté, F102 boulodrome, F103 tennis, F113 terrain de grands jeux, F121 salle
 #: multisports, F307 bibliothèque are the BPE ≤ 2022 codes, believed unchanged [à vérifier]; C108/C110 (RPI) and
 #: D265 médecin généraliste [à vérifier]. Types whose 2023+ code is unknown here (supérette/épicerie, infirmier,

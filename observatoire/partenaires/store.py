@@ -188,9 +188,9 @@ def compare_with_previous(settings: Settings, report: Report, previous: dict, *,
         report.add(level, f"Écart avec {what} : {empty_after:.0%} de cellules vides ou au secret contre "
                           f"{empty_before:.0%} auparavant.{advice}", column="valeur", csv=report.format == "csv")
     # small counts move by more than ×2 by chance alone (3 then 7): a count compared only where it is not small
-    from observatoire import referentiel
+    from observatoire.catalogue import indicateurs
 
-    info = referentiel.catalogue().get(report.indicateur or "") or {}
+    info = indicateurs().get(report.indicateur or "") or {}
     floor = max(10.0, float(info.get("seuil_secret") or 0)) if info.get("agregation") == "somme" else 0.0
     pairs = [(c, before[c]["valeur"], after[c]["valeur"]) for c in common
              if (before[c]["valeur"] or 0) > 0 and (after[c]["valeur"] or 0) > 0

@@ -20,7 +20,7 @@ import tempfile
 from datetime import date
 from pathlib import Path
 
-from observatoire import referentiel
+from observatoire.catalogue import indicateurs, seeds_dir
 from observatoire.config import DEFAULT_PERIMETRE
 from observatoire.partenaires.validation import (
     COLUMNS,
@@ -32,6 +32,7 @@ from observatoire.partenaires.validation import (
     partner_indicators,
     unit_label,
 )
+from observatoire.perimetre import known_qpv, perimeter_qpv_codes
 
 FORMATS = ("xlsx", "csv")
 DEFAULT_CONTACT = ("l'équipe de l'Observatoire des quartiers du Contrat de ville (Métropole Aix-Marseille-Provence, "
@@ -44,9 +45,9 @@ def contact() -> str:
 
 
 def template_rows(indicateur: str, perimetre: str, millesime: int | None = None) -> list[list]:
-    names = {code: r["libelle_qpv"] for code, r in referentiel.known_qpv().items()}
+    names = {code: r["libelle_qpv"] for code, r in known_qpv().items()}
     return [[indicateur, code, names.get(code, ""), millesime, None, None, None]
-            for code in referentiel.perimeter_qpv_codes(perimetre)]
+            for code in perimeter_qpv_codes(perimetre)]
 
 
 def default_name(indicateur: str, fmt: str) -> str:
@@ -59,7 +60,7 @@ def write_template(indicateur: str, fmt: str, dest: Path | str | None = None, *,
     default: the current directory). Raises ValueError for an indicator that is not a partner's."""
     partners = partner_indicators()
     if indicateur not in partners:
-        kind = (referentiel.catalogue().get(indicateur) or {}).get("type_source")
+        kind = (indicateurs().get(indicateur) or {}).get("type_source")
         what = (f"« {indicateur} » n'est pas fourni par les partenaires (source {kind})" if kind
                 else f"indicateur inconnu « {indicateur} »")
         raise ValueError(f"{what} ; indicateurs attendus des partenaires : {', '.join(sorted(partners))}")
@@ -97,7 +98,7 @@ def _write_atomic(dest: Path, content: bytes) -> None:
 
 
 def _defi_label(defi: str) -> str:
-    with open(referentiel.seeds_dir() / "ref_defi.csv", encoding="utf-8", newline="") as fh:
+    with open(seeds_dir() / "ref_defi.csv", encoding="utf-8", newline="") as fh:
         labels = {r["defi"]: f"{r['numero_defi']}. {r['libelle_defi']}" for r in csv.DictReader(fh)}
     return labels.get(defi, defi)
 

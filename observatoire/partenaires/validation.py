@@ -41,8 +41,9 @@ from datetime import date, datetime, time
 from pathlib import Path
 
 from extract.envvars import NUMERIC, setting
-from observatoire import referentiel
+from observatoire.catalogue import indicateurs
 from observatoire.config import DEFAULT_PERIMETRE
+from observatoire.perimetre import known_qpv, perimeter_qpv_codes
 
 #: the data sheet's columns, in the template's order (the identifiers of the header row: row 1, or row 2 under
 #: the XLSX template's row of French labels)
@@ -87,7 +88,7 @@ def max_unzipped_bytes(environ=None) -> int:
 
 def partner_indicators() -> dict[str, dict]:
     """The catalogue's indicators of source kind ``partner``, by id."""
-    return {k: v for k, v in referentiel.catalogue().items() if v.get("type_source") == "partner"}
+    return {k: v for k, v in indicateurs().items() if v.get("type_source") == "partner"}
 
 
 def unit_label(unite: str) -> str:
@@ -659,10 +660,10 @@ def check_table(table: Table, report: Report, *, perimetre: str, year: int) -> N
     header_positions = {pos for pos, _, _ in table.header}
     name_of = {pos: name for name, pos in columns.items()}
 
-    catalogue = referentiel.catalogue()
+    catalogue = indicateurs()
     partners = partner_indicators()
-    all_qpv = referentiel.known_qpv()
-    perimeter = set(referentiel.perimeter_qpv_codes(perimetre))
+    all_qpv = known_qpv()
+    perimeter = set(perimeter_qpv_codes(perimetre))
     if not table.rows:
         err("aucune ligne de données sous l'en-tête : une ligne par quartier, à partir de la ligne {hr + 1}",
             row=hr + 1)

@@ -24,14 +24,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+from observatoire.site.errors import SITE_MARKER, SiteError
+
 __all__ = ["build_site", "SiteError", "SITE_MARKER"]
-
-#: the file every site holds: ``build_site`` replaces an existing directory only when it holds this file
-SITE_MARKER = "site.json"
-
-
-class SiteError(RuntimeError):
-    """The site could not be built (the message says why); nothing was written at ``out``."""
 
 
 def build_site(db: Path, out: Path, *, log: Callable[[str], None] | None = None) -> dict:

@@ -16,8 +16,9 @@ import jinja2
 from markupsafe import Markup
 
 from observatoire.config import DEMO_NOTICE
-from observatoire.site import SITE_MARKER, SiteError, charts, fmt, maps
+from observatoire.site import charts, fmt, maps
 from observatoire.site.data import SiteData, SiteDataError, load
+from observatoire.site.errors import SITE_MARKER, SiteError
 from observatoire.site.geo import class_of, quantile_breaks
 
 HERE = Path(__file__).resolve().parent

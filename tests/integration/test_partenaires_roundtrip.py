@@ -6,7 +6,7 @@ from __future__ import annotations
 import duckdb
 import pytest
 
-from observatoire import referentiel
+from observatoire.catalogue import indicateurs
 from tests.conftest import run_cli
 from tests.unit.test_partenaires import NAMES, PERIMETER, csv_bytes, fill_xlsx
 
@@ -29,7 +29,7 @@ def test_template_round_trip_publishes_partner_values(demo_copy, tmp_path):
                        tmp_path / "expulsions.xlsx", {**values, unknown: None, secret: "secret"}, drop=[absent])
     # … the DDETS as a CSV saved by Excel in French (Windows-1252, « ; », decimal commas), one count under the
     # catalogue's diffusion threshold (5)
-    seuil = referentiel.catalogue()["nb_salaries_iae_residents"]["seuil_secret"]
+    seuil = indicateurs()["nb_salaries_iae_residents"]["seuil_secret"]
     rows = [line.split(";") for line in (tmp_path / "iae.csv").read_text(encoding="utf-8-sig").splitlines()[1:]]
     assert [r[1] for r in rows] == PERIMETER and all(r[2] == NAMES[r[1]] for r in rows)
     iae = {code: f"{10 + i},0" for i, code in enumerate(PERIMETER)}

@@ -9,10 +9,15 @@ import shutil
 import duckdb
 import pytest
 
-from extract.referentiel import read_contours
-from observatoire import referentiel
+from extract.anct_contours import read_contours
 from observatoire.config import ConfigError, load_settings
-from observatoire.perimetre import PerimetreError, url_params, url_params_for
+from observatoire.perimetre import (
+    PerimetreError,
+    perimeter_qpv_codes,
+    qpv_in_perimetre,
+    url_params,
+    url_params_for,
+)
 from tests.conftest import RECORDINGS, ROOT, run_cli
 
 TPM = "248300543"
@@ -30,17 +35,17 @@ def _seed_codes() -> list[str]:
 
 
 def test_default_perimeter_is_the_contract_s_66_qpv(contour_rows):
-    codes = referentiel.qpv_in_perimetre(contour_rows, "epci:200054807")
+    codes = qpv_in_perimetre(contour_rows, "epci:200054807")
     assert len(codes) == 66 and codes == _seed_codes()
 
 
 def test_other_perimeters_from_the_anct_columns(contour_rows):
-    tpm = referentiel.qpv_in_perimetre(contour_rows, f"epci:{TPM}")
+    tpm = qpv_in_perimetre(contour_rows, f"epci:{TPM}")
     assert len(tpm) == 15 and all(c.startswith("QN083") for c in tpm)
-    var = referentiel.qpv_in_perimetre(contour_rows, "departement:83")
+    var = qpv_in_perimetre(contour_rows, "departement:83")
     assert set(tpm) < set(var) and all(c.startswith("QN083") for c in var)
-    assert len(referentiel.qpv_in_perimetre(contour_rows, "france")) == len(contour_rows) == 122
-    assert referentiel.qpv_in_perimetre(contour_rows, "departement:2a")  # Corse-du-Sud, any case
+    assert len(qpv_in_perimetre(contour_rows, "france")) == len(contour_rows) == 122
+    assert qpv_in_perimetre(contour_rows, "departement:2a")  # Corse-du-Sud, any case
 
 
 @pytest.mark.parametrize("bad", ["epci:12", "region:93", "departement:", "france:1", "Métropole"])
@@ -70,7 +75,7 @@ def test_request_parameters_follow_the_perimeter(contour_rows, tmp_path):
 
 def test_default_run_builds_dim_qpv_from_the_anct_referentiel(published_demo):
     settings = load_settings({"OBSERVATOIRE_DATA_DIR": str(published_demo)})
-    assert referentiel.perimeter_qpv_codes(settings=settings) == _seed_codes()
+    assert perimeter_qpv_codes(settings=settings) == _seed_codes()
     con = duckdb.connect(str(published_demo / "warehouse" / "observatoire.duckdb"), read_only=True)
     try:
         assert sorted(r[0] for r in con.execute("select code_qpv from dim_qpv").fetchall()) == _seed_codes()
@@ -92,7 +97,7 @@ def test_second_epci_runs_through_to_a_published_warehouse(published_demo, tmp_p
     shutil.copytree(published_demo, data, symlinks=True)  # an existing data directory switching perimeter
     con = _run(data, f"epci:{TPM}")
     try:
-        expected = referentiel.qpv_in_perimetre(contour_rows, f"epci:{TPM}")
+        expected = qpv_in_perimetre(contour_rows, f"epci:{TPM}")
         assert sorted(r[0] for r in con.execute("select code_qpv from dim_qpv").fetchall()) == expected
         assert con.execute("select distinct code_qpv from fct_indicateur_qpv").fetchall().__len__() == 15
         assert con.execute("select perimetre from meta.publication").fetchone()[0] == f"epci:{TPM}"

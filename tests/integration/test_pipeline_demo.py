@@ -14,7 +14,7 @@ import duckdb
 import pytest
 import yaml
 
-from observatoire import referentiel
+from observatoire.catalogue import indicateurs
 from tests.conftest import RECORDINGS, ROOT, run_cli, sha256_of
 
 pytestmark = pytest.mark.slow
@@ -34,7 +34,7 @@ def test_demo_run_publishes_the_referentiel_and_population(published_demo):
         assert con.execute("select count(*) from dim_defi").fetchall()[0][0] == 10
         # the whole catalogue: every baromètre of the contract plus the socle
         ids = {r[0] for r in con.execute("select indicateur from dim_indicateur").fetchall()}
-        assert ids == set(referentiel.catalogue())
+        assert ids == set(indicateurs())
         assert con.execute("select count(*) from dim_indicateur where categorie = 'barometre'").fetchall()[0][0] >= 27
         # population for every QPV, in at least two millésimes
         rows = con.execute(

@@ -456,7 +456,7 @@ def test_the_site_is_frozen_with_the_edition_and_listed_in_the_manifest(edition)
 def test_the_partner_template_headers_carry_their_french_label_and_unit(tmp_path):
     """The other workbook the project writes: row 1 of its data sheet gives each column's French label (the
     unit on « valeur ») with a note, row 2 the identifiers the import reads; the filled template is accepted."""
-    from observatoire import referentiel
+    from observatoire.catalogue import indicateurs
     from observatoire.partenaires.template import write_template
     from observatoire.partenaires.validation import COLUMNS, validate_file
 
@@ -465,7 +465,7 @@ def test_the_partner_template_headers_carry_their_french_label_and_unit(tmp_path
     ws = wb["donnees"]
     labels = [c.value for c in ws[1]]
     assert [c.value for c in ws[2]] == list(COLUMNS) and not ws.row_dimensions[1].hidden
-    info = referentiel.catalogue()["taux_expulsion"]
+    info = indicateurs()["taux_expulsion"]
     assert labels[COLUMNS.index("valeur")] == f"{info['libelle']} (pour 1 000 ménages)"
     assert labels[COLUMNS.index("millesime")].startswith("Millésime")
     assert all(c.comment and c.comment.text for c in ws[1]) and ws.freeze_panes == "A3"

@@ -393,7 +393,7 @@ def test_registry_cassettes_replay_through_fetch_paged(source_id, millesime, tmp
     assert table.num_rows > 0
     # the recordings' other perimeters' requests (observatoire.perimetre) are in the same cassette: with the
     # default one, they use every recorded interaction exactly once
-    from extract.recordings import gen_apis
+    from tests.recordings import gen_apis
 
     served = len(adapter.served)
     for perimetre in gen_apis.OTHER_PERIMETRES:
@@ -412,7 +412,7 @@ def test_registry_cassettes_replay_through_fetch_paged(source_id, millesime, tmp
 
 
 def test_registry_urls_are_the_recorded_ones():
-    from extract.recordings import gen_apis
+    from tests.recordings import gen_apis
 
     reg = load_registry()
     for year in reg["insee_melodi_population"].millesimes:

@@ -223,9 +223,9 @@ def test_grid_in_a_zip_and_a_nested_archive(tmp_path):
 
 
 def test_with_the_qpv_index_of_the_recorded_anct_contours():
-    from extract.recordings import gen_referentiel
     from extract.spatial import QpvIndex
     from tests.conftest import RECORDINGS
+    from tests.recordings import gen_referentiel
 
     index = QpvIndex.from_file(RECORDINGS / "anct_qpv_contours" / "2024" / gen_referentiel.CONTOURS_ZIP)
     code = index.codes[0]

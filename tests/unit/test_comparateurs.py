@@ -1,5 +1,5 @@
 """Comparator parsers (extract/comparateurs.py) on the project's recordings (real formats, synthetic values
-from extract/recordings/gen_apis.py) and on broken variants of them."""
+from tests/recordings/gen_apis.py) and on broken variants of them."""
 
 from __future__ import annotations
 
@@ -12,9 +12,9 @@ import pytest
 from extract.apis import ZIP_DATE, fetch_paged
 from extract.errors import FormatError
 from extract.parsers import ParseContext, get_parser
-from extract.recordings import gen_apis
 from extract.replay import replay_session
 from tests.conftest import RECORDINGS
+from tests.recordings import gen_apis
 
 
 def parse(parser_name, path, millesime, source_id=None):

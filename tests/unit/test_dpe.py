@@ -13,9 +13,9 @@ import pytest
 from extract.apis import ZIP_DATE, fetch_paged
 from extract.errors import FormatError
 from extract.parsers import ParseContext, get_parser
-from extract.recordings import gen_apis
 from extract.replay import replay_session
 from tests.conftest import RECORDINGS
+from tests.recordings import gen_apis
 
 
 def parse(path, millesime, source_id="ademe_dpe_existant"):

@@ -1,4 +1,4 @@
-"""Parsers on the project's recordings (real format, synthetic values from extract/recordings/generate.py)."""
+"""Parsers on the project's recordings (real format, synthetic values from tests/recordings/generate.py)."""
 
 import csv
 
@@ -7,8 +7,8 @@ import pytest
 
 from extract.errors import FormatError
 from extract.parsers import ParseContext, get_parser
-from extract.recordings import generate
 from tests.conftest import RECORDINGS
+from tests.recordings import generate
 
 
 def parse_file(parser_name, path, millesime, source_id=None):

@@ -1,6 +1,6 @@
 """INSEE per-QPV 2024 files (Filosofi, estimations, DEFM, CAF, RPLS) and the BPE: the parsers of
 extract/insee_qpv.py on the project's recordings (real layout, synthetic values written by
-extract/recordings/gen_insee_qpv.py) and on re-shaped or broken inputs. Never the internet."""
+tests/recordings/gen_insee_qpv.py) and on re-shaped or broken inputs. Never the internet."""
 
 from __future__ import annotations
 
@@ -15,9 +15,9 @@ import pytest
 from extract.errors import FormatError
 from extract.insee_qpv import BPE, MEMBERS, parse_bpe
 from extract.parsers import ParseContext, get_parser
-from extract.recordings import gen_insee_qpv as gen
-from extract.recordings.generate import population, territoires
 from tests.conftest import RECORDINGS
+from tests.recordings import gen_insee_qpv as gen
+from tests.recordings.generate import population, territoires
 
 NNBSP = "\u202f"
 
@@ -435,14 +435,15 @@ def test_spec_flags():
 def test_recordings_pass_the_raw_gate(source_id, millesime):
     from expectations.runner import run_suite
     from expectations.suites import raw_suite
-    from observatoire import referentiel
+    from observatoire.catalogue import indicateurs
+    from observatoire.perimetre import perimeter_qpv_codes
 
     path = BPE_FILES[millesime] if source_id == "insee_bpe" else recording(source_id, millesime)
     p = get_parser(source_id)
     table = pa.Table.from_batches(list(p.parse(path, ParseContext(source_id, millesime, None, path.name))),
                                   schema=p.spec.arrow_schema())
-    suite = raw_suite(source_id, p.spec, millesime=millesime, perimeter_qpv=referentiel.perimeter_qpv_codes(),
-                      catalogue=referentiel.catalogue())
+    suite = raw_suite(source_id, p.spec, millesime=millesime, perimeter_qpv=perimeter_qpv_codes(),
+                      catalogue=indicateurs())
     summary = run_suite(suite, table.to_pandas())
     failed = [c for c in summary["checks"] if c["status"] != "passed"]
     assert summary["success"], failed
@@ -451,7 +452,8 @@ def test_recordings_pass_the_raw_gate(source_id, millesime):
 def test_raw_gate_rejects_a_zero_in_place_of_a_secret_cell(tmp_path):
     from expectations.runner import run_suite
     from expectations.suites import raw_suite
-    from observatoire import referentiel
+    from observatoire.catalogue import indicateurs
+    from observatoire.perimetre import perimeter_qpv_codes
 
     name, data = data_member("caf_allocataires_qpv", 2024)
     text = data.decode("utf-8")
@@ -464,7 +466,7 @@ def test_raw_gate_rejects_a_zero_in_place_of_a_secret_cell(tmp_path):
     p = get_parser("caf_allocataires_qpv")
     table = pa.Table.from_batches(list(p.parse(path, ParseContext("caf_allocataires_qpv", 2024, None, name))))
     suite = raw_suite("caf_allocataires_qpv", p.spec, millesime=2024,
-                      perimeter_qpv=referentiel.perimeter_qpv_codes(), catalogue=referentiel.catalogue())
+                      perimeter_qpv=perimeter_qpv_codes(), catalogue=indicateurs())
     summary = run_suite(suite, table.to_pandas())
     assert not summary["success"]
     assert any("never exactly 0" in c["check"] and c["status"] == "failed" for c in summary["checks"])
@@ -480,7 +482,7 @@ def test_recordings_stay_small():
 
 
 def test_generator_is_deterministic(tmp_path, monkeypatch):
-    from extract.recordings import generate
+    from tests.recordings import generate
 
     monkeypatch.setattr(generate, "HERE", tmp_path)
     for written in gen.write_all():

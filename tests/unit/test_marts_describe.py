@@ -97,9 +97,9 @@ def test_catalogue_describes_each_indicator():
 
 
 def test_python_reader_of_the_catalogue_keeps_working():
-    from observatoire import referentiel
+    from observatoire.catalogue import indicateurs
 
-    referentiel.catalogue.cache_clear()
-    cat = referentiel.catalogue()
+    indicateurs.cache_clear()
+    cat = indicateurs()
     assert cat["taux_pauvrete"]["valeur_max"] == 100
     assert cat["taux_pauvrete"]["definition"]

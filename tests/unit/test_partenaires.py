@@ -15,16 +15,17 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from observatoire import referentiel
+from observatoire.catalogue import indicateurs, qpv
 from observatoire.config import load_settings
 from observatoire.history import History
 from observatoire.partenaires import COLUMNS, validate_file
 from observatoire.partenaires import store as pstore
 from observatoire.partenaires.template import write_template
+from observatoire.perimetre import perimeter_qpv_codes
 from tests.conftest import run_cli
 
-PERIMETER = referentiel.perimeter_qpv_codes()
-NAMES = {r["code_qpv"]: r["libelle_qpv"] for r in referentiel.qpv()}
+PERIMETER = perimeter_qpv_codes()
+NAMES = {r["code_qpv"]: r["libelle_qpv"] for r in qpv()}
 PARTNER = "Préfecture des Bouches-du-Rhône (CCAPEX)"
 
 
@@ -95,7 +96,7 @@ def test_xlsx_template_has_instructions_the_data_sheet_and_validation(xlsx_templ
     wb = openpyxl.load_workbook(xlsx_template)
     assert wb.sheetnames[:2] == ["instructions", "donnees"] and wb["listes"].sheet_state == "hidden"
     guide = "\n".join(str(c.value) for row in wb["instructions"].iter_rows() for c in row if c.value)
-    info = referentiel.catalogue()["taux_expulsion"]
+    info = indicateurs()["taux_expulsion"]
     assert info["libelle"] in guide and "pour 1 000 ménages" in guide and "de 0 à 1 000" in guide
     assert "laissez la cellule « valeur » vide" in guide and "Contact" in guide and "CCAPEX" in guide
     ws = wb["donnees"]

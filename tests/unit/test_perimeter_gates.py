@@ -9,7 +9,7 @@ import pytest
 from expectations.runner import format_failures, format_warnings, run_suite
 from expectations.suites import mart_suites, raw_suite, split_by_perimeter
 from extract.parsers import get_parser
-from observatoire import referentiel
+from observatoire.catalogue import indicateurs
 
 PERIMETER = ["QN01301M", "QN01302M"]
 
@@ -26,7 +26,7 @@ def _pop_frame(rows: list[tuple[str, float | None, float | None]]) -> pd.DataFra
 def _suite():
     spec = get_parser("insee_pop_qpv").spec
     return spec, raw_suite("insee_pop_qpv", spec, millesime=2021, perimeter_qpv=PERIMETER,
-                           catalogue=referentiel.catalogue())
+                           catalogue=indicateurs())
 
 
 def _frame_for(spec, rows) -> pd.DataFrame:
@@ -127,7 +127,7 @@ def test_a_national_perimeter_is_evaluated_as_a_flag_with_the_same_verdicts(monk
     assert {"QN01301M", "QN01302M"} <= set(national) and "QN09313M" not in national
     spec = get_parser("insee_pop_qpv").spec
     suite = raw_suite("insee_pop_qpv", spec, millesime=2021, perimeter_qpv=national,
-                      catalogue=referentiel.catalogue())
+                      catalogue=indicateurs())
     # a failure inside the perimeter, a warning outside it, a row with no QPV code at all (outside: warns)
     df = _frame_for(spec, [("QN01301M", 0.0, 21.2), ("QN01302M", 7840.0, 12.5), ("QN09313M", 0.0, 140.0)])
     flagged_df, override = runner._flag_conditions(suite.checks, df)

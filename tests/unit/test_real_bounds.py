@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from observatoire import referentiel
+from observatoire.catalogue import indicateurs
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "real" / "compilation_qpv2024_indicateurs.csv"
 MARGIN = 1.2  # the largest real value stays at least 20 % under the upper bound
@@ -40,7 +40,7 @@ def test_fixture_is_the_real_national_compilation():
                                         "nb_personnes_couvertes_caf", "nb_allocataires_rsa",
                                         "nb_logements_sociaux"])
 def test_catalogue_range_holds_for_every_real_qpv(indicateur):
-    info = referentiel.catalogue()[indicateur]
+    info = indicateurs()[indicateur]
     lo, hi = info["valeur_min"], info["valeur_max"]
     values = _values(indicateur)
     assert len(values) > 1200
@@ -52,7 +52,7 @@ def test_catalogue_range_holds_for_every_real_qpv(indicateur):
 def test_derived_share_covered_by_caf_holds_for_real_qpv():
     """Personnes couvertes (CAF) ÷ population: real QPV reach 127 % (the CAF count is more recent than the
     census); the range admits them with a margin, the 160-310 % seen when sources disagree are withheld."""
-    info = referentiel.catalogue()["part_population_couverte_caf"]
+    info = indicateurs()["part_population_couverte_caf"]
     shares = [float(r["nb_personnes_couvertes_caf"]) / float(r["population"]) * 100 for r in _rows()
               if r["nb_personnes_couvertes_caf"] and r["population"]]
     assert max(shares) > 100  # real: a share above 100 % exists
@@ -68,7 +68,7 @@ def test_raw_gate_accepts_the_real_national_populations():
     spec = get_parser("insee_pop_qpv").spec
     rows = _rows()
     amp = [r["code_qpv"] for r in rows if r["siren_epci"] == AMP]
-    suite = raw_suite("insee_pop_qpv", spec, millesime=2021, perimeter_qpv=amp, catalogue=referentiel.catalogue())
+    suite = raw_suite("insee_pop_qpv", spec, millesime=2021, perimeter_qpv=amp, catalogue=indicateurs())
     df = pd.DataFrame(index=range(len(rows)))
     for col in spec.columns:
         if col.name == "code_qpv":

@@ -13,8 +13,8 @@ import pytest
 
 from expectations.suites import QPV_2024_REGEX
 from extract.parsers import ParseContext, get_parser
-from extract.recordings import generate
 from tests.conftest import RECORDINGS, ROOT
+from tests.recordings import generate
 
 REAL = ROOT / "tests" / "fixtures" / "real"
 POP_NATIONAL = REAL / "pop_QPV24_national.csv"

@@ -13,8 +13,8 @@ from shapely.geometry import shape
 
 from extract.errors import FormatError
 from extract.parsers import ParseContext, get_parser
-from extract.recordings import gen_referentiel, generate
 from tests.conftest import RECORDINGS
+from tests.recordings import gen_referentiel, generate
 
 ZIP = RECORDINGS / "anct_qpv_contours" / "2024" / gen_referentiel.CONTOURS_ZIP
 

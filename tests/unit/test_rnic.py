@@ -8,10 +8,10 @@ import pytest
 
 from extract.errors import FormatError
 from extract.parsers import ParseContext, get_parser
-from extract.recordings import gen_referentiel as gen
 from extract.rnic import RNIC, resolve_commune
 from extract.spatial import QpvIndex
 from tests.conftest import RECORDINGS
+from tests.recordings import gen_referentiel as gen
 
 QPV_2015 = r"^QP\d{6}$"
 

@@ -9,10 +9,10 @@ import pyarrow.parquet as pq
 import pytest
 import shapely
 
-from extract.recordings import gen_referentiel
-from extract.referentiel import read_contours
+from extract.anct_contours import read_contours
 from extract.spatial import QpvIndex, assign_qpv, iter_assign_qpv
 from tests.conftest import RECORDINGS
+from tests.recordings import gen_referentiel
 
 ZIP = RECORDINGS / "anct_qpv_contours" / "2024" / gen_referentiel.CONTOURS_ZIP
 

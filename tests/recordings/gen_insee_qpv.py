@@ -16,8 +16,8 @@ import math
 import zipfile
 from pathlib import Path
 
-from extract.recordings import generate
-from extract.recordings.generate import fr, population, rng, territoires
+from tests.recordings import generate
+from tests.recordings.generate import fr, population, rng, territoires
 
 NNBSP = "\u202f"  # narrow no-break space: INSEE's thousands separator in Excel-derived CSV
 

@@ -1,5 +1,5 @@
 """Regenerate the demo recordings (real formats, synthetic values except the population of the latest
-``insee_pop_qpv`` millésime, which is INSEE's): ``python -m extract.recordings.generate``.
+``insee_pop_qpv`` millésime, which is INSEE's): ``python -m tests.recordings.generate``.
 
 Deterministic: every value is drawn from a generator seeded by (source, QPV code, millésime), so adding a
 source or a QPV never changes the values of the others.
@@ -13,7 +13,8 @@ import hashlib
 import random
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
+#: where the recordings live: read by the demo at run time (extract/replay.py), so inside the installed package
+HERE = Path(__file__).resolve().parents[2] / "extract" / "recordings"
 BASE = HERE / "_base"
 
 
@@ -101,7 +102,7 @@ def generator_modules() -> list:
     mods = []
     for info in sorted(pkgutil.iter_modules([str(Path(__file__).parent)]), key=lambda i: i.name):
         if info.name.startswith("gen_"):
-            mods.append(importlib.import_module(f"extract.recordings.{info.name}"))
+            mods.append(importlib.import_module(f"tests.recordings.{info.name}"))
     return mods
 
 

@@ -10,7 +10,7 @@
 * ``caf_communes``: the Opendatasoft CSV export of data.caf.fr ``s_ben_com_f`` (field names, ``;``, UTF-8 BOM).
 
 Commune codes and names are real (COG); populations and every other value are synthetic, drawn from
-:func:`extract.recordings.generate.rng` seeded by (source, commune, millésime). The URLs recorded are built here
+:func:`tests.recordings.generate.rng` seeded by (source, commune, millésime). The URLs recorded are built here
 and are exactly the registry's (``tests/unit/test_apis.py`` checks it), so demo mode replays them unchanged.
 """
 
@@ -24,8 +24,8 @@ from pathlib import Path
 from urllib.parse import quote, urlencode
 
 from extract.apis import first_url, with_params
-from extract.recordings import generate
 from extract.replay import write_cassette
+from tests.recordings import generate
 
 EPCI_AMP = "200054807"
 REGION = ("93", "Provence-Alpes-Côte d'Azur")
@@ -400,8 +400,7 @@ def dpe_records(millesime: int, perimetre: str | None = None) -> list[dict]:
     of another perimeter's request (drawn in and around its QPV only)."""
     import datetime as dt
 
-    from observatoire.referentiel import qpv_in_perimetre
-
+    from observatoire.perimetre import qpv_in_perimetre
     if perimetre is None:
         r = generate.rng("dpe", millesime)
         shapes = _amp_qpv_shapes()

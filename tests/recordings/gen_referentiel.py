@@ -12,7 +12,7 @@ measured):
   around them (outside every contour, ``code_qp_2024`` blank), with a few duplicated immatriculations
   (a syndic change).
 
-Deterministic: seeded with :func:`extract.recordings.generate.rng`; ZIP members carry a fixed date.
+Deterministic: seeded with :func:`tests.recordings.generate.rng`; ZIP members carry a fixed date.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ import numpy as np
 import shapely
 from shapely.geometry import shape
 
-from extract.recordings import generate
+from tests.recordings import generate
 
 CONTOURS_ZIP = "QP2024_France_Hexagonale_Outre_Mer.zip"
 GEOJSON_MEMBER = "GEOJSON/QP2024_France_Hexagonale_Outre_Mer_WGS84.geojson"

@@ -38,8 +38,8 @@ import numpy as np
 import shapely
 from shapely.geometry import shape
 
-from extract.recordings import generate
-from extract.recordings.gen_referentiel import base_contours
+from tests.recordings import generate
+from tests.recordings.gen_referentiel import base_contours
 
 ZIP_DATE = (2023, 7, 1, 0, 0, 0)
 GRID_ZIP = "Filosofi2019_carreaux_200m_csv.zip"

@@ -26,6 +26,8 @@ NUMERIC: dict[str, tuple[float, str, float, bool, bool]] = {
     "OBSERVATOIRE_PARTENAIRES_MAX_UNZIPPED_BYTES": (50 * 1024**2, "bytes", 1, True, False),
     "OBSERVATOIRE_TASK_RETRIES": (2, "retries", 0, True, False),
     "OBSERVATOIRE_RETRY_DELAY_SECONDS": (120, "seconds", 0, True, False),
+    # processes computing the computed baromètres' grid batches at once; 0 = one per core, at most 4
+    "OBSERVATOIRE_CALCUL_WORKERS": (0, "processes", 0, True, False),
     # PostgreSQL publish target: how long the swap may wait for readers' open transactions on the views
     "OBSERVATOIRE_PG_SWAP_TIMEOUT": (600.0, "seconds", 0, False, False),
 }

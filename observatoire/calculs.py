@@ -17,7 +17,9 @@ per millésime for the baromètre.
 **Bounded memory.** The grid is streamed (:func:`extract.calcules.carroyage.iter_grid`, blocks of 4 MB): each
 block is split between QPV by area and tested against the served stops, and only the sums per zone (QPV,
 commune: a few thousand numbers) are kept. The stops (tens of thousands for a national feed set) and the QPV
-polygons are the only inputs held whole.
+polygons are the only inputs held whole. The batches run on ``OBSERVATOIRE_CALCUL_WORKERS`` forked processes
+(default: one per core, at most 4), at most two per worker in flight; their sums are added in the grid's order,
+so the values do not depend on the number of workers.
 
 **Census check.** A QPV whose grid population differs from its census population (latest ``insee_pop_qpv``)
 beyond the tolerance of :func:`extract.calcules.carroyage.controle_recensement` gets its spatial baromètres
@@ -128,20 +130,128 @@ def calcul_indicateurs(by_source: dict[str, list[dict]], gtfs_sources: list[str]
     return [dest], SCHEMA
 
 
+#: what every batch of the grid is tested against, built once per computation by :func:`compute` and inherited by
+#: the worker processes (forked after it is set: nothing is pickled but the batches and the sums)
+_SHARED: dict = {}
+GRID_BATCH = 100_000
+
+
+def calcul_workers(environ=None) -> int:
+    """Processes computing the grid's batches at the same time (``OBSERVATOIRE_CALCUL_WORKERS``; 0, the default:
+    one per core this process may use, at most 4). One in a daemonic process (a Celery worker's task), which may
+    not start children."""
+    import multiprocessing
+    import os
+
+    from extract.envvars import setting
+
+    workers = int(setting("OBSERVATOIRE_CALCUL_WORKERS", environ))
+    if workers == 0:
+        try:
+            workers = min(len(os.sched_getaffinity(0)), 4)
+        except AttributeError:  # not Linux
+            workers = min(os.cpu_count() or 1, 4)
+    if workers > 1 and multiprocessing.current_process().daemon:
+        return 1
+    return max(1, workers)
+
+
+def _partial(t: pa.Table, value_column: str, weighted: bool) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """Σ population and Σ numerator by zone of one batch (``niveau`` and ``code`` joined by ``\\x1f``)."""
+    vals = np.asarray(t.column(value_column).to_numpy(zero_copy_only=False), dtype=np.float64)
+    pops = np.asarray(t.column("population").to_numpy(zero_copy_only=False), dtype=np.float64)
+    if weighted:  # a mean weighted by population: carry Σ population × value, over the known values
+        ok = np.isfinite(vals)
+        pops, nums = np.where(ok, pops, 0.0), np.where(ok, pops * np.where(ok, vals, 0.0), 0.0)
+    else:
+        nums = vals
+    keys = np.char.add(np.char.add(np.asarray(t.column("niveau").to_pylist(), dtype=str), "\x1f"),
+                       np.asarray(t.column("code").to_pylist(), dtype=str))
+    if not len(keys):
+        return [], np.zeros(0), np.zeros(0)
+    uniq, inv = np.unique(keys, return_inverse=True)
+    return (uniq.tolist(), np.bincount(inv, weights=pops, minlength=len(uniq)),
+            np.bincount(inv, weights=nums, minlength=len(uniq)))
+
+
+def _merge(acc: dict[tuple[str, str], list[float]], partial) -> None:
+    keys, p_sum, n_sum = partial
+    for key, ps, ns in zip(keys, p_sum.tolist(), n_sum.tolist(), strict=True):
+        cell = acc.setdefault(tuple(key.split("\x1f", 1)), [0.0, 0.0])
+        cell[0] += ps
+        cell[1] += ns
+
+
+def _batch(batch: pa.RecordBatch) -> tuple[dict[str, tuple], set[str]]:
+    """One batch of the grid: split between the QPV, tested against the stops, the equipments and the green
+    pieces of :data:`_SHARED`; returns each indicator's sums by zone and the gamme's types with no equipment."""
+    from extract.calcules.carroyage import GRID_SCHEMA, Carreaux, population_par_qpv
+    from extract.calcules.gtfs import part_population_arret
+    from extract.calcules.proximite import GAMME_PROXIMITE_DEFAUT, distance_moyenne
+
+    shared = _SHARED
+    names = ["idcar_200m", "ind", "code_commune", "impute", "x_3035", "y_3035"]
+    arrays = [batch.column(c) for c in names] + [batch.column("res_m").cast(pa.int32()),
+                                                  pa.nulls(batch.num_rows, pa.int64())]
+    squares = Carreaux.from_table(pa.Table.from_arrays(arrays, schema=GRID_SCHEMA))
+    zones = population_par_qpv(squares, qpv=shared["qpv_3035"], crs="EPSG:3035").zones(metropole=None)
+    out: dict[str, tuple] = {}
+    absents: set[str] = set()
+    if shared["stops"] is not None:
+        tree = shared["stops_tree"]
+        t = part_population_arret(zones, squares, tree if tree is not None else shared["stops"], radius_m=RAYON_TC_M)
+        out[INDICATEUR_TC] = _partial(t, "population_desservie", weighted=False)
+    if shared["arbres"] is not None:
+        t = distance_moyenne(zones, squares, shared["arbres"], GAMME_PROXIMITE_DEFAUT)
+        absents |= set(filter(None, (t.schema.metadata or {}).get(b"types_absents", b"").decode().split(",")))
+        out[INDICATEUR_EQUIP] = _partial(t, "distance_moyenne_m", weighted=True)
+        out[INDICATEUR_EQUIP_1KM] = _partial(t, "part_types_1km", weighted=True)
+    if shared["pieces"] is not None:
+        from extract.calcules.espaces_verts import aire_atteignable
+
+        m2 = aire_atteignable(np.column_stack(squares.centroids()), shared["pieces"])
+        idx = zones.column("carreau").to_numpy()
+        out[INDICATEUR_EV] = _partial(zones.append_column("m2", pa.array(m2[idx])), "m2", weighted=True)
+    return out, absents
+
+
+def _each_batch(parsed_path, workers: int):
+    """The results of :func:`_batch` for every batch of the parsed grid, **in the grid's order** (the sums are
+    then added in the same order whatever the number of workers: the same values to the last bit). With
+    ``workers`` > 1, forked processes compute them; at most ``2 × workers`` batches are in flight, so memory stays
+    bounded by the batches, never by the grid."""
+    import pyarrow.parquet as pq
+
+    columns = ["idcar_200m", "ind", "code_commune", "impute", "x_3035", "y_3035", "res_m"]
+    batches = pq.ParquetFile(parsed_path).iter_batches(batch_size=GRID_BATCH, columns=columns)
+    if workers <= 1:
+        for batch in batches:
+            yield _batch(batch)
+        return
+    import multiprocessing
+    from collections import deque
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
+        pending: deque = deque()
+        for batch in batches:
+            pending.append(pool.submit(_batch, batch))
+            if len(pending) >= 2 * workers:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
+
+
 def compute(grid: dict, contours: dict, census: dict, feeds: list[dict], bpe: dict | None = None,
             osm: dict | None = None) -> pa.Table:
     import pyarrow.parquet as pq
 
     from extract.calcules.carroyage import (
-        GRID_SCHEMA,
-        Carreaux,
         controle_recensement,
         points_3035,
-        population_par_qpv,
         qpv_polygones_3035,
     )
-    from extract.calcules.gtfs import part_population_arret
-    from extract.calcules.proximite import GAMME_PROXIMITE_DEFAUT, distance_moyenne
+    from extract.calcules.proximite import GAMME_PROXIMITE_DEFAUT
     from extract.spatial import QpvIndex
 
     index = QpvIndex.from_table(pq.read_table(contours["parsed_path"], columns=["code_qpv", "geometry_wkb"]))
@@ -165,7 +275,7 @@ def compute(grid: dict, contours: dict, census: dict, feeds: list[dict], bpe: di
     if osm:
         import shapely
 
-        from extract.calcules.espaces_verts import aire_atteignable, union_espaces_verts
+        from extract.calcules.espaces_verts import union_espaces_verts
 
         green = shapely.from_wkb(np.asarray(
             pq.read_table(osm["parsed_path"], columns=["geometry_wkb"]).column("geometry_wkb").to_pylist(),
@@ -175,30 +285,7 @@ def compute(grid: dict, contours: dict, census: dict, feeds: list[dict], bpe: di
     sums: dict[str, dict[tuple[str, str], list[float]]] = {INDICATEUR_TC: {}, INDICATEUR_EQUIP: {},
                                                            INDICATEUR_EQUIP_1KM: {}, INDICATEUR_EV: {}}
     absents: set[str] = set()
-
-    def add(indicateur, t, value_column, weighted):
-        """Σ population and Σ numerator by zone: one Python step per zone of the batch, not per row."""
-        acc = sums[indicateur]
-        vals = np.asarray(t.column(value_column).to_numpy(zero_copy_only=False), dtype=np.float64)
-        pops = np.asarray(t.column("population").to_numpy(zero_copy_only=False), dtype=np.float64)
-        if weighted:  # a mean weighted by population: carry Σ population × value, over the known values
-            ok = np.isfinite(vals)
-            pops, nums = np.where(ok, pops, 0.0), np.where(ok, pops * np.where(ok, vals, 0.0), 0.0)
-        else:
-            nums = vals
-        keys = np.char.add(np.char.add(np.asarray(t.column("niveau").to_pylist(), dtype=str), "\x1f"),
-                           np.asarray(t.column("code").to_pylist(), dtype=str))
-        if not len(keys):
-            return
-        uniq, inv = np.unique(keys, return_inverse=True)
-        p_sum = np.bincount(inv, weights=pops, minlength=len(uniq))
-        n_sum = np.bincount(inv, weights=nums, minlength=len(uniq))
-        for key, ps, ns in zip(uniq.tolist(), p_sum.tolist(), n_sum.tolist(), strict=True):
-            cell = acc.setdefault(tuple(key.split("\x1f", 1)), [0.0, 0.0])
-            cell[0] += ps
-            cell[1] += ns
     # built once for every batch: the QPV polygons in EPSG:3035, the stops' and the equipments' indexes
-    qpv_3035 = qpv_polygones_3035(index)
     stops_tree = None
     if stops is not None:
         from extract.calcules.gtfs import arbre_arrets
@@ -211,27 +298,16 @@ def compute(grid: dict, contours: dict, census: dict, feeds: list[dict], bpe: di
         from extract.calcules.proximite import arbres_equipements
 
         arbres = arbres_equipements(equipements, GAMME_PROXIMITE_DEFAUT)
-    pf = pq.ParquetFile(grid["parsed_path"])
-    cols = ["idcar_200m", "ind", "code_commune", "impute", "x_3035", "y_3035", "res_m"]
-    for batch in pf.iter_batches(batch_size=100_000, columns=cols):
-        arrays = [batch.column(c) for c in cols[:6]] + [batch.column("res_m").cast(pa.int32()),
-                                                         pa.nulls(batch.num_rows, pa.int64())]
-        squares = Carreaux.from_table(pa.Table.from_arrays(arrays, schema=GRID_SCHEMA))
-        rep = population_par_qpv(squares, qpv=qpv_3035, crs="EPSG:3035")
-        zones = rep.zones(metropole=None)
-        if stops is not None:
-            t = (part_population_arret(zones, squares, stops_tree, radius_m=RAYON_TC_M) if stops_tree is not None
-                 else part_population_arret(zones, squares, stops, radius_m=RAYON_TC_M))
-            add(INDICATEUR_TC, t, "population_desservie", weighted=False)
-        if arbres is not None:
-            t = distance_moyenne(zones, squares, arbres, GAMME_PROXIMITE_DEFAUT)
-            absents |= set(filter(None, (t.schema.metadata or {}).get(b"types_absents", b"").decode().split(",")))
-            add(INDICATEUR_EQUIP, t, "distance_moyenne_m", weighted=True)
-            add(INDICATEUR_EQUIP_1KM, t, "part_types_1km", weighted=True)
-        if pieces is not None:
-            m2 = aire_atteignable(np.column_stack(squares.centroids()), pieces)
-            idx = zones.column("carreau").to_numpy()
-            add(INDICATEUR_EV, zones.append_column("m2", pa.array(m2[idx])), "m2", weighted=True)
+    _SHARED.clear()
+    _SHARED.update(qpv_3035=qpv_polygones_3035(index), stops=stops, stops_tree=stops_tree, arbres=arbres,
+                   pieces=pieces)
+    try:
+        for partials, types_absents in _each_batch(grid["parsed_path"], calcul_workers()):
+            absents |= types_absents
+            for indicateur, partial in partials.items():
+                _merge(sums[indicateur], partial)
+    finally:
+        _SHARED.clear()
     recensement = {c: v for c, v in zip(
         *(pq.read_table(census["parsed_path"], columns=["code_qpv", "population"]).column(n).to_pylist()
           for n in ("code_qpv", "population")), strict=True)}

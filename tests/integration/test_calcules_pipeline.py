@@ -177,3 +177,38 @@ def test_bad_inputs_are_refused_and_nothing_is_published(case, demo_copy, tmp_pa
     for text in expected:
         assert text in message, (text, message)
     assert sha256_of(pub) == before
+
+
+def test_the_grid_batches_give_the_same_values_on_one_or_several_processes(demo_copy, monkeypatch):
+    """The grid's batches run on forked workers (``OBSERVATOIRE_CALCUL_WORKERS``); their sums are added in the
+    grid's order whatever the number of workers, so the table is the same to the last bit."""
+    import pyarrow.parquet as pq
+
+    from observatoire import calculs
+    from observatoire.history import History
+
+    by_source: dict[str, list[dict]] = {}
+    for landing in History(demo_copy / "meta" / "history.sqlite").current_landings():
+        by_source.setdefault(landing["source_id"], []).append(
+            {**landing, "parsed_path": str(demo_copy / landing["parsed_path"])})
+
+    def latest(source_id):
+        return max(by_source[source_id], key=lambda r: r["millesime"])
+
+    grid = latest(calculs.GRID_SOURCE)
+    squares = pq.ParquetFile(grid["parsed_path"]).metadata.num_rows
+    monkeypatch.setattr(calculs, "GRID_BATCH", max(1, squares // 7))  # the demo's grid in 7–8 batches
+    args = (grid, latest(calculs.CONTOURS_SOURCE), latest(calculs.CENSUS_SOURCE), [latest("gtfs_amp")],
+            latest(calculs.BPE_SOURCE), latest(calculs.OSM_SOURCE))
+    monkeypatch.setenv("OBSERVATOIRE_CALCUL_WORKERS", "1")
+    assert calculs.calcul_workers() == 1
+    one = calculs.compute(*args)
+    monkeypatch.setenv("OBSERVATOIRE_CALCUL_WORKERS", "3")
+    assert calculs.calcul_workers() == 3
+    three = calculs.compute(*args)
+    assert one.num_rows > 200 and one.equals(three)
+    assert set(one.column("indicateur").to_pylist()) == {
+        calculs.INDICATEUR_TC, calculs.INDICATEUR_EQUIP, calculs.INDICATEUR_EQUIP_1KM, calculs.INDICATEUR_EV}
+    monkeypatch.setenv("OBSERVATOIRE_CALCUL_WORKERS", "two")
+    with pytest.raises(ValueError, match="OBSERVATOIRE_CALCUL_WORKERS must be a whole number of processes"):
+        calculs.calcul_workers()

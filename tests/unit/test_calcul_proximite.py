@@ -143,3 +143,31 @@ def test_no_equipment_at_all_gives_nan_not_an_error():
     rep = population_par_qpv(sq, None, {"Q": shapely.box(X0, Y0, X0 + 200, Y0 + 200)}, crs="EPSG:3035")
     t = distance_moyenne(rep, sq, EQUIP_SCHEMA.empty_table(), ["B207"])
     assert np.isnan(t.column("distance_moyenne_m").to_pylist()[0])
+
+
+def _workers_in_a_daemonic_process(queue) -> None:  # runs in the daemonic child
+    import os
+
+    from observatoire import calculs
+
+    os.environ["OBSERVATOIRE_CALCUL_WORKERS"] = "4"
+    try:
+        queue.put(("ok", calculs.calcul_workers()))
+    except BaseException as err:  # noqa: BLE001 - reported to the test
+        queue.put(("error", f"{type(err).__name__}: {err}"))
+
+
+def test_the_grid_is_computed_in_the_task_process_when_it_is_daemonic():
+    """A Celery worker's task process is daemonic and may not start children: the computed baromètres then run
+    their batches in that process (1 worker) instead of failing the load."""
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("fork")
+    queue = ctx.Queue()
+    child = ctx.Process(target=_workers_in_a_daemonic_process, args=(queue,), daemon=True)
+    child.start()
+    try:
+        status, out = queue.get(timeout=60)
+    finally:
+        child.join(timeout=30)
+    assert (status, out) == ("ok", 1)

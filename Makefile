@@ -73,7 +73,7 @@ airflow: install
 	@scripts/airflow-local.sh
 
 lint: install
-	.venv/bin/ruff check observatoire extract expectations dags tests
+	.venv/bin/ruff check observatoire extract expectations dags tests bench dbt_project/scripts
 	cd dbt_project && OBSERVATOIRE_BUILD_DB=/tmp/observatoire-lint.duckdb DBT_TARGET_PATH=/tmp/observatoire-lint-target \
 		DBT_PROFILES_DIR=. ../.venv/bin/dbt parse --quiet
 

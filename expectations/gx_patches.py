@@ -23,6 +23,7 @@ from typing import Any
 CHECKED_VERSION = "1.24.1"
 
 _log = logging.getLogger("great_expectations.expectations.expectation")
+_WARNED: list[str] = []  # the unchecked version already reported (once per process)
 _ORIGINAL: dict[str, Any] = {}
 
 
@@ -91,7 +92,16 @@ def apply() -> bool:
     import great_expectations
     from great_expectations.expectations.expectation import Expectation
 
-    if not wanted() or great_expectations.__version__ != CHECKED_VERSION:
+    if not wanted():
+        return False
+    if great_expectations.__version__ != CHECKED_VERSION:
+        if not _WARNED:
+            _WARNED.append(great_expectations.__version__)
+            logging.getLogger(__name__).warning(
+                "Great Expectations %s is not the version the gates' shortcuts were checked against (%s): they are "
+                "off, the gates run GX's own code (same verdicts, slower). Check them against the new version "
+                "(tests/unit/test_gx_patches.py, CONTRIBUTING.md) and raise CHECKED_VERSION.",
+                great_expectations.__version__, CHECKED_VERSION)
         return False
     if not _ORIGINAL:
         originals = {name: Expectation.__dict__[name] for name in (*_REPLACEMENTS, "_get_success_kwarg")}

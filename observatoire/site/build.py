@@ -42,12 +42,13 @@ ESSENTIELS = ("population", "revenu_median", "taux_pauvrete")
 SENS = {"hausse_favorable": "une hausse est favorable", "baisse_favorable": "une baisse est favorable",
         "neutre": "ni hausse ni baisse n'est favorable en soi (indicateur de contexte)"}
 MODES = {"demo": "démonstration", "live": "production (données des producteurs)"}
-#: the sources of the indicators the observatory computes itself, not in extract/sources.yml (the catalogue
-#: names them by an id): a French label instead of the id
+#: a French label for the parts of a computed baromètre's ``source`` that are not a registry source with a
+#: publisher (``election:<id_election>``, the election retained for the millésime), or whose registry title alone
+#: would not say the observatory computed the value
 COMPUTED_SOURCES = {
     "gtfs_amp": "Calcul de l'observatoire (GTFS des réseaux de transport en commun de la Métropole)",
-    "osm_espaces_verts": "Calcul de l'observatoire (espaces verts OpenStreetMap ou BD TOPO, isochrones piétonnes)",
-    "elections_bureaux_vote": "Calcul de l'observatoire (résultats des élections par bureau de vote, affectés aux QPV)",
+    "osm_espaces_verts": "Calcul de l'observatoire (espaces verts OpenStreetMap, tampon de 400 m à vol d'oiseau)",
+    "election": "Calcul de l'observatoire (résultats par bureau de vote affectés aux QPV), élection retenue",
     "anct_qpv_contours": "ANCT — contours des quartiers prioritaires (géographie 2024)",
 }
 #: where a source's file came from (meta.manifest.url_origin), in French
@@ -308,6 +309,9 @@ class Renderer:
             else:
                 label = f"{src['editeur']} — {src['titre']}" if src and src.get("editeur") else (src or {}).get(
                     "titre", COMPUTED_SOURCES.get(sid, sid))
+            if sid == "election":  # its "millésime" is the election's id (2024_legi_t1)
+                out.append(f"{label} : {millesime}")
+                continue
             out.append(label + (f", millésime {millesime}" if millesime else ""))
         return out
 

@@ -201,3 +201,21 @@ def test_the_shortcuts_can_be_turned_off_and_a_bad_switch_is_refused(gx, monkeyp
     assert not gx_patches.applied()
     monkeypatch.setenv("OBSERVATOIRE_GX_PATCHES", "1")
     assert gx_patches.apply() is True and gx_patches.applied()
+
+
+def test_an_unchecked_gx_version_turns_the_shortcuts_off_with_one_warning(monkeypatch, caplog):
+    """After an upgrade of Great Expectations the shortcuts stay off until checked against the new version, and
+    the run says so once (they were silently off)."""
+    import logging
+
+    import great_expectations
+
+    from expectations import gx_patches
+
+    monkeypatch.setattr(great_expectations, "__version__", "9.9.9")
+    monkeypatch.setattr(gx_patches, "_WARNED", [])
+    with caplog.at_level(logging.WARNING, logger="expectations.gx_patches"):
+        assert gx_patches.apply() is False
+        assert gx_patches.apply() is False
+    warned = [r.getMessage() for r in caplog.records if "9.9.9" in r.getMessage()]
+    assert len(warned) == 1 and gx_patches.CHECKED_VERSION in warned[0] and "CHECKED_VERSION" in warned[0]

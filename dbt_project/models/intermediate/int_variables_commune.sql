@@ -53,8 +53,11 @@ dpe as (
         dpe.code_commune,
         count(*) as dpe,
         count(*) filter (where dpe.etiquette_dpe in ('F', 'G')) as dpe_f_g,
-        count(*) filter (where qpv.code_qpv is null) as dpe_hors_qpv,
-        count(*) filter (where qpv.code_qpv is null and dpe.etiquette_dpe in ('F', 'G')) as dpe_f_g_hors_qpv
+        -- outside every QPV = geocoded and in no QPV: a DPE without coordinates could be in one, it is left out
+        -- of both halves of the outside-QPV share (counted in the commune's whole only)
+        count(*) filter (where dpe.est_geocode and qpv.code_qpv is null) as dpe_hors_qpv,
+        count(*) filter (where dpe.est_geocode and qpv.code_qpv is null and dpe.etiquette_dpe in ('F', 'G'))
+            as dpe_f_g_hors_qpv
     from {{ ref('stg_ademe__dpe') }} as dpe
     left join {{ ref('stg_ademe__dpe_qpv') }} as qpv using (numero_dpe, millesime)
     where dpe.etiquette_dpe in ('A', 'B', 'C', 'D', 'E', 'F', 'G')

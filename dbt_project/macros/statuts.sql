@@ -19,3 +19,12 @@
         else 'Valeur indisponible'
     end
 {%- endmacro %}
+
+{#- Statut of a value from its nullity and the publisher's secret marker. -#}
+{% macro statut_valeur(value_column, secret_flag) -%}
+    case
+        when {{ value_column }} is not null then 'disponible'
+        when {{ secret_flag }} then 'secret_statistique'
+        else 'non_publie'
+    end
+{%- endmacro %}

@@ -60,11 +60,13 @@ stop() {
 trap stop INT TERM
 
 PASSWORDS="$AIRFLOW_HOME/simple_auth_manager_passwords.json.generated"
-for _ in $(seq 1 120); do
+UP=""
+for _ in $(seq 1 300); do
   if curl -fsS "http://localhost:$PORT/api/v2/monitor/health" >/dev/null 2>&1 && [ -s "$PASSWORDS" ]; then
     echo "Airflow is up: http://localhost:$PORT"
     echo "admin password: $(python3 -c 'import json,sys; print(json.load(open(sys.argv[1])).get("admin", "?"))' "$PASSWORDS")"
     echo "logs: $AIRFLOW_HOME/standalone.log — Ctrl-C to stop"
+    UP=1
     break
   fi
   if ! kill -0 "$STANDALONE" 2>/dev/null; then
@@ -74,4 +76,7 @@ for _ in $(seq 1 120); do
   fi
   sleep 1
 done
+if [ -z "$UP" ]; then  # a slow machine: say so rather than wait in silence (the standalone goes on starting)
+  echo "Airflow not answering on http://localhost:$PORT after 300 s; still starting? see $AIRFLOW_HOME/standalone.log" >&2
+fi
 wait "$STANDALONE"

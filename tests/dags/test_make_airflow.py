@@ -7,6 +7,7 @@ import os
 import signal
 import socket
 import subprocess
+import threading
 import time
 import urllib.request
 
@@ -30,23 +31,34 @@ def test_make_airflow_up_healthy_and_stopped_by_ctrl_c(tmp_path):
                OBSERVATOIRE_DATA_DIR=str(tmp_path / "data"), OBSERVATOIRE_MODE="demo")
     proc = subprocess.Popen(["make", "airflow"], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             text=True, start_new_session=True)
+    lines: list[str] = []  # the script's output as it comes: Ctrl-C only once it said Airflow is up
+
+    def read() -> None:
+        for line in iter(proc.stdout.readline, ""):
+            lines.append(line)
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
     health = None
     try:
-        deadline = time.monotonic() + 240
+        deadline = time.monotonic() + 300
         while time.monotonic() < deadline and proc.poll() is None:
             try:
                 with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v2/monitor/health", timeout=3) as r:
                     health = json.loads(r.read())
-                    if health["scheduler"]["status"] == "healthy":
-                        break
             except OSError:
                 pass
+            if (health and health["scheduler"]["status"] == "healthy"
+                    and any("Airflow is up" in line for line in list(lines))):
+                break
             time.sleep(2)
-        assert health and health["metadatabase"]["status"] == "healthy", health
+        assert health and health["metadatabase"]["status"] == "healthy", (health, "".join(lines)[-2000:])
         time.sleep(2)
     finally:
         os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C does in a terminal
-        out, _ = proc.communicate(timeout=120)
+        proc.wait(timeout=120)
+        reader.join(timeout=10)
+    out = "".join(lines)
     assert "Airflow is up" in out and "admin password:" in out and "Airflow stopped." in out, out[-2000:]
     with pytest.raises(OSError):
         urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v2/monitor/health", timeout=3)

@@ -29,8 +29,11 @@ def test_make_airflow_up_healthy_and_stopped_by_ctrl_c(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW")}
     env.update(AIRFLOW_HOME=str(tmp_path / "airflow_home"), AIRFLOW_PORT=str(port),
                OBSERVATOIRE_DATA_DIR=str(tmp_path / "data"), OBSERVATOIRE_MODE="demo")
+    # Ctrl-C as in a terminal: SIGINT handled by default, whatever the test runner inherited (a job started in the
+    # background by a shell ignores SIGINT, and bash cannot trap a signal ignored on entry)
     proc = subprocess.Popen(["make", "airflow"], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            text=True, start_new_session=True)
+                            text=True, start_new_session=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     lines: list[str] = []  # the script's output as it comes: Ctrl-C only once it said Airflow is up
 
     def read() -> None:

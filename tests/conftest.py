@@ -83,3 +83,18 @@ def national_pop_file(dest: Path, population: dict[str, str] | None = None) -> P
         out.append(";".join(fields))
     dest.write_text("\n".join(out) + "\n", encoding="utf-8")
     return dest
+
+
+def in_daemonic_process(target, timeout: float = 120):
+    """Run ``target(queue)`` in a forked daemonic process (what a Celery prefork worker's task is: it may not start
+    children) and return the ``(status, value)`` it put on the queue."""
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("fork")
+    queue = ctx.Queue()
+    child = ctx.Process(target=target, args=(queue,), daemon=True)
+    child.start()
+    try:
+        return queue.get(timeout=timeout)
+    finally:
+        child.join(timeout=30)

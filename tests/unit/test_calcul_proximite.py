@@ -160,14 +160,6 @@ def _workers_in_a_daemonic_process(queue) -> None:  # runs in the daemonic child
 def test_the_grid_is_computed_in_the_task_process_when_it_is_daemonic():
     """A Celery worker's task process is daemonic and may not start children: the computed baromètres then run
     their batches in that process (1 worker) instead of failing the load."""
-    import multiprocessing
+    from tests.conftest import in_daemonic_process
 
-    ctx = multiprocessing.get_context("fork")
-    queue = ctx.Queue()
-    child = ctx.Process(target=_workers_in_a_daemonic_process, args=(queue,), daemon=True)
-    child.start()
-    try:
-        status, out = queue.get(timeout=60)
-    finally:
-        child.join(timeout=30)
-    assert (status, out) == ("ok", 1)
+    assert in_daemonic_process(_workers_in_a_daemonic_process, timeout=60) == ("ok", 1)

@@ -323,15 +323,8 @@ def test_suites_run_in_a_daemonic_process_such_as_a_celery_worker_task():
     """Airflow's task process under the CeleryExecutor is forked from a Celery prefork worker process, which is
     daemonic: multiprocessing refuses it children ("daemonic processes are not allowed to have children"), so a
     gate with several workers validates its suites in that process instead of failing the task."""
-    import multiprocessing
+    from tests.conftest import in_daemonic_process
 
-    ctx = multiprocessing.get_context("fork")
-    queue = ctx.Queue()
-    child = ctx.Process(target=_suites_in_a_daemonic_process, args=(queue,), daemon=True)
-    child.start()
-    try:
-        status, out = queue.get(timeout=120)
-    finally:
-        child.join(timeout=30)
+    status, out = in_daemonic_process(_suites_in_a_daemonic_process)
     assert status == "ok", out
     assert out == [("s0", True), ("s1", True), ("s2", True)]

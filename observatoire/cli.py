@@ -74,7 +74,7 @@ def run(sources: tuple[str, ...], millesime: int | None, force: bool, accept_bre
     from observatoire import progress
     from observatoire.locking import LockTimeout
     from observatoire.pipeline import PipelineError, RunRequestError
-    from observatoire.pipeline import run as run_pipeline
+    from observatoire.run import run as run_pipeline
 
     if accept_breaks and not (reason or "").strip():
         click.echo("Error: --accept-break needs --reason \"…\" (why the series breaks: it is recorded and published)",

@@ -16,7 +16,7 @@ ran would publish synthetic values as real ones. So:
 ``OBSERVATOIRE_URL_<ID>`` does not change a run's mode: in demo mode it tries one real file against the
 recordings, and the run, its landings (origin ``override``) and the directory stay demo.
 
-Called by :func:`observatoire.pipeline.run` (the CLI) and :func:`observatoire.tasks.start` (Airflow).
+Called by :func:`observatoire.run.steps.start` (the CLI and Airflow).
 """
 
 from __future__ import annotations
@@ -29,8 +29,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from observatoire.config import DEMO_DATA_DIR, DEMO_NOTICE, LIVE_DATA_DIR, MODES, Settings
+from observatoire.errors import RunRequestError
 from observatoire.history import now_iso
-from observatoire.pipeline import RunRequestError
 
 MODE_FILE = "mode.json"
 

@@ -1,7 +1,8 @@
-"""The run: extract → raw gate → load → dbt → mart gate → publish. One code path for the CLI and Airflow.
+"""The work of a run's steps: plan, extract (fetch → parse → land), raw gate, load, dbt, mart gate, publish, reports.
 
-Each step is a function of the data directory's state (settings + history), so the CLI can call them in
-sequence under one writer lock, and the Airflow DAG can call the same functions from separate tasks.
+The steps themselves, and their order, are in :mod:`observatoire.run` (one sequence for the command line and
+Airflow); this module does the work they ask for, as functions of the data directory's state (settings +
+history).
 
 Which millésimes a run fetches: for every selected source, its latest millésime (the nightly refresh: an
 unchanged file is detected by HTTP validators or sha256 and skipped), plus any older millésime of the
@@ -19,8 +20,7 @@ import hashlib
 import json
 import logging
 import traceback
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -33,6 +33,7 @@ from extract.registry import Source, load_registry, recording_path, resolve_url
 from observatoire import progress
 from observatoire.catalogue import chiffres_cles, indicateurs
 from observatoire.config import DBT_PROJECT_DIR, DEFAULT_PERIMETRE, PROJECT_ROOT, Settings, load_settings
+from observatoire.errors import PipelineError, RunRequestError  # noqa: F401 - re-exported
 from observatoire.history import History
 from observatoire.locking import writer_lock
 from observatoire.perimetre import CONTOURS_SOURCE, perimeter_qpv_codes
@@ -40,29 +41,6 @@ from observatoire.perimetre import CONTOURS_SOURCE, perimeter_qpv_codes
 log = logging.getLogger("observatoire")
 
 STAGES = ("extract", "raw_gate", "load", "dbt", "mart_gate", "publish")
-
-
-class PipelineError(RuntimeError):
-    """A run stopped: ``stage`` says where, the message says what and where the details are."""
-
-    def __init__(self, stage: str, message: str, *, run_id: str | None = None, details_path: Path | None = None,
-                 console: str | None = None):
-        self.stage = stage
-        self.run_id = run_id
-        self.details_path = details_path
-        self.console = console  # the short text for a terminal (hosts, not URLs); None: the message itself
-        super().__init__(message)
-
-
-@dataclass
-class RunResult:
-    run_id: str
-    status: str  # published | unchanged | failed
-    sources: list[dict] = field(default_factory=list)
-    published: dict | None = None
-    message: str = ""
-    warnings: list[dict] = field(default_factory=list)  # the gates' checks that only warned (run_warnings)
-    report: Path | None = None
 
 
 @dataclass
@@ -84,11 +62,6 @@ class Context:
 
 
 # -- planning ----------------------------------------------------------------------------------------
-
-class RunRequestError(ValueError):
-    """What a run was asked to do cannot be done (unknown source, millésime no selected source has): a usage
-    error, found before the run starts (nothing recorded, nothing touched)."""
-
 
 def check_request(registry: dict[str, Source], *, sources: list[str] | None = None,
                   millesime: int | None = None, history: History | None = None) -> None:
@@ -162,7 +135,7 @@ def plan(ctx: Context, *, sources: list[str] | None = None, millesime: int | Non
         for year in sorted(src.millesimes):
             if year == latest or (src.id, year) not in current:
                 items.append({"source_id": src.id, "millesime": year, "target": latest})
-    # the référentiel first (see extract_and_gate)
+    # the référentiel first (see observatoire.run.conductor.land)
     return sorted(items, key=lambda it: it["source_id"] != CONTOURS_SOURCE)
 
 
@@ -584,7 +557,7 @@ def fingerprint(ctx: Context) -> str:
     return hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()
 
 
-def _check_published_not_locked(ctx: Context) -> None:
+def check_published_not_locked(ctx: Context) -> None:
     """An analyst's read-write connection on the published file: stop clearly (recorded) before any work."""
     from observatoire.failures import explain
     from observatoire.warehouse import published_state
@@ -762,7 +735,7 @@ def build(ctx: Context, run_id: str) -> None:
         rep.step_finished("dbt", "FAILED", ok=False)
         text = str(err) + inputs_behind(ctx, str(err))  # the failing nodes and rows, and the files behind them
         ctx.history.step(run_id, "dbt", "build", "failed", text)
-        report = _failure_report(ctx, run_id, "dbt", text)  # the log is named
+        report = failure_report(ctx, run_id, "dbt", text)  # the log is named
         raise PipelineError("dbt", text, run_id=run_id, details_path=report) from None
     except BaseException:
         rep.step_finished("dbt", None)
@@ -1005,6 +978,13 @@ def describe_warning(w: dict) -> str:
     return f"{w['suite']}: {w['check']}{count}{rows}{observed}"
 
 
+def failure_report(ctx: Context, run_id: str, stage: str, text: str) -> Path:
+    """The report of a failed run (``meta/runs/<run_id>/report.txt``): the stage and what went wrong, redacted."""
+    report = ctx.run_dir(run_id) / "report.txt"
+    report.write_text(redact_text(f"stage: {stage}\n\n{text}\n"), encoding="utf-8")
+    return report
+
+
 def write_run_report(ctx: Context, run_id: str, status: str, message: str) -> tuple[Path, list[dict]]:
     """The report of a run that did not fail (``meta/runs/<run_id>/report.txt``): what it did and every warning
     of its gates with the rows concerned (QPV, column, value)."""
@@ -1029,185 +1009,6 @@ def write_run_report(ctx: Context, run_id: str, status: str, message: str) -> tu
 
 
 # -- the whole run -----------------------------------------------------------------------------------
-
-def _failure_report(ctx: Context, run_id: str, stage: str, text: str) -> Path:
-    report = ctx.run_dir(run_id) / "report.txt"
-    report.write_text(redact_text(f"stage: {stage}\n\n{text}\n"), encoding="utf-8")
-    return report
-
-
-def extract_and_gate(ctx: Context, run_id: str, items: list[dict], *, force: bool = False,
-                     defer_docs: bool = False, accept_breaks: dict[str, str] | None = None) -> list[dict]:
-    """Extract every planned item, gate the new landings; raise if any source failed (after all ran).
-    The gate's Data Docs are rendered before returning or raising, unless ``defer_docs`` and every source
-    passed (the caller then renders them: :func:`run` does it while dbt builds)."""
-    from expectations.runner import build_docs, format_failures
-
-    # the référentiel first: the perimeter's QPV (completeness checks) and the perimeter's request parameters
-    # come from the ANCT contours accepted in the data directory
-    first = [it for it in items if it["source_id"] == CONTOURS_SOURCE]
-    rest = [it for it in items if it["source_id"] != CONTOURS_SOURCE]
-    results: list[dict] = []
-    gate_failures = []
-    rep = progress.current()
-    rep.step_started("extract", total=len(items))
-    for batch in (first, rest):
-        landed = []
-        for it in batch:
-            rep.source_started(it["source_id"], it["millesime"])
-            landed.append(extract_source(ctx, run_id, it["source_id"], it["millesime"], target=it["target"],
-                                         force=force))
-            rep.source_done(landed[-1])
-        new = [r for r in landed if r["status"] == "new"]
-        if new:
-            gated = validate_landings(ctx, run_id, new, accept_breaks=accept_breaks)
-        else:
-            gated = []
-        for r, summary in zip(new, gated, strict=True):
-            r["validation"] = {k: summary[k] for k in ("success", "failed", "errors", "warnings")}
-            if not summary["success"]:
-                r["status"] = "quarantined"
-                gate_failures.append(summary)
-                rep.source_done(r)  # its line again, with the gate's verdict
-        results += landed
-    rep.step_finished("extract", None)
-    failed = [r for r in results if r["status"] == "failed"]
-    if failed or gate_failures or not defer_docs:
-        build_docs(gx_root(ctx.settings))
-    if failed or gate_failures:
-        from extract.diagnosis import short_url, summarize_fetch_failures
-
-        messages = [r["error"]["message"] for r in failed]  # the full text: history, Airflow, report
-        report_parts: list[str] = []
-        console_parts: list[str] = []
-        if failed:  # one line per source, then one diagnosis (no network? proxy?)
-            console, report_text = summarize_fetch_failures(
-                failed, succeeded=[r for r in results if r["status"] != "failed"])
-            console_parts.append(console)
-            report_parts.append(report_text.rstrip())
-        for s in gate_failures:
-            head = (f"[{s['source_id']}] millésime {s['millesime']} failed its raw gate and was quarantined "
-                    f"(file {s['sha256'][:12]}…")
-            detail = format_failures(s)
-            messages.append(f"{head}, URL {s.get('url')}):\n{detail}")
-            report_parts.append(messages[-1])
-            console_parts.append(f"{head}, {short_url(s.get('url') or '')}):\n{detail}")
-        stage = "raw_gate" if gate_failures else "extract"
-        report = _failure_report(ctx, run_id, stage, "\n\n".join(report_parts))
-        title = f"{len(failed) + len(gate_failures)} source load(s) failed; nothing was published"
-        raise PipelineError(stage, f"{title}\n" + "\n\n".join(messages), run_id=run_id, details_path=report,
-                            console=f"{title}\n" + "\n\n".join(console_parts))
-    return results
-
-
-def _log_docs_failure(future) -> None:
-    if future.exception() is not None:
-        log.error("the raw gate's Data Docs could not be rendered: %s", future.exception())
-
-
-def run(
-    settings: Settings | None = None,
-    *,
-    sources: list[str] | None = None,
-    millesime: int | None = None,
-    force: bool = False,
-    trigger: str = "cli",
-    accept_breaks: dict[str, str] | None = None,
-) -> RunResult:
-    """One full run under the writer lock. Raises :class:`PipelineError` (after recording the failure)."""
-    from observatoire.repair import check_history
-
-    settings = settings or load_settings()
-    check_history(settings)  # lost (missing, unreadable, emptied): refused, naming `observatoire repair`; no run
-    ctx = Context.create(settings)
-    check_request(ctx.registry, sources=sources, millesime=millesime, history=ctx.history)  # starts no run
-    check_breaks(ctx.registry, accept_breaks, sources)
-    from observatoire.datamode import check_data_mode  # demo and live never share a data directory
-    check_data_mode(ctx.settings, trigger=trigger)  # refuses the other mode's directory; starts no run
-    rep = progress.current()
-    rep.step_started("lock", detail="waiting for the data directory's writer lock")
-    with writer_lock(ctx.settings.lock_path, "observatoire run"):
-        rep.step_finished("lock", None)
-        from expectations.runner import build_docs, discard_pending
-        from observatoire.warehouse import recover
-
-        discard_pending(gx_root(ctx.settings))  # an earlier run of this process may have failed mid-gate
-        ctx.history.abandon_stale_runs()
-        params = {"sources": sources, "millesime": millesime, "force": force}
-        if accept_breaks:
-            params["accept_breaks"] = accept_breaks
-        run_id = ctx.history.start_run(mode=ctx.settings.mode, perimetre=ctx.settings.perimetre,
-                                       trigger=trigger, params=params)
-        results: list[dict] = []
-        try:
-            for action in recover(ctx.settings):  # a killed run's leftovers, partial downloads, a damaged file
-                ctx.history.step(run_id, "recover", "warehouse", "done", action)
-            _check_published_not_locked(ctx)
-            items = plan(ctx, sources=sources, millesime=millesime)
-            results = extract_and_gate(ctx, run_id, items, force=force, defer_docs=True, accept_breaks=accept_breaks)
-            # the raw gate's Data Docs are rendered on a thread while this one loads and waits for dbt (a
-            # subprocess); the mart gate starts once they are written (one writer of the GX project at a time)
-            with ThreadPoolExecutor(max_workers=1, thread_name_prefix="data-docs") as docs:
-                raw_docs = docs.submit(build_docs, gx_root(ctx.settings))
-                raw_docs.add_done_callback(_log_docs_failure)  # seen even if load or dbt fails first
-                fp = fingerprint(ctx)
-                if not force and is_unchanged(ctx, fp):
-                    raw_docs.result()
-                    summary = _summary(results, None)
-                    prune_raw(ctx, run_id)
-                    if postgres_diverges(ctx):  # a failed PostgreSQL load: the publication loaded again
-                        pg = publish_postgres(ctx, run_id)
-                        summary["postgres"] = pg
-                    message = "inputs and code unchanged since the last publication: nothing new to publish"
-                    report, warnings = write_run_report(ctx, run_id, "unchanged", message)
-                    ctx.history.finish_run(run_id, "unchanged", summary=summary | {"warnings": warnings},
-                                           fingerprint=fp, details_path=str(report))
-                    return RunResult(run_id, "unchanged", results, None, message, warnings, report)
-                counts = load(ctx, run_id)
-                build(ctx, run_id)
-                raw_docs.result()
-            validate_marts(ctx, run_id)
-            published = publish(ctx, run_id, fp)
-            prune_raw(ctx, run_id)
-            try:
-                published["postgres"] = publish_postgres(ctx, run_id, run_id)
-            except PipelineError as err:  # the DuckDB publication stands: recorded as published, the run fails
-                err.run_id = run_id
-                err.details_path = _failure_report(ctx, run_id, err.stage, str(err))
-                ctx.history.finish_run(run_id, "failed", summary=_summary(results, published, counts)
-                                       | {"stage": err.stage}, error=str(err), fingerprint=fp, published=True,
-                                       details_path=str(err.details_path))
-                raise
-            summary = _summary(results, published, counts)
-            message = f"published {published['path']} ({len(published['tables'])} tables)"
-            report, warnings = write_run_report(ctx, run_id, "published", message)
-            ctx.history.finish_run(run_id, "success", summary=summary | {"warnings": warnings}, fingerprint=fp,
-                                   published=True, details_path=str(report))
-            return RunResult(run_id, "published", results, published, message, warnings, report)
-        except PipelineError as err:
-            err.run_id = run_id
-            details = err.details_path or _failure_report(ctx, run_id, err.stage, str(err))
-            err.details_path = details
-            ctx.history.finish_run(run_id, "failed", summary=_summary(results, None) | {"stage": err.stage},
-                                   error=str(err), details_path=str(details))
-            raise
-        except BaseException as err:
-            from observatoire.failures import explain
-
-            text = f"{err.__class__.__name__}: {err}\n\n{traceback.format_exc()}"
-            why = explain(err, data_dir=ctx.settings.data_dir)  # the machine's fault: one line, no traceback
-            stage = "environment" if why else "internal"
-            try:
-                details = _failure_report(ctx, run_id, stage, (why + "\n\n" if why else "") + text)
-                ctx.history.finish_run(run_id, "failed", summary=_summary(results, None) | {"stage": stage},
-                                       error=why or f"{err.__class__.__name__}: {err}", details_path=str(details))
-            except Exception as also:  # noqa: BLE001 - a full or read-only disk may refuse the record too
-                log.error("the failed run %s could not be recorded: %s", run_id, also)
-                details = None
-            if why:
-                raise PipelineError(stage, why, run_id=run_id, details_path=details) from err
-            raise
-
 
 # -- retention -----------------------------------------------------------------------------------------
 
@@ -1258,12 +1059,3 @@ def prune_raw(ctx: Context, run_id: str) -> list[str]:
     if removed:
         ctx.history.step(run_id, "retention", "raw", "done", f"{len(removed)} old version(s) removed")
     return removed
-
-
-def _summary(results: list[dict], published: dict | None, counts: dict | None = None) -> dict:
-    return {
-        "sources": [{k: r.get(k) for k in ("source_id", "millesime", "status", "sha256", "rows", "origin")}
-                    for r in results],
-        "raw_rows": counts,
-        "published": published,
-    }

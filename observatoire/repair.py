@@ -47,7 +47,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from observatoire.config import MODES, Settings
-from observatoire.pipeline import RunRequestError
+from observatoire.errors import RunRequestError
 
 #: the URL of a source file rebuilt from the disk: it is not kept anywhere but in the history
 UNKNOWN_URL = "unknown (rebuilt by observatoire repair)"

@@ -1,21 +1,20 @@
-"""The pipeline's steps as separate calls, for an orchestrator (the Airflow DAGs call these and nothing else).
+"""The Airflow side of a run: each task of the nightly DAG calls one step of :mod:`observatoire.run.steps`.
 
-Same functions as ``observatoire run`` (see :mod:`observatoire.pipeline`), split so that each Airflow task
-does one thing and a failure shows on the task that failed. Everything passed between tasks is small and
-JSON-serialisable (run id, source results). Steps that write the warehouse take the data directory's
-writer lock themselves, on top of the Airflow pool.
+The same steps as ``observatoire run`` (:mod:`observatoire.run.conductor`), one per task, so that a failure shows
+on the task that failed; the only logic here is Airflow's: JSON-serialisable values between tasks (run id,
+items, landings), an exception to fail a task, and the data directory's writer lock taken by each task that
+writes it (the CLI holds it once for the whole run), on top of the Airflow pool.
 """
 
 from __future__ import annotations
 
-import json
 import traceback
 
-from observatoire import pipeline
 from observatoire.locking import writer_lock
 from observatoire.pipeline import Context, PipelineError
+from observatoire.run import steps
 
-BUILD_OWNER = "build_owner.json"
+_LANDING_KEYS = ("source_id", "millesime", "status", "sha256", "rows")
 
 
 def _ctx() -> Context:
@@ -23,29 +22,17 @@ def _ctx() -> Context:
 
 
 def start(params: dict | None = None, *, trigger: str = "airflow", external_id: str | None = None) -> str:
-    """Record a new run; returns its id. Raises :class:`observatoire.datamode.DataModeError` (recording nothing, so
-    the task fails with the message and the run history shows no run) when the data directory holds the other
-    mode's data: demo and live never share a data directory."""
+    """Record a new run; returns its id. A request no run could carry out, a lost history or a data directory
+    holding the other mode's data (:class:`observatoire.datamode.DataModeError`) is refused before anything is
+    recorded, so the task fails with the message and the run history shows no run."""
     from observatoire.config import load_settings
-    from observatoire.datamode import check_data_mode
-    from observatoire.history import new_run_id
-    from observatoire.repair import check_history
 
-    check_history(load_settings())  # a lost history: refused (nothing recorded), naming `observatoire repair`
-    ctx = _ctx()
     params = dict(params or {})
-    if external_id:
-        params["external_id"] = external_id
     breaks = {str(k): str(v) for k, v in (params.get("accept_breaks") or {}).items()}
-    if breaks:  # a usage error found before any run is recorded, as on the command line
-        pipeline.check_breaks(ctx.registry, breaks, params.get("sources") or None)
-        params["accept_breaks"] = breaks
-    else:
-        params.pop("accept_breaks", None)
-    run_id = new_run_id()
-    check_data_mode(ctx.settings, trigger=trigger, run_id=run_id)
-    return ctx.history.start_run(mode=ctx.settings.mode, perimetre=ctx.settings.perimetre, trigger=trigger,
-                                 params=params, run_id=run_id)
+    request = steps.RunRequest(sources=list(params.get("sources") or []) or None,
+                               millesime=params.get("millesime"), force=bool(params.get("force")),
+                               accept_breaks=breaks or None, trigger=trigger, external_id=external_id)
+    return steps.start(load_settings(), request)
 
 
 def _started(run_id: str | None) -> str:
@@ -58,28 +45,21 @@ def _started(run_id: str | None) -> str:
     return run_id
 
 
-def _params(ctx: Context, run_id: str) -> dict:
-    run = ctx.history.get_run(run_id)
-    return json.loads(run["params"] or "{}") if run else {}
-
-
-def plan(run_id: str, *, referentiel: bool | None = None) -> list[dict]:
-    """The (source, millésime) items of the run, from its params (``sources``, ``millesime``).
-    ``referentiel`` True: only the ANCT contours' items; False: every other item; None: all."""
-    from observatoire.perimetre import CONTOURS_SOURCE
+def plan(run_id: str, *, referentiel: bool = False) -> list[dict]:
+    """The (source, millésime) items of the run (:func:`observatoire.run.steps.plan`), each with the run id."""
     _started(run_id)
-    ctx = _ctx()
-    p = _params(ctx, run_id)
-    items = pipeline.plan(ctx, sources=p.get("sources") or None, millesime=p.get("millesime"))
-    if referentiel is not None:
-        items = [it for it in items if (it["source_id"] == CONTOURS_SOURCE) == referentiel]
-    return [{**it, "run_id": run_id, "force": bool(p.get("force"))} for it in items]
+    return [{**it, "run_id": run_id} for it in steps.plan(_ctx(), run_id, referentiel=referentiel)]
 
 
 def referentiel(run_id: str) -> list[dict]:
-    """Extract and gate the ANCT contours first: the perimeter's QPV (completeness checks) and the requests of a
-    perimeter other than the default one are built from them. Raises if they failed."""
-    return [load_source(item) for item in plan(run_id, referentiel=True)]
+    """Extract and gate the ANCT contours first (the perimeter's QPV and requests are built from them), under the
+    writer lock; raises if they failed."""
+    ctx = _ctx()
+    items = plan(run_id, referentiel=True)
+    with writer_lock(ctx.settings.lock_path, f"referentiel {run_id}"):
+        landings = steps.raw_gate(ctx, run_id, steps.extract(ctx, run_id, items))
+    steps.check_loads(ctx, run_id, landings, write_report=False)
+    return [{k: r.get(k) for k in _LANDING_KEYS} for r in landings]
 
 
 def extract(item: dict) -> dict:
@@ -87,30 +67,23 @@ def extract(item: dict) -> dict:
     task failed while the other sources go on. Returns the landing (passed to :func:`validate`)."""
     ctx = _ctx()
     run_id = item["run_id"]
-    result = pipeline.extract_source(ctx, run_id, item["source_id"], item["millesime"], target=item.get("target"),
-                                     force=bool(item.get("force")))
-    if result["status"] == "failed":
-        raise PipelineError("extract", result["error"]["message"], run_id=run_id)
-    return {**{k: v for k, v in result.items() if k != "error"}, "run_id": run_id}
+    (landing,) = steps.extract(ctx, run_id, [item])
+    steps.check_loads(ctx, run_id, [landing], write_report=False)
+    return {**{k: v for k, v in landing.items() if k != "error"}, "run_id": run_id}
 
 
-def validate(result: dict) -> dict:
-    """The raw gate of a newly landed file (nothing to do for an unchanged one). Raises if the file is
-    quarantined."""
-    run_id = result["run_id"]
-    if result["status"] != "new":
-        return {k: result.get(k) for k in ("source_id", "millesime", "status", "sha256", "rows")}
-    from expectations.runner import build_docs, format_failures
-
+def validate(landing: dict) -> dict:
+    """The raw gate of a newly landed file (nothing to do for an unchanged one), under the writer lock. Raises if
+    the file is quarantined."""
     ctx = _ctx()
-    breaks = _params(ctx, run_id).get("accept_breaks") or {}
-    summary = pipeline.validate_landings(ctx, run_id, [result], accept_breaks=breaks)[0]
-    build_docs(pipeline.gx_root(ctx.settings))
-    if not summary["success"]:
-        raise PipelineError("raw_gate", f"[{result['source_id']}] millésime {result['millesime']} failed its raw "
-                            f"gate and was quarantined:\n{format_failures(summary)}", run_id=run_id)
-    return {**{k: result.get(k) for k in ("source_id", "millesime", "status", "sha256", "rows")},
-            "validation": {k: summary[k] for k in ("success", "failed", "errors", "warnings")}}
+    run_id = landing["run_id"]
+    with writer_lock(ctx.settings.lock_path, f"raw gate {run_id}"):
+        (gated,) = steps.raw_gate(ctx, run_id, [dict(landing)])
+    steps.check_loads(ctx, run_id, [gated], write_report=False)
+    out = {k: gated.get(k) for k in _LANDING_KEYS}
+    if "validation" in gated:
+        out["validation"] = gated["validation"]
+    return out
 
 
 def load_source(item: dict) -> dict:
@@ -119,86 +92,33 @@ def load_source(item: dict) -> dict:
 
 
 def build(run_id: str) -> dict:
-    """Load the raw schema and run dbt, unless nothing changed since the last publication
-    (returns ``{"status": "unchanged"}`` then, and the orchestrator skips the rest)."""
+    """Load the raw schema and run dbt (:func:`observatoire.run.steps.build`), unless nothing changed since the
+    last publication (``{"status": "unchanged"}``: the orchestrator skips the rest)."""
     ctx = _ctx()
     with writer_lock(ctx.settings.lock_path, f"build {run_id}"):
-        from observatoire.warehouse import recover
-
-        for action in recover(ctx.settings):  # as the CLI: a killed run's leftovers, a damaged file
-            ctx.history.step(run_id, "recover", "warehouse", "done", action)
-        pipeline._check_published_not_locked(ctx)  # an analyst's read-write connection: stop clearly
-        fp = pipeline.fingerprint(ctx)
-        force = bool(_params(ctx, run_id).get("force"))
-        if not force and pipeline.is_unchanged(ctx, fp):
-            ctx.history.step(run_id, "dbt", "build", "skipped", "inputs and code unchanged")
-            return {"status": "unchanged", "fingerprint": fp}
-        counts = pipeline.load(ctx, run_id)
-        pipeline.build(ctx, run_id)
-        (ctx.settings.meta_dir / BUILD_OWNER).write_text(json.dumps({"run_id": run_id, "fingerprint": fp}))
-        return {"status": "built", "fingerprint": fp, "raw_rows": counts}
-
-
-def _check_owner(ctx: Context, run_id: str) -> str:
-    try:
-        owner = json.loads((ctx.settings.meta_dir / BUILD_OWNER).read_text())
-    except (OSError, ValueError):
-        owner = {}
-    if owner.get("run_id") != run_id:
-        raise PipelineError("publish", f"the build warehouse was rebuilt by run {owner.get('run_id')} after run "
-                            f"{run_id} built it; re-run instead of publishing someone else's build", run_id=run_id)
-    return owner["fingerprint"]
+        return steps.build(ctx, run_id)
 
 
 def validate_marts(run_id: str) -> dict:
     ctx = _ctx()
     with writer_lock(ctx.settings.lock_path, f"validate marts {run_id}"):
-        _check_owner(ctx, run_id)
-        summaries = pipeline.validate_marts(ctx, run_id)
-    return {s["suite"]: s["success"] for s in summaries}
+        return steps.mart_gate(ctx, run_id)
 
 
 def publish(run_id: str) -> dict:
     ctx = _ctx()
     with writer_lock(ctx.settings.lock_path, f"publish {run_id}"):
-        fp = _check_owner(ctx, run_id)
-        out = pipeline.publish(ctx, run_id, fp)
-        pipeline.prune_raw(ctx, run_id)
-        report, warnings = pipeline.write_run_report(ctx, run_id, "published", f"published {out['path']}")
-        try:
-            out["postgres"] = pipeline.publish_postgres(ctx, run_id, run_id)
-        except pipeline.PipelineError as err:  # the DuckDB publication stands; the task (and the run) fail
-            ctx.history.finish_run(run_id, "failed", summary={"published": out, "warnings": warnings,
-                                                              "stage": err.stage}, error=str(err), fingerprint=fp,
-                                   published=True, details_path=str(report))
-            raise
-        ctx.history.finish_run(run_id, "success", summary={"published": out, "warnings": warnings}, fingerprint=fp,
-                               published=True, details_path=str(report))
-    return out
+        return steps.publish(ctx, run_id)
 
 
 def finish(run_id: str) -> dict:
-    """Record how the run ended, from its steps; raises if it failed (so the orchestrator's run fails too)."""
+    """Record how the run ended, from its steps (:func:`observatoire.run.steps.finish`); raises if it failed (so
+    the orchestrator's run fails too)."""
     _started(run_id)
     ctx = _ctx()
-    run = ctx.history.get_run(run_id) or {}
-    steps = ctx.history.steps(run_id)
-    if run.get("status") == "success":
-        return {"run_id": run_id, "status": "success"}
-    failed = [s for s in steps if s["status"] == "failed"]
-    if not failed and any(s["step"] == "dbt" and s["status"] == "skipped" for s in steps):
-        ctx.history.finish_run(run_id, "unchanged", summary={"steps": len(steps)})
-        return {"run_id": run_id, "status": "unchanged"}
-    if not failed:
-        failed = [{"step": "run", "target": "", "message": "a task failed or was skipped before publish"}]
-    text = "\n".join(f"{s['step']} {s['target']}: {s.get('message') or ''}" for s in failed)
-    stage = failed[0]["step"]
-    report = ctx.run_dir(run_id) / "report.txt"
-    if not report.exists():
-        report.write_text(f"stage: {stage}\n\n{text}\n", encoding="utf-8")
-    ctx.history.finish_run(run_id, "failed", summary={"stage": stage}, error=text, details_path=str(report))
-    raise PipelineError(stage, f"run {run_id} failed; nothing was published\n{text}\ndetails: {report}",
-                        run_id=run_id, details_path=report)
+    with writer_lock(ctx.settings.lock_path, f"finish {run_id}"):
+        result = steps.finish(ctx, run_id)
+    return {"run_id": run_id, "status": "success" if result.status == "published" else result.status}
 
 
 def record_failure(run_id: str | None, task_id: str, error: BaseException) -> None:

@@ -203,7 +203,7 @@ def publish(
         tmp.unlink(missing_ok=True)
         Path(str(tmp) + ".wal").unlink(missing_ok=True)
         if isinstance(err, Exception):  # a stage failure like the gates': the run fails, recorded, one line
-            from observatoire.pipeline import PipelineError
+            from observatoire.errors import PipelineError
 
             raise PipelineError("publish", f"the static site could not be built from the new publication, "
                                            f"nothing was published: {err}") from err

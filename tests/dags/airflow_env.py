@@ -47,6 +47,7 @@ def run_python(code: str, env: dict[str, str], timeout: int = 900) -> dict:
 
 DAG_TEST = """
 import json
+{prelude}
 from airflow.dag_processing.dagbag import DagBag
 dag = DagBag(dag_folder={dags!r}).get_dag({dag_id!r})
 dr = dag.test()
@@ -55,7 +56,7 @@ print("RESULT=" + json.dumps({{"state": str(dr.state), "tasks": states}}))
 """
 
 
-def dag_test(dag_id: str, env: dict[str, str]) -> dict:
+def dag_test(dag_id: str, env: dict[str, str], *, prelude: str = "") -> dict:
     """``dag.test()`` of one of the project's DAGs in a subprocess: the run's state and each task's state
-    (keys ``task_id[map_index]``)."""
-    return run_python(DAG_TEST.format(dags=str(DAGS), dag_id=dag_id), env)
+    (keys ``task_id[map_index]``). ``prelude``: Python run before the DAG is parsed (e.g. a step trace)."""
+    return run_python(DAG_TEST.format(dags=str(DAGS), dag_id=dag_id, prelude=prelude), env)

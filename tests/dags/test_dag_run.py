@@ -8,6 +8,7 @@ import shutil
 import duckdb
 import pytest
 
+from tests import step_trace
 from tests.conftest import RECORDINGS, sha256_of
 from tests.dags.airflow_env import airflow_env, dag_test
 from tests.local_server import LocalServer
@@ -18,9 +19,13 @@ pytestmark = pytest.mark.slow
 
 def test_nightly_dag_test_in_demo_mode(airflow_home, tmp_path):
     data = tmp_path / "data"
+    trace = tmp_path / "steps.txt"
     env = airflow_env(airflow_home, OBSERVATOIRE_MODE="demo", OBSERVATOIRE_DATA_DIR=str(data))
-    out = dag_test("observatoire_nightly", env)
+    out = dag_test("observatoire_nightly", env, prelude=f"from tests import step_trace; step_trace.to_file({str(trace)!r})")
     assert out["state"].endswith("success"), out
+    # the DAG's tasks call the run's steps in the order the command line does (tests/integration/
+    # test_conductor_order.py): one sequence, observatoire.run.steps.STEPS
+    step_trace.check(trace.read_text(encoding="utf-8").split())
     assert out["tasks"]["publish[-1]"].endswith("success")
     loads = [k for k in out["tasks"] if k.startswith("sources.validate")]
     assert len(loads) >= 20 and all(out["tasks"][k].endswith("success") for k in loads)

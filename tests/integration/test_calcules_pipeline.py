@@ -13,7 +13,8 @@ import duckdb
 import pytest
 
 from observatoire.config import load_settings
-from observatoire.pipeline import PipelineError, run
+from observatoire.pipeline import PipelineError
+from observatoire.run import run
 from tests.conftest import RECORDINGS, sha256_of
 
 pytestmark = pytest.mark.slow

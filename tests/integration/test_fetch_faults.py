@@ -17,7 +17,9 @@ import pytest
 from extract.diagnosis import CONSOLE_WIDTH, summarize_fetch_failures
 from observatoire import pipeline
 from observatoire.config import load_settings
-from observatoire.pipeline import PipelineError, run
+from observatoire.pipeline import PipelineError
+from observatoire.run import run
+from observatoire.run.conductor import land
 from tests.conftest import RECORDINGS, sha256_of
 from tests.local_server import LocalServer, Reply
 
@@ -50,7 +52,7 @@ def load_pop(monkeypatch, url: str, source: str = "insee_pop_qpv", **env) -> dic
     src = ctx.registry[source]
     items = [{"source_id": source, "millesime": src.latest_millesime, "target": src.latest_millesime}]
     try:
-        return pipeline.extract_and_gate(ctx, run_id, items)[0]
+        return land(ctx, run_id, items)[0]
     finally:
         pipeline.prune_raw(ctx, run_id)
 
@@ -349,7 +351,7 @@ def test_unresolvable_hosts_fail_fast_with_the_no_network_diagnosis(no_dns, monk
 
     # the run's extract step stops there: nothing landed, the error and the report name the source and URL
     with pytest.raises(PipelineError) as err:
-        pipeline.extract_and_gate(ctx, run_id, [{"source_id": "insee_pop_qpv", "millesime": 2021, "target": 2021}])
+        land(ctx, run_id, [{"source_id": "insee_pop_qpv", "millesime": 2021, "target": 2021}])
     assert err.value.stage == "extract" and "insee_pop_qpv" in str(err.value)
     assert "http://publisher.invalid/pop_QPV24.csv" in err.value.details_path.read_text(encoding="utf-8")
 

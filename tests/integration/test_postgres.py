@@ -99,8 +99,8 @@ def _served(dsn: str) -> str | None:
 
 def test_a_publication_appears_in_observatoire_with_counts_keys_and_comments(demo_copy, pg_db, monkeypatch):
     from observatoire.config import load_settings
-    from observatoire.pipeline import run
     from observatoire.postgres import schema_for
+    from observatoire.run import run
     from observatoire.status import render_status
 
     monkeypatch.setenv("OBSERVATOIRE_PG_DSN", pg_db)
@@ -151,7 +151,8 @@ def test_a_publication_appears_in_observatoire_with_counts_keys_and_comments(dem
 def test_a_failure_between_load_and_swap_keeps_the_previous_version(demo_copy, pg_db, monkeypatch):
     from observatoire import postgres
     from observatoire.config import load_settings
-    from observatoire.pipeline import PipelineError, run
+    from observatoire.pipeline import PipelineError
+    from observatoire.run import run
     from observatoire.status import render_status
     from observatoire.warehouse import published_version
 

@@ -16,7 +16,8 @@ import pytest
 
 from observatoire import pipeline
 from observatoire.config import load_settings
-from observatoire.pipeline import PipelineError, run
+from observatoire.pipeline import PipelineError
+from observatoire.run import run
 from observatoire.status import render_status
 from observatoire.warehouse import published_state
 from tests.conftest import national_pop_file, run_cli, sha256_of

@@ -18,6 +18,7 @@ from observatoire import pipeline
 from observatoire.config import load_settings
 from observatoire.history import SCHEMA, History, url_key
 from observatoire.pipeline import PipelineError
+from observatoire.run.conductor import land
 from tests.conftest import RECORDINGS, run_cli
 from tests.local_server import LocalServer, Reply
 
@@ -161,7 +162,7 @@ def test_a_next_link_to_a_file_url_is_not_read_and_its_content_appears_nowhere(s
     src = ctx.registry["insee_melodi_population"]
     items = [{"source_id": src.id, "millesime": src.latest_millesime, "target": src.latest_millesime}]
     with pytest.raises(PipelineError) as err:
-        pipeline.extract_and_gate(ctx, run_id, items)
+        land(ctx, run_id, items)
     ctx.history.finish_run(run_id, "failed", error=str(err.value), details_path=str(err.value.details_path))
     text = str(err.value) + getattr(err.value, "console", "")
     assert "[insee_melodi_population] page 1's next link points to file://: not followed" in text

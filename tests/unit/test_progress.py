@@ -248,7 +248,7 @@ def test_an_airflow_task_prints_nothing(monkeypatch, capfd):
     from observatoire import tasks
 
     monkeypatch.setenv("OBSERVATOIRE_MODE", "demo")
-    run_id = tasks.start({"sources": ["insee_pop_qpv"]})
+    run_id = tasks.start({})
     landed = tasks.extract({"run_id": run_id, "source_id": "insee_pop_qpv", "millesime": 2021, "target": 2021})
     assert landed["status"] == "new" and landed["rows"] > 0
     assert capfd.readouterr() == ("", "")

@@ -15,11 +15,16 @@ def test_generated_marts_are_up_to_date(tmp_path, monkeypatch):
     for p in [*(module.MARTS / "defis").glob("*"), module.MARTS / "mart_qpv_fiche.sql",
               module.MARTS / "_mart_qpv_fiche__models.yml"]:
         committed[p.relative_to(module.MARTS)] = p.read_bytes()
+    macro = module.MACROS / "modeles_indicateurs.sql"
+    committed[Path("macros") / macro.name] = macro.read_bytes()
     out = tmp_path / "marts"
     (out / "defis").mkdir(parents=True)
+    (tmp_path / "macros").mkdir()
     monkeypatch.setattr(module, "MARTS", out)
+    monkeypatch.setattr(module, "MACROS", tmp_path / "macros")
     written = module.main()
-    regenerated = {p.relative_to(out): p.read_bytes() for p in written}
+    regenerated = {p.relative_to(out) if p.is_relative_to(out) else p.relative_to(tmp_path): p.read_bytes()
+                   for p in written}
     assert set(regenerated) == set(committed), "run: python dbt_project/scripts/generate_marts.py"
     for rel, data in regenerated.items():
         assert committed[rel] == data, f"{rel} is stale: run python dbt_project/scripts/generate_marts.py"

@@ -1,30 +1,41 @@
-"""Adding a source's indicator model is not enough: ``int_indicateurs_qpv`` unions a hand-kept list of the
-``int_indicateurs__<source>`` models, and a model left out of it would publish ``non_publie`` instead of its
-values without any error. This test makes the omission fail."""
+"""Adding a source's indicator model is not enough by itself: ``int_indicateurs_qpv`` unions the
+``int_indicateurs__<source>`` models listed by the macro ``modeles_indicateurs()``, which
+``dbt_project/scripts/generate_marts.py`` writes from the models present. A model left out of it would publish
+``non_publie`` instead of its values without any error: this test makes the omission fail."""
 
 from __future__ import annotations
 
 import re
 from pathlib import Path
 
-INTERMEDIATE = Path(__file__).resolve().parents[2] / "dbt_project" / "models" / "intermediate"
+DBT = Path(__file__).resolve().parents[2] / "dbt_project"
+INTERMEDIATE = DBT / "models" / "intermediate"
 
 
-def _listed() -> list[str]:
-    sql = (INTERMEDIATE / "int_indicateurs_qpv.sql").read_text(encoding="utf-8")
-    block = re.search(r"\{%\s*set sources\s*=\s*\[(.*?)\]\s*%\}", sql, re.DOTALL)
-    assert block, "int_indicateurs_qpv.sql no longer holds its `{% set sources = [...] %}` list"
+def listed_models(dbt: Path = DBT) -> list[str]:
+    """The models the macro ``modeles_indicateurs()`` lists."""
+    sql = (dbt / "macros" / "modeles_indicateurs.sql").read_text(encoding="utf-8")
+    block = re.search(r"return\(\[(.*?)\]\)", sql, re.DOTALL)
+    assert block, "macros/modeles_indicateurs.sql no longer returns a list of models"
     return re.findall(r"'([^']+)'", block.group(1))
 
 
+def missing_models(dbt: Path = DBT) -> list[str]:
+    models = sorted(p.stem for p in (dbt / "models" / "intermediate").glob("int_indicateurs__*.sql"))
+    return sorted(set(models) - set(listed_models(dbt)))
+
+
 def test_every_per_source_indicator_model_is_unioned():
-    models = sorted(p.stem for p in INTERMEDIATE.glob("int_indicateurs__*.sql"))
-    listed = _listed()
-    missing = sorted(set(models) - set(listed))
-    assert not missing, (f"int_indicateurs_qpv.sql does not union {missing}: add them to its `sources` list, or "
-                         "their values are published as non_publie")
-    unknown = sorted(set(listed) - set(models))
-    assert not unknown, f"int_indicateurs_qpv.sql lists models that do not exist: {unknown}"
+    union = (INTERMEDIATE / "int_indicateurs_qpv.sql").read_text(encoding="utf-8")
+    assert re.search(r"for model in modeles_indicateurs\(\)", union), \
+        "int_indicateurs_qpv.sql no longer unions the models of modeles_indicateurs()"
+    missing = missing_models()
+    assert not missing, (f"int_indicateurs_qpv.sql does not union {missing}: run "
+                         "python dbt_project/scripts/generate_marts.py, or their values are published as non_publie")
+    listed = listed_models()
+    models = {p.stem for p in INTERMEDIATE.glob("int_indicateurs__*.sql")}
+    unknown = sorted(set(listed) - models)
+    assert not unknown, f"modeles_indicateurs() lists models that do not exist: {unknown}"
     assert len(listed) == len(set(listed)), "a model is listed twice (its values would be counted twice)"
 
 

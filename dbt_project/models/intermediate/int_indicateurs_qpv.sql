@@ -2,14 +2,10 @@
 -- QPV × indicateur × millésime, with the project's secret-statistique rule applied from the catalogue:
 -- a count below `seuil_secret`, or a rate whose numerator or denominator is below it, is not published
 -- (valeur, numerateur and denominateur NULL, statut secret_statistique).
-{% set sources = [
-    'int_indicateurs__insee_pop_qpv', 'int_indicateurs__filosofi', 'int_indicateurs__estimations',
-    'int_indicateurs__caf', 'int_indicateurs__defm', 'int_indicateurs__rpls', 'int_indicateurs__bpe',
-    'int_indicateurs__dpe', 'int_indicateurs__rnic', 'int_indicateurs__composites',
-    'int_indicateurs__partenaires', 'int_indicateurs__calcules',
-] %}
+-- The per-source models unioned are every models/intermediate/int_indicateurs__*.sql, listed by the macro
+-- modeles_indicateurs() that dbt_project/scripts/generate_marts.py writes.
 with valeurs as (
-    {% for model in sources %}
+    {% for model in modeles_indicateurs() %}
     select code_qpv, millesime, indicateur, valeur, numerateur, denominateur, statut, source
     from {{ ref(model) }}
     {% if not loop.last %}union all{% endif %}

@@ -74,6 +74,7 @@ airflow: install
 
 lint: install
 	.venv/bin/ruff check observatoire extract expectations dags tests bench dbt_project/scripts
+	.venv/bin/pylint --score=n observatoire extract expectations dags bench
 	cd dbt_project && OBSERVATOIRE_BUILD_DB=/tmp/observatoire-lint.duckdb DBT_TARGET_PATH=/tmp/observatoire-lint-target \
 		DBT_PROFILES_DIR=. ../.venv/bin/dbt parse --quiet
 

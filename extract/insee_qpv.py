@@ -35,8 +35,8 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.csv as pacsv
 
+from extract.arrow_csv import blocks, open_text_columns
 from extract.errors import FormatError
 from extract.formats import (
     SNIFF_BYTES,
@@ -369,33 +369,14 @@ def parse_bpe(path: Path, ctx: ParseContext, *, batch_rows: int = BATCH_ROWS,
         encoding = _sniff_encoding(head)
         header, sep = _bpe_header(head, encoding, ctx, shown)
         mapping = map_header(header, BPE, source_id=ctx.source_id, file=shown, url=ctx.url)
-        names = [f"c{i}" for i in range(len(header))]
-        used = sorted(set(mapping.values()))
         try:
-            reader = pacsv.open_csv(
-                stack.enter_context(opener()),
-                read_options=pacsv.ReadOptions(column_names=names, skip_rows=1, encoding=encoding,
-                                               block_size=block_bytes),
-                parse_options=pacsv.ParseOptions(delimiter=sep, quote_char='"', double_quote=True,
-                                                 newlines_in_values=False, ignore_empty_lines=True),
-                convert_options=pacsv.ConvertOptions(include_columns=[names[i] for i in used],
-                                                     column_types={names[i]: pa.string() for i in used},
-                                                     strings_can_be_null=False),
-            )
+            reader, names = open_text_columns(stack.enter_context(opener()), columns=len(header),
+                                              keep=mapping.values(), sep=sep, encoding=encoding,
+                                              block_bytes=block_bytes)
         except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
             raise _malformed(exc, 2, header, sep, ctx, shown) from None
-        done = 0
-        while True:
-            try:
-                block = reader.read_next_batch()
-            except StopIteration:
-                break
-            except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
-                raise _malformed(exc, done + 2, header, sep, ctx, shown) from None
+        for start, block in blocks(reader, lambda exc, line: _malformed(exc, line, header, sep, ctx, shown)):
             n = block.num_rows
-            if n == 0:
-                continue
-            start = done + 2
             arrays, nulls = [], []
             for col in BPE.columns:
                 if col.name not in mapping:
@@ -414,7 +395,6 @@ def parse_bpe(path: Path, ctx: ParseContext, *, batch_rows: int = BATCH_ROWS,
             batch = pa.RecordBatch.from_arrays(arrays, schema=schema)
             for off in range(0, n, batch_rows):
                 yield batch.slice(off, batch_rows)
-            done += n
 
 
 PARSERS = [

@@ -50,10 +50,10 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.csv as pacsv
 import shapely
 from shapely import STRtree
 
+from extract.arrow_csv import blocks, open_text_columns
 from extract.errors import FormatError
 from extract.formats import SNIFF_BYTES, describe_kind, open_zip, sniff_path, sniff_separator
 from extract.tables import Column, TableSpec, map_header
@@ -244,33 +244,15 @@ def iter_grid(path: str | Path, *, source_id: str = "insee_filosofi_carreaux", f
             head = fh.read(SNIFF_BYTES)
         header, sep, encoding = _header(head, source_id, shown, url)
         mapping = map_header(header, GRID_SPEC, source_id=source_id, file=shown, url=url)
-        names = [f"c{i}" for i in range(len(header))]
-        used = sorted(set(mapping.values()))
-        reader = pacsv.open_csv(
-            stack.enter_context(opener()),
-            read_options=pacsv.ReadOptions(column_names=names, skip_rows=1, encoding=encoding,
-                                           block_size=block_bytes),
-            parse_options=pacsv.ParseOptions(delimiter=sep, quote_char='"', newlines_in_values=False,
-                                             ignore_empty_lines=True),
-            convert_options=pacsv.ConvertOptions(include_columns=[names[i] for i in used],
-                                                 column_types={names[i]: pa.string() for i in used},
-                                                 strings_can_be_null=False),
-        )
-        done = 0
-        while True:
-            try:
-                block = reader.read_next_batch()
-            except StopIteration:
-                break
-            except pa.ArrowInvalid as exc:
-                raise FormatError(source_id, "malformed CSV", url=url, file=shown, line=done + 2,
-                                  expected=f"{len(header)} fields separated by {sep!r} (the line given is the "
-                                  "first of the block that failed)", found=str(exc).splitlines()[0][:300]) from None
-            n = block.num_rows
-            if n == 0:
-                continue
-            start = done + 2
-            done += n
+        reader, names = open_text_columns(stack.enter_context(opener()), columns=len(header),
+                                          keep=mapping.values(), sep=sep, encoding=encoding, block_bytes=block_bytes)
+
+        def malformed(exc: BaseException, line: int) -> FormatError:
+            return FormatError(source_id, "malformed CSV", url=url, file=shown, line=line,
+                               expected=f"{len(header)} fields separated by {sep!r} (the line given is the first of "
+                               "the block that failed)", found=str(exc).splitlines()[0][:300])
+
+        for start, block in blocks(reader, malformed):
             batch = _check_block(block, names, mapping, header, start, resolution, source_id, shown, url)
             if bbox is not None:
                 x, y = batch.column("x_3035").to_numpy(), batch.column("y_3035").to_numpy()

@@ -48,10 +48,10 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.csv as pacsv
 import shapely
 from shapely import STRtree
 
+from extract.arrow_csv import blocks, open_text_columns
 from extract.calcules.carroyage import Carreaux, Repartition, moyenne_ponderee, points_3035
 from extract.errors import FormatError
 from extract.formats import describe_kind, open_zip, sniff_path
@@ -137,17 +137,8 @@ class _Zip:
         return header, {c: low.index(c) for c in wanted if c in low}
 
     def reader(self, name: str, header: list[str], used: Iterable[int], stack: ExitStack):
-        names = [f"c{i}" for i in range(len(header))]
-        used = sorted(set(used))
-        return pacsv.open_csv(
-            stack.enter_context(self.zf.open(self.members[name])),
-            read_options=pacsv.ReadOptions(column_names=names, skip_rows=1, encoding="utf8",
-                                           block_size=BLOCK_BYTES),
-            parse_options=pacsv.ParseOptions(delimiter=",", quote_char='"', newlines_in_values=False,
-                                             ignore_empty_lines=True),
-            convert_options=pacsv.ConvertOptions(include_columns=[names[i] for i in used],
-                                                 column_types={names[i]: pa.string() for i in used},
-                                                 strings_can_be_null=False)), names
+        return open_text_columns(stack.enter_context(self.zf.open(self.members[name])), columns=len(header),
+                                 keep=used, sep=",", encoding="utf8", block_bytes=BLOCK_BYTES)
 
     def table(self, name: str) -> pa.Table:
         """The member's wanted columns as strings (canonical names) plus ``_line``."""
@@ -260,18 +251,14 @@ def _service_stops(z: _Zip) -> pa.Table:
     pairs = []
     with ExitStack() as stack:
         reader, names = z.reader("stop_times.txt", header, (mapping["trip_id"], mapping["stop_id"]), stack)
-        done = 0
-        while True:
-            try:
-                block = reader.read_next_batch()
-            except StopIteration:
-                break
-            except pa.ArrowInvalid as exc:
-                raise FormatError(z.source_id, "malformed CSV in stop_times.txt", url=z.url,
-                                  file=z.where("stop_times.txt"), line=done + 2,
-                                  expected=f"{len(header)} comma-separated fields (the line given is the first "
-                                  "of the block that failed)", found=str(exc).splitlines()[0][:300]) from None
-            done += block.num_rows
+
+        def malformed(exc: BaseException, line: int) -> FormatError:
+            return FormatError(z.source_id, "malformed CSV in stop_times.txt", url=z.url,
+                               file=z.where("stop_times.txt"), line=line,
+                               expected=f"{len(header)} comma-separated fields (the line given is the first of "
+                               "the block that failed)", found=str(exc).splitlines()[0][:300])
+
+        for _start, block in blocks(reader, malformed):
             trip = pc.utf8_trim_whitespace(block.column(names[mapping["trip_id"]]))
             stop = pc.utf8_trim_whitespace(block.column(names[mapping["stop_id"]]))
             idx = pc.index_in(trip, value_set=trip_ids)  # unknown trips (invalid feed) are ignored

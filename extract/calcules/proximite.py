@@ -38,10 +38,10 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.csv as pacsv
 import shapely
 from shapely import STRtree
 
+from extract.arrow_csv import blocks, open_text_columns
 from extract.calcules.carroyage import Carreaux, Repartition, moyenne_ponderee, points_3035
 from extract.calcules.gtfs import in_france
 from extract.errors import FormatError
@@ -204,28 +204,18 @@ def read_equipements(path: str | Path, *, types: Sequence[str] | Mapping[str, Se
                               found="header " + ", ".join(header[:20]))
         cols = ["TYPEQU"] + [c for c in ("DEPCOM", "LONGITUDE", "LATITUDE", "LAMBERT_X", "LAMBERT_Y", "EPSG")
                              if c in low]
-        names = [f"c{i}" for i in range(len(header))]
-        reader = pacsv.open_csv(
-            stack.enter_context(opener()),
-            read_options=pacsv.ReadOptions(column_names=names, skip_rows=1, encoding=encoding,
-                                           block_size=block_bytes),
-            parse_options=pacsv.ParseOptions(delimiter=sep, quote_char='"', newlines_in_values=False,
-                                             ignore_empty_lines=True),
-            convert_options=pacsv.ConvertOptions(include_columns=[names[low[c]] for c in cols],
-                                                 column_types={names[low[c]]: pa.string() for c in cols},
-                                                 strings_can_be_null=False))
-        parts, missing, done = [], {}, 0
-        while True:
-            try:
-                block = reader.read_next_batch()
-            except StopIteration:
-                break
-            except pa.ArrowInvalid as exc:
-                raise FormatError(source_id, "malformed CSV", url=url, file=shown, line=done + 2,
-                                  expected=f"{len(header)} fields separated by {sep!r}",
-                                  found=str(exc).splitlines()[0][:300]) from None
-            start, n = done + 2, block.num_rows
-            done += n
+        reader, names = open_text_columns(stack.enter_context(opener()), columns=len(header),
+                                          keep=[low[c] for c in cols], sep=sep, encoding=encoding,
+                                          block_bytes=block_bytes)
+
+        def malformed(exc: BaseException, line: int) -> FormatError:
+            return FormatError(source_id, "malformed CSV", url=url, file=shown, line=line,
+                               expected=f"{len(header)} fields separated by {sep!r}",
+                               found=str(exc).splitlines()[0][:300])
+
+        parts, missing = [], {}
+        for start, block in blocks(reader, malformed):
+            n = block.num_rows
             lines = np.arange(start, start + n, dtype=np.int64)
             typ = pc.utf8_upper(pc.utf8_trim_whitespace(block.column(names[low["TYPEQU"]])))
             if wanted is not None:

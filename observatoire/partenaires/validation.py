@@ -41,6 +41,7 @@ from datetime import date, datetime, time
 from pathlib import Path
 
 from extract.envvars import NUMERIC, setting
+from extract.tables import parse_number  # French or English numbers, as the sources' parsers read them
 from observatoire.catalogue import indicateurs
 from observatoire.config import DEFAULT_PERIMETRE
 from observatoire.perimetre import known_qpv, perimeter_qpv_codes
@@ -62,7 +63,6 @@ SECRET_WORDS = frozenset({"secret"})
 QPV_2024_RE = re.compile(r"^QN(?:\d{3}|02A|02B)\d{2}[NMIC]$")
 QPV_2015_RE = re.compile(r"^QP\d{6}$")
 _SPACES_RE = re.compile(r"[\s\u00a0\u202f]+")
-_NUMBER_RE = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
 
 UNIT_LABELS = {
     "nombre": "nombre (effectif)",
@@ -480,18 +480,6 @@ def _text(cell: Cell | None) -> str:
     if isinstance(v, float) and v.is_integer():
         v = int(v)
     return _SPACES_RE.sub(" ", str(v)).strip()
-
-
-def parse_number(raw: str) -> float:
-    """``1 234,5`` (spaces, no-break spaces), ``-0,3``, ``1.234,5``, ``12.5`` → float. Raises ValueError."""
-    s = _SPACES_RE.sub("", raw)
-    if "," in s:
-        if "." in s:
-            s = s.replace(".", "")
-        s = s.replace(",", ".")
-    if not _NUMBER_RE.match(s):
-        raise ValueError(raw)
-    return float(s)
 
 
 def _parse_millesime(cell: Cell) -> int:

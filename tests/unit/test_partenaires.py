@@ -565,3 +565,14 @@ def test_small_partner_counts_moving_by_chance_are_not_a_jump(tmp_path, settings
     tenfold = pstore.import_file(settings, fill_xlsx(tpl, tmp_path / "c.xlsx", {c: v * 10 for c, v in again.items()},
                                                      millesime=2026))
     assert not tenfold.ok and "multipliée ou divisée" in tenfold.text()
+
+
+def test_a_header_without_rows_names_the_first_data_line(tmp_path):
+    from observatoire.partenaires.validation import COLUMNS, validate_file
+
+    path = tmp_path / "vide.csv"
+    path.write_text(";".join(COLUMNS) + "\n", encoding="utf-8")
+    report = validate_file(path)
+    assert not report.ok
+    message = next(p.message for p in report.errors if "aucune ligne de données" in p.message)
+    assert message.endswith("à partir de la ligne 2") and "{" not in message

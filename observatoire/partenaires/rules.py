@@ -8,6 +8,7 @@ import unicodedata
 
 from extract.envvars import NUMERIC, setting
 from observatoire.catalogue import indicateurs
+from observatoire.unites import UNITES
 
 #: the data sheet's columns, in the template's order (the identifiers of the header row: row 1, or row 2 under
 #: the XLSX template's row of French labels)
@@ -27,15 +28,8 @@ QPV_2024_RE = re.compile(r"^QN(?:\d{3}|02A|02B)\d{2}[NMIC]$")
 QPV_2015_RE = re.compile(r"^QP\d{6}$")
 _SPACES_RE = re.compile(r"[\s\u00a0\u202f]+")
 
-UNIT_LABELS = {
-    "nombre": "nombre (effectif)",
-    "pourcentage": "pourcentage, de 0 à 100 (écrire 12,5 pour 12,5 %)",
-    "pour_1000_menages": "pour 1 000 ménages",
-    "pour_1000_logements": "pour 1 000 logements",
-    "pour_100_logements": "pour 100 logements",
-    "tonnes": "tonnes",
-    "euros": "euros",
-}
+#: what a partner writes in each unit of a partner indicator (observatoire/unites.py)
+UNIT_LABELS = {code: u.consigne for code, u in UNITES.items() if u.consigne}
 
 ERROR = "erreur"
 WARNING = "avertissement"

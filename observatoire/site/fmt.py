@@ -16,47 +16,19 @@ import math
 from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
+from observatoire.unites import UNITES
+
 NNBSP = "\u202f"  # espace fine insécable: thousands, before %, €
 NBSP = "\u00a0"  # espace insécable: before a word unit
 MINUS = "\u2212"
 
-#: unit code (dim_indicateur.unite) → (text after the number, default decimals)
-UNITS: dict[str, tuple[str, int]] = {
-    "pourcentage": ("%", 1),
-    "points": ("points", 1),
-    "habitants": ("habitants", 0),
-    "nombre": ("", 0),
-    "euros": ("€", 0),
-    "indice": ("", 2),
-    "rapport": ("", 2),
-    "metres": ("m", 0),
-    "tonnes": ("t", 0),
-    "m2_par_habitant": ("m² par habitant", 1),
-    "pour_1000_habitants": ("pour 1 000 habitants", 1),
-    "pour_1000_menages": ("pour 1 000 ménages", 1),
-    "pour_1000_logements": ("pour 1 000 logements", 1),
-    "pour_100_logements": ("pour 100 logements", 1),
-}
+#: unit code (dim_indicateur.unite) → (text after the number, default decimals): observatoire/unites.py
+UNITS: dict[str, tuple[str, int]] = {code: (u.suffixe, u.decimales_site) for code, u in UNITES.items()}
 #: units whose sign is glued with a narrow no-break space (symbols), the others with a no-break space (words)
 SYMBOLS = {"%", "€", "m", "t"}
 
 #: the unit as a column or axis title
-UNIT_TITLES = {
-    "pourcentage": "en %",
-    "points": "en points",
-    "habitants": "en habitants",
-    "nombre": "en nombre",
-    "euros": "en euros",
-    "indice": "indice",
-    "rapport": "rapport",
-    "metres": "en mètres",
-    "tonnes": "en tonnes",
-    "m2_par_habitant": "en m² par habitant",
-    "pour_1000_habitants": "pour 1 000 habitants",
-    "pour_1000_menages": "pour 1 000 ménages",
-    "pour_1000_logements": "pour 1 000 logements",
-    "pour_100_logements": "pour 100 logements",
-}
+UNIT_TITLES = {code: u.titre for code, u in UNITES.items()}
 
 STATUTS = {
     "disponible": "Disponible",

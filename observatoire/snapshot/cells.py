@@ -11,6 +11,7 @@ from decimal import ROUND_HALF_UP, Context, Decimal
 from typing import Any
 
 from observatoire.snapshot.base import FORMULA_TRIGGERS, _dicts
+from observatoire.unites import UNITES
 
 # -- formatting for spreadsheets --------------------------------------------------------------------------
 
@@ -93,28 +94,9 @@ def xlsx_number(value: float | Decimal, decimals: int | None = None) -> float | 
 # -- labels, units and number formats (the workbook; the CSV rounding) -------------------------------------
 
 #: how a unit of the catalogue (``dim_indicateur.unite``) is written after a label: « Taux de pauvreté (%) »
-UNIT_LABELS = {
-    "pourcentage": "%",
-    "points": "points",
-    "euros": "€",
-    "habitants": "habitants",
-    "nombre": "nombre",
-    "indice": "indice",
-    "rapport": "rapport",
-    "metres": "m",
-    "m2_par_habitant": "m² par habitant",
-    "tonnes": "tonnes",
-    "pour_1000_habitants": "pour 1 000 habitants",
-    "pour_1000_menages": "pour 1 000 ménages",
-    "pour_1000_logements": "pour 1 000 logements",
-    "pour_100_logements": "pour 100 logements",
-}
+UNIT_LABELS = {code: u.libelle for code, u in UNITES.items()}
 #: decimals shown for a unit when the catalogue gives none (display only: the values are not rounded to these)
-DISPLAY_DECIMALS = {
-    "pourcentage": 1, "points": 1, "euros": 0, "habitants": 0, "nombre": 0, "indice": 2, "rapport": 2,
-    "metres": 0, "m2_par_habitant": 1, "tonnes": 1, "pour_1000_habitants": 1, "pour_1000_menages": 1,
-    "pour_1000_logements": 1, "pour_100_logements": 1,
-}
+DISPLAY_DECIMALS = {code: u.decimales for code, u in UNITES.items()}
 #: units whose values are small (no thousands separator needed)
 _SMALL_UNITS = ("pourcentage", "points", "indice", "rapport")
 #: the plain columns of every table, in French (indicator columns of the wide marts are labelled from the

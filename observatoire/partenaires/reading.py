@@ -202,15 +202,22 @@ def read_xlsx(data: bytes, report: Report) -> Table | None:
                 if not cell.empty:
                     cells[c.column] = cell
             r = row[0].row if row else 0
-            if r == 1 or cells:
-                raw.append((r, cells))
-                if len(raw) > MAX_ROWS + 2:
-                    report.add(ERROR, f"plus de {MAX_ROWS} lignes de données : ce n'est pas un fichier du modèle "
-                               "(une ligne par quartier)", sheet=sheet_name, row=r)
-                    return None
+            if (r == 1 or cells) and not _kept(raw, (r, cells), report, sheet=sheet_name, row=r):
+                return None
         return _table(sheet_name, raw, letters=True)
     finally:
         wb.close()
+
+
+def _kept(rows: list, item: tuple[int, dict[int, Cell]], report: Report, **where) -> bool:
+    """Append ``item`` (a row and its cells); False (and an error in ``report``) once the file holds more rows
+    than a template can."""
+    rows.append(item)
+    if len(rows) > MAX_ROWS + 2:
+        report.add(ERROR, f"plus de {MAX_ROWS} lignes de données : ce n'est pas un fichier du modèle (une ligne par "
+                   "quartier)", **where)
+        return False
+    return True
 
 
 def read_csv(data: bytes, report: Report) -> Table | None:
@@ -235,12 +242,8 @@ def read_csv(data: bytes, report: Report) -> Table | None:
                 cell = Cell(None if formula else value, formula)
                 if not cell.empty:
                     cells[pos] = cell
-            if i == 0 or cells:
-                lines.append((line, cells))
-                if len(lines) > MAX_ROWS + 2:
-                    report.add(ERROR, f"plus de {MAX_ROWS} lignes de données : ce n'est pas un fichier du modèle "
-                               "(une ligne par quartier)", row=line, csv=True)
-                    return None
+            if (i == 0 or cells) and not _kept(lines, (line, cells), report, row=line, csv=True):
+                return None
     except csv.Error as err:
         report.add(ERROR, f"ligne CSV illisible ({err})", row=reader.line_num, csv=True)
         return None

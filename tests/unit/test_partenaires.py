@@ -576,3 +576,15 @@ def test_a_header_without_rows_names_the_first_data_line(tmp_path):
     assert not report.ok
     message = next(p.message for p in report.errors if "aucune ligne de données" in p.message)
     assert message.endswith("à partir de la ligne 2") and "{" not in message
+
+
+def test_a_file_longer_than_any_template_is_refused_at_the_line_past_the_limit(tmp_path):
+    from observatoire.partenaires.rules import MAX_ROWS
+    from observatoire.partenaires.validation import COLUMNS, validate_file
+
+    path = tmp_path / "long.csv"
+    row = ";".join(["taux_expulsion", "QN01306M", "x", "2025", "1", "", "p"])
+    path.write_text(";".join(COLUMNS) + "\n" + (row + "\n") * (MAX_ROWS + 5), encoding="utf-8")
+    report = validate_file(path)
+    (problem,) = [p for p in report.errors if "lignes de données" in p.message]
+    assert problem.message.startswith(f"plus de {MAX_ROWS} lignes de données") and problem.row == MAX_ROWS + 3

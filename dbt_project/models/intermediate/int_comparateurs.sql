@@ -83,7 +83,7 @@ population_directe as (
     from {{ ref('stg_insee__melodi') }}
     where mesure_code = 'PMUN' and niveau_geo = {{ niveau_perimetre() }} and code_geo = {{ code_perimetre() }}
     union all
-    select 'population', millesime, 'france', 'FRANCE', valeur
+    select 'population', millesime, 'france', code_geo, valeur  -- Melodi's code of France ('F'), as the other rows
     from {{ ref('stg_insee__melodi') }}
     where mesure_code = 'PMUN' and niveau_geo = 'FRANCE'
 ),

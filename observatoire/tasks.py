@@ -86,11 +86,6 @@ def validate(landing: dict) -> dict:
     return out
 
 
-def load_source(item: dict) -> dict:
-    """:func:`extract` then :func:`validate` in one call."""
-    return validate(extract(item))
-
-
 def build(run_id: str) -> dict:
     """Load the raw schema and run dbt (:func:`observatoire.run.steps.build`), unless nothing changed since the
     last publication (``{"status": "unchanged"}``: the orchestrator skips the rest)."""

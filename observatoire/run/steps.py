@@ -304,9 +304,8 @@ def _failed(ctx: Context, run_id: str, error: BaseException | None, failed_steps
             shown = failed_steps or [{"step": "run", "target": "",
                                       "message": "a task failed or was skipped before publish"}]
             text = "\n".join(f"{s['step']} {s['target']}: {s.get('message') or ''}" for s in shown)
-            error = PipelineError(shown[0]["step"], f"run {run_id} failed; nothing was published\n{text}")
-            if published:
-                error = PipelineError(shown[0]["step"], f"run {run_id} failed after publishing DuckDB\n{text}")
+            outcome = "failed after publishing DuckDB" if published else "failed; nothing was published"
+            error = PipelineError(shown[0]["step"], f"run {run_id} {outcome}\n{text}")
         error.run_id = run_id
         report = ctx.run_dir(run_id) / "report.txt"
         if error.details_path is None and not (failed_steps and report.exists()):

@@ -17,8 +17,9 @@ failing, with and without the patches, and requires identical results.
 from __future__ import annotations
 
 import logging
-import os
 from typing import Any
+
+from expectations.settings import current
 
 CHECKED_VERSION = "1.24.1"
 
@@ -76,14 +77,10 @@ _REPLACEMENTS = {
 }
 
 
-def wanted(environ=None) -> bool:
-    """``OBSERVATOIRE_GX_PATCHES``: ``1`` (default) or ``0`` to run GX exactly as published (to rule the
-    shortcuts out when a check behaves oddly)."""
-    value = (os.environ if environ is None else environ).get("OBSERVATOIRE_GX_PATCHES", "1").strip() or "1"
-    if value not in ("0", "1"):
-        raise ValueError(f"OBSERVATOIRE_GX_PATCHES must be 1 (GX's shortcuts on, the default) or 0 (off), "
-                         f"got {value!r}")
-    return value == "1"
+def wanted() -> bool:
+    """The settings' ``OBSERVATOIRE_GX_PATCHES``: ``1`` (default) or ``0`` to run GX exactly as published (to rule
+    the shortcuts out when a check behaves oddly)."""
+    return current().gx_patches
 
 
 def apply() -> bool:

@@ -26,6 +26,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from expectations.settings import current
 from expectations.suites import Check, Suite
 
 SAMPLE = 10
@@ -34,7 +35,6 @@ SAMPLE = 10
 @cache
 def _gx_module():
     logging.getLogger("great_expectations").setLevel(logging.WARNING)
-    os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
     import great_expectations as gx
 
     from expectations import gx_patches
@@ -362,35 +362,11 @@ def run_suite(suite: Suite, df, *, details_path: Path | None = None, gx_root: Pa
 _JOBS: list[tuple] = []
 
 
-def _whole_number(environ, name: str, what: str) -> int | None:
-    """``environ[name]`` as a whole number ≥ 1, None when unset; a ValueError naming the variable otherwise."""
-    value = (os.environ if environ is None else environ).get(name, "").strip()
-    if not value:
-        return None
-    try:
-        number = int(value)
-    except ValueError:
-        number = 0
-    if number < 1:
-        raise ValueError(f"{name} must be a whole number of {what} (1 or more), got {value!r}")
-    return number
-
-
-def check_environment(environ=None) -> None:
-    """The gates' settings (``OBSERVATOIRE_GX_WORKERS``, ``OBSERVATOIRE_GX_MAX_ROWS``,
-    ``OBSERVATOIRE_GX_PATCHES``), checked when the settings are read: a bad value stops a run before it
-    starts instead of at its first gate. Raises ValueError naming the variable and what was expected."""
-    from expectations import gx_patches
-
-    gx_workers(environ)
-    _max_rows(environ)
-    gx_patches.wanted(environ)
-
-
-def gx_workers(environ=None) -> int:
-    """Processes validating suites at the same time (``OBSERVATOIRE_GX_WORKERS``, default: the cores this
-    process may use, at most 4). GX evaluates a suite in Python: one process per core is what parallelises."""
-    workers = _whole_number(environ, "OBSERVATOIRE_GX_WORKERS", "processes")
+def gx_workers() -> int:
+    """Processes validating suites at the same time (the settings' ``OBSERVATOIRE_GX_WORKERS``, default: the
+    cores this process may use, at most 4). GX evaluates a suite in Python: one process per core is what
+    parallelises."""
+    workers = current().gx_workers
     if workers:
         return workers
     try:
@@ -646,15 +622,14 @@ def format_warnings(summary: dict, limit: int = 5) -> str:
 ROW_LEVEL_PREFIXES = ("expect_column_values_to_",)
 # checks named like row-level ones that compare rows with each other: evaluated on the whole file's profile
 WHOLE_FILE_CHECKS = ("expect_column_values_to_be_unique",)
-DEFAULT_MAX_ROWS = 1_000_000
 
 
 def _row_level(check: Check) -> bool:
     return check.type.startswith(ROW_LEVEL_PREFIXES) and check.type not in WHOLE_FILE_CHECKS
 
 
-def _max_rows(environ=None) -> int:
-    return _whole_number(environ, "OBSERVATOIRE_GX_MAX_ROWS", "rows") or DEFAULT_MAX_ROWS
+def _max_rows() -> int:
+    return current().gx_max_rows
 
 
 def run_suite_on_parquet(suite: Suite, parquet: Path, *, details_path: Path | None = None,

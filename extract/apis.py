@@ -51,10 +51,10 @@ from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
 import pyarrow as pa
 
-from extract.envvars import setting
 from extract.errors import FetchError, FormatError
 from extract.formats import describe_kind, open_zip, sniff_kind
 from extract.http import Deadline, FetchPolicy, FetchResult, fetch, origin, origin_label, redact
+from extract.settings import current
 
 ZIP_DATE = (2000, 1, 1, 0, 0, 0)
 MAX_PAGES = 100_000
@@ -309,7 +309,7 @@ def _open_page_archive(path: Path, *, source_id: str, file: str | None = None):
     """A page archive opened with its expansion bounded: ``OBSERVATOIRE_MAX_UNZIPPED_BYTES``, and as many members
     as :data:`MAX_PAGES` pages allow (or ``OBSERVATOIRE_MAX_ZIP_MEMBERS`` if higher)."""
     return open_zip(path, source_id=source_id, file=file,
-                    max_members=max(setting("OBSERVATOIRE_MAX_ZIP_MEMBERS"), MAX_PAGES + 1))
+                    max_members=max(current().max_zip_members, MAX_PAGES + 1))
 
 
 def iter_pages(path: Path, *, source_id: str) -> Iterator[tuple[str, dict]]:

@@ -26,12 +26,12 @@ When some sources worked and others failed, there is no global diagnosis: only t
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Iterable, Mapping
 from urllib.parse import urlparse
 
 from extract.http import redact, redact_proxy, redact_text, shorten
+from extract.settings import current
 
 CONSOLE_WIDTH = 160
 NO_NETWORK_CAUSES = {"dns", "unreachable"}
@@ -109,8 +109,8 @@ def source_line(result: dict, width: int = CONSOLE_WIDTH) -> str:
 def proxy_settings(environ: Mapping[str, str] | None = None) -> dict[str, str | None]:
     """The proxy variables requests reads (``HTTPS_PROXY``, ``HTTP_PROXY``, ``ALL_PROXY``, ``NO_PROXY``; the
     lower-case spelling wins, as in requests), each as ``NAME=value`` with credentials masked, or ``None`` when
-    unset."""
-    environ = os.environ if environ is None else environ
+    unset. ``environ``: where they are read (default: the installed settings' ``proxies``)."""
+    environ = current().proxies if environ is None else environ
     out: dict[str, str | None] = {}
     for name in (*PROXY_VARIABLES, "NO_PROXY"):
         for spelled in (name.lower(), name):
@@ -190,7 +190,7 @@ def summarize_fetch_failures(failed: list[dict], *, succeeded: Iterable[dict] = 
 
     ``succeeded``: the run's other results (any status but ``failed``); when one of them was fetched over
     http(s), the network works and no global diagnosis is given. ``environ``: where the proxy variables are read
-    (default ``os.environ``). Console lines are at most :data:`CONSOLE_WIDTH` characters and show URLs as
+    (default: the installed settings' ``proxies``). Console lines are at most :data:`CONSOLE_WIDTH` characters and show URLs as
     ``scheme://host/…``; the report adds each full URL (already redacted by the extract step) and error."""
     succeeded = list(succeeded)
     lines = [source_line(r) for r in failed]

@@ -24,8 +24,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from extract.envvars import setting
 from extract.errors import FormatError
+from extract.settings import current
 
 SNIFF_BYTES = 64 * 1024
 SEPARATORS = (";", ",", "\t", "|")
@@ -64,7 +64,7 @@ def sniff_path(path: Path) -> str:
         # the first member may be large: ask the central directory whether it is an XLSX
         try:
             declared = declared_member_count(path)
-            if declared is not None and declared > setting("OBSERVATOIRE_MAX_ZIP_MEMBERS"):
+            if declared is not None and declared > current().max_zip_members:
                 return "zip"  # its central directory is not parsed here: open_zip refuses it, naming the limit
             with zipfile.ZipFile(path) as zf:
                 names = zf.namelist()
@@ -202,11 +202,11 @@ class _BoundedMember(io.BufferedIOBase):
 def open_zip(path: Path, *, source_id: str, url: str | None = None, file: str | None = None,
              max_unzipped: int | None = None, max_members: int | None = None) -> BoundedZipFile:
     """``path`` opened as a ZIP archive whose expansion is bounded (see the module's text); the limits default to
-    ``OBSERVATOIRE_MAX_UNZIPPED_BYTES`` and ``OBSERVATOIRE_MAX_ZIP_MEMBERS``. Raises :class:`FormatError` naming
+    the settings' ``OBSERVATOIRE_MAX_UNZIPPED_BYTES`` and ``OBSERVATOIRE_MAX_ZIP_MEMBERS``. Raises :class:`FormatError` naming
     the source, the file (``file``, default the path's name), the member and the limit; ``zipfile.BadZipFile``
     for something that is not a ZIP archive."""
-    max_unzipped = int(setting("OBSERVATOIRE_MAX_UNZIPPED_BYTES") if max_unzipped is None else max_unzipped)
-    max_members = int(setting("OBSERVATOIRE_MAX_ZIP_MEMBERS") if max_members is None else max_members)
+    max_unzipped = int(current().max_unzipped_bytes if max_unzipped is None else max_unzipped)
+    max_members = int(current().max_zip_members if max_members is None else max_members)
     shown = file or Path(path).name
     declared = declared_member_count(Path(path))
     if declared is not None and declared > max_members:

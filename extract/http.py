@@ -57,7 +57,6 @@ import requests
 import urllib3.exceptions
 import urllib3.response
 
-from extract.envvars import setting
 from extract.errors import FetchError
 from extract.redaction import (  # noqa: F401 - re-exported: callers import them from here
     MASK,
@@ -69,6 +68,7 @@ from extract.redaction import (  # noqa: F401 - re-exported: callers import them
     redact_text,
     secret_name,
 )
+from extract.settings import current
 
 log = logging.getLogger(__name__)
 
@@ -84,13 +84,15 @@ DEFAULT_PORTS = {"http": 80, "https": 443}
 
 @dataclass
 class FetchPolicy:
+    """How a file is fetched; each limit defaults to the installed settings' (:mod:`extract.settings`)."""
+
     connect_timeout: float = 10.0
-    read_timeout: float = field(default_factory=lambda: setting("OBSERVATOIRE_HTTP_TIMEOUT"))
-    retries: int = field(default_factory=lambda: setting("OBSERVATOIRE_HTTP_RETRIES"))
-    backoff: float = field(default_factory=lambda: setting("OBSERVATOIRE_HTTP_BACKOFF"))
-    max_retry_after: float = field(default_factory=lambda: setting("OBSERVATOIRE_HTTP_MAX_RETRY_AFTER"))
-    max_bytes: int = field(default_factory=lambda: setting("OBSERVATOIRE_MAX_BYTES"))
-    deadline: float = field(default_factory=lambda: setting("OBSERVATOIRE_HTTP_DEADLINE"))  # s per file, 0: none
+    read_timeout: float = field(default_factory=lambda: current().http_timeout)
+    retries: int = field(default_factory=lambda: current().http_retries)
+    backoff: float = field(default_factory=lambda: current().http_backoff)
+    max_retry_after: float = field(default_factory=lambda: current().http_max_retry_after)
+    max_bytes: int = field(default_factory=lambda: current().max_bytes)
+    deadline: float = field(default_factory=lambda: current().http_deadline)  # s per file, 0: none
 
 
 @dataclass
@@ -445,10 +447,10 @@ def _fetch_file(url: str, dest_dir: Path, source_id: str, policy: FetchPolicy,
 
 def api_key_headers(api_key_env: str | None) -> dict[str, str]:
     """The credential headers of a source: ``Authorization: Bearer <key>`` when its ``api_key_env`` variable is
-    set (never logged, sent only to the host of the URL requested: see :func:`fetch`)."""
-    if api_key_env and os.environ.get(api_key_env):
-        return {"Authorization": f"Bearer {os.environ[api_key_env]}"}
-    return {}
+    set (the settings' ``api_keys``; never logged, sent only to the host of the URL requested: see
+    :func:`fetch`)."""
+    key = current().api_keys.get(api_key_env) if api_key_env else None
+    return {"Authorization": f"Bearer {key}"} if key else {}
 
 
 def fetch(

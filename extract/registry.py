@@ -12,8 +12,8 @@ on the mode and on an optional environment override:
 
 from __future__ import annotations
 
-import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,6 +21,7 @@ from typing import Any
 import yaml
 
 from extract.errors import ExtractError
+from extract.settings import current
 
 REGISTRY_PATH = Path(__file__).resolve().parent / "sources.yml"
 RECORDINGS_DIR = Path(__file__).resolve().parent / "recordings"
@@ -189,7 +190,7 @@ def resolve_url(
     mode: str,
     *,
     target_millesime: int | None = None,
-    environ: dict[str, str] | None = None,
+    overrides: Mapping[str, str] | None = None,
     url_params: dict[str, str] | None = None,
 ) -> tuple[str, str]:
     """The URL to fetch for ``source`` / ``millesime`` and where it came from.
@@ -197,15 +198,15 @@ def resolve_url(
     Returns ``(url, origin)`` with origin one of ``override``, ``recording``, ``registry``. For an API source
     replayed in demo mode the URL is the publisher's (the cassette answers it, see :func:`recording_path`).
     ``target_millesime`` is the millésime being loaded (default: the latest); only that one takes the
-    ``OBSERVATOIRE_URL_<ID>`` override. ``url_params`` (a perimeter other than the default one) fills the
+    ``OBSERVATOIRE_URL_<ID>`` override (``overrides``, default the installed settings' ``url_overrides``). ``url_params`` (a perimeter other than the default one) fills the
     source's ``perimetre_url`` template instead of the millésime's URL, in both modes.
     """
-    env = os.environ if environ is None else environ
+    overrides = current().url_overrides if overrides is None else overrides
     if millesime not in source.millesimes:
         known = ", ".join(str(y) for y in sorted(source.millesimes)) or "none"
         raise ExtractError(source.id, f"unknown millésime {millesime}", expected=f"one of {known}")
     target = target_millesime if target_millesime is not None else source.latest_millesime
-    override = env.get(source.env_override_name)
+    override = overrides.get(source.env_override_name)
     if override and millesime == target:
         return override.strip(), "override"
     entry = source.millesimes[millesime]

@@ -11,8 +11,6 @@ from datetime import timedelta
 
 from airflow.sdk import Asset, AssetAlias
 
-from extract.envvars import setting
-
 #: every task that writes the warehouse (or the data directory's shared stores) runs in this 1-slot pool,
 #: shared by all the project's DAGs; created by `make airflow` and by the compose init job
 POOL = "observatoire_warehouse"
@@ -33,10 +31,13 @@ def source_asset(source_id: str) -> Asset:
 def default_args(**overrides) -> dict:
     """Retries with exponential backoff; OBSERVATOIRE_TASK_RETRIES / OBSERVATOIRE_RETRY_DELAY_SECONDS tune them
     (the tests set them low; reading the environment at parse time is cheap and does no I/O)."""
+    from observatoire.config import current_settings
+
+    settings = current_settings()
     args = {
         "owner": "observatoire",
-        "retries": setting("OBSERVATOIRE_TASK_RETRIES"),
-        "retry_delay": timedelta(seconds=setting("OBSERVATOIRE_RETRY_DELAY_SECONDS")),
+        "retries": settings.task_retries,
+        "retry_delay": timedelta(seconds=settings.retry_delay_seconds),
         "retry_exponential_backoff": True,
         "max_retry_delay": timedelta(minutes=30),
         "on_failure_callback": on_failure,
@@ -46,7 +47,7 @@ def default_args(**overrides) -> dict:
 
 
 def _webhook_url() -> str | None:
-    from observatoire.notify import webhook_url_from_env
+    from observatoire.notify import webhook_url_from_settings
 
     try:
         from airflow.sdk import Connection
@@ -58,7 +59,7 @@ def _webhook_url() -> str | None:
             return url
     except Exception:  # noqa: BLE001 - no such connection: the environment variable, or nothing
         pass
-    return webhook_url_from_env()
+    return webhook_url_from_settings()
 
 
 def on_failure(context) -> None:

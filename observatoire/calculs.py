@@ -136,16 +136,16 @@ _SHARED: dict = {}
 GRID_BATCH = 100_000
 
 
-def calcul_workers(environ=None) -> int:
+def calcul_workers() -> int:
     """Processes computing the grid's batches at the same time (``OBSERVATOIRE_CALCUL_WORKERS``; 0, the default:
     one per core this process may use, at most 4). One in a daemonic process (a Celery worker's task), which may
     not start children."""
     import multiprocessing
     import os
 
-    from extract.envvars import setting
+    from observatoire.config import current_settings
 
-    workers = int(setting("OBSERVATOIRE_CALCUL_WORKERS", environ))
+    workers = current_settings().calcul_workers
     if workers == 0:
         try:
             workers = min(len(os.sched_getaffinity(0)), 4)

@@ -223,15 +223,14 @@ def sources_list(as_json: bool) -> None:
 
     The URL of the latest millésime shows the OBSERVATOIRE_URL_<ID> override when one is set.
     """
-    import os
-
     from extract.registry import load_registry
 
+    overrides = _settings().url_overrides
     registry = load_registry()
     out = []
     for src in registry.values():
         item = src.as_public_dict()
-        override = os.environ.get(src.env_override_name)
+        override = overrides.get(src.env_override_name)
         if override and src.latest_millesime is not None:
             item["millesimes"][str(src.latest_millesime)] = override
         out.append(item)

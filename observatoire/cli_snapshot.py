@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import sys
 from pathlib import Path
 
@@ -54,9 +53,9 @@ def keygen_cmd(directory: Path) -> None:
     click.echo(f"private key: {private}")
     click.echo(f"public key:  {public}")
     click.echo(f"fingerprint: {fingerprint}")
-    data_dir = Path(os.environ.get("OBSERVATOIRE_DATA_DIR") or "data").expanduser()
+    data_dir = _settings().data_dir
     if _inside(private, data_dir):
-        click.echo(f"warning: {private} lies inside the data directory {data_dir.resolve()}: move the key pair "
+        click.echo(f"warning: {private} lies inside the data directory {data_dir}: move the key pair "
                    "outside it (the data directory is shared, copied and backed up with the data)", err=True)
     click.echo(f"Keep {private.name} secret (mode 600, on the machine that signs, never in the data directory) and "
                f"set {SIGNING_KEY_ENV}={private}; give {public.name} and its fingerprint {fingerprint} to the "

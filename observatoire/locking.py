@@ -18,8 +18,6 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
-from extract.envvars import setting
-
 
 class LockTimeout(RuntimeError):
     pass
@@ -33,9 +31,11 @@ def _holder(path: Path) -> str:
     return f"pid {info.get('pid', '?')} ({info.get('command', '?')}, since {info.get('since', '?')})"
 
 
-def lock_timeout(environ=None) -> float:
+def lock_timeout() -> float:
     """Seconds a second writer waits for the lock (``OBSERVATOIRE_LOCK_TIMEOUT``, default 3600; 0 = not at all)."""
-    return setting("OBSERVATOIRE_LOCK_TIMEOUT", environ)
+    from observatoire.config import current_settings
+
+    return current_settings().lock_timeout
 
 
 @contextmanager

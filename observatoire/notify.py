@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 
 import requests
 
@@ -51,5 +50,8 @@ def post_webhook(url: str | None, text: str, payload: dict, *, timeout: float = 
         return False
 
 
-def webhook_url_from_env() -> str | None:
-    return os.environ.get("OBSERVATOIRE_WEBHOOK_URL") or None
+def webhook_url_from_settings() -> str | None:
+    """The settings' ``OBSERVATOIRE_WEBHOOK_URL`` (None when unset)."""
+    from observatoire.config import current_settings
+
+    return current_settings().webhook_url

@@ -835,9 +835,9 @@ def pause_point(name: str) -> None:
     crash there can be rehearsed (the value is checked with the settings). Does nothing otherwise."""
     import time
 
-    from observatoire.config import pause_point_setting
+    from observatoire.config import current_settings
 
-    spec = pause_point_setting()
+    spec = current_settings().pause_at
     if spec and spec[0] == name:
         log.warning("pausing %g s at %s (OBSERVATOIRE_PAUSE_AT)", spec[1], name)
         time.sleep(spec[1])
@@ -1012,13 +1012,6 @@ def write_run_report(ctx: Context, run_id: str, status: str, message: str) -> tu
 
 # -- retention -----------------------------------------------------------------------------------------
 
-def retention(environ=None) -> int:
-    """Landed versions kept per source and millésime (``OBSERVATOIRE_RETENTION``, default 3, at least 1)."""
-    from extract.envvars import setting
-
-    return setting("OBSERVATOIRE_RETENTION", environ)
-
-
 def protected_sha256(settings: Settings) -> set[str]:
     """The input files an annual snapshot refers to: never pruned (an edition must stay reproducible)."""
     out: set[str] = set()
@@ -1035,10 +1028,10 @@ def protected_sha256(settings: Settings) -> set[str]:
 
 
 def prune_raw(ctx: Context, run_id: str) -> list[str]:
-    """Keep the ``retention()`` most recently seen landings of each source and millésime, the current accepted
+    """Keep the ``OBSERVATOIRE_RETENTION`` most recently seen landings of each source and millésime, the current accepted
     one and every one a snapshot refers to; delete the others' files (raw, parsed, derived) and mark them
     ``purged`` in the manifest (the history row stays)."""
-    keep_n = retention()
+    keep_n = ctx.settings.retention
     protected = protected_sha256(ctx.settings)
     current = {(r["source_id"], r["millesime"], r["sha256"]) for r in ctx.history.current_landings()}
     pairs = {(r["source_id"], r["millesime"]) for r in ctx.history.query(

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import logging
 import math
-import os
 import re
 import time
 from datetime import date, datetime
@@ -50,9 +49,11 @@ class PostgresError(RuntimeError):
     """The PostgreSQL publication failed; the previous version is still served."""
 
 
-def pg_dsn(environ=None) -> str | None:
-    value = (os.environ if environ is None else environ).get(DSN_VAR, "").strip()
-    return value or None
+def pg_dsn() -> str | None:
+    """The settings' ``OBSERVATOIRE_PG_DSN`` (None: PostgreSQL is not a publish target)."""
+    from observatoire.config import current_settings
+
+    return current_settings().pg_dsn
 
 
 def describe_dsn(dsn: str) -> str:
@@ -218,10 +219,10 @@ def publish_file(dsn: str, db_path: Path, version: str, *, retention: int | None
     """Load the DuckDB file ``db_path`` (a publication) into ``observatoire_<version>``, check it, swap the
     views of ``observatoire`` onto it in one transaction, drop versions beyond the retention. Raises
     :class:`PostgresError` (the previous version still served) on any failure."""
-    from extract.envvars import setting
+    from observatoire.config import current_settings
 
-    retention = retention or int(setting("OBSERVATOIRE_RETENTION"))
-    swap_timeout = float(setting("OBSERVATOIRE_PG_SWAP_TIMEOUT")) if swap_timeout is None else swap_timeout
+    retention = retention or current_settings().retention
+    swap_timeout = current_settings().pg_swap_timeout if swap_timeout is None else swap_timeout
     schema = schema_for(version)
     started = time.monotonic()
     try:

@@ -166,13 +166,13 @@ def snapshot_verify(version: str, public_key: str | None = None) -> dict:
         key_fingerprint,
         open_snapshot,
         signature_info,
-        signing_key_from_env,
+        signing_key_of,
     )
 
     settings = load_settings()
     key = public_key
     if key is None and signature_info(open_snapshot(settings, version).manifest).get("signed"):
-        signing = signing_key_from_env()
+        signing = signing_key_of(settings)
         if signing is not None:
             pub = signing.key.public_key()
             key = PublicKey(path=None, key=pub, fingerprint=key_fingerprint(pub))

@@ -396,9 +396,7 @@ def recover(settings: Settings) -> list[str]:
     if settings.tmp_dir.exists():  # partial downloads of a killed run; an Airflow extract task may be
         import time  # downloading right now without the lock: only files older than a download's deadline
 
-        from extract.envvars import setting
-
-        older = max(float(setting("OBSERVATOIRE_HTTP_DEADLINE") or 0), 3600.0) + 60
+        older = max(float(settings.http_deadline or 0), 3600.0) + 60
         for partial in settings.tmp_dir.iterdir():
             if partial.is_file() and time.time() - partial.stat().st_mtime > older:
                 partial.unlink(missing_ok=True)

@@ -30,6 +30,23 @@ def _isolated_env(monkeypatch, tmp_path):
     monkeypatch.setenv("OBSERVATOIRE_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("OBSERVATOIRE_HTTP_BACKOFF", "0.05")
     monkeypatch.setenv("OBSERVATOIRE_LOCK_TIMEOUT", "30")
+    apply_env()
+
+
+def with_extract_settings(monkeypatch, **fields):
+    """The installed extract settings with ``fields`` changed, for this test (as if the entry point had read
+    them): e.g. ``api_keys={"TEST_API_KEY": "…"}``."""
+    from extract import settings as extract_settings
+
+    monkeypatch.setattr(extract_settings, "_current", extract_settings.current().model_copy(update=fields))
+
+
+def apply_env():
+    """The settings read again from the environment, as an entry point does (after a test changed a variable):
+    ``extract`` and ``expectations`` never read the environment themselves."""
+    from observatoire.config import load_settings
+
+    return load_settings()
 
 
 def run_cli(*args: str, env: dict | None = None, timeout: int = 600) -> subprocess.CompletedProcess:

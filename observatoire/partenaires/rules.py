@@ -6,8 +6,8 @@ from __future__ import annotations
 import re
 import unicodedata
 
-from extract.envvars import NUMERIC, setting
 from observatoire.catalogue import indicateurs
+from observatoire.config import Settings, current_settings
 from observatoire.unites import UNITES
 
 #: the data sheet's columns, in the template's order (the identifiers of the header row: row 1, or row 2 under
@@ -16,8 +16,8 @@ COLUMNS = ("indicateur", "code_qpv", "nom_qpv", "millesime", "valeur", "commenta
 DATA_SHEET = "donnees"
 FIRST_MILLESIME = 2024
 ACCEPTED_EXTENSIONS = (".xlsx", ".csv")
-DEFAULT_MAX_BYTES = NUMERIC["OBSERVATOIRE_PARTENAIRES_MAX_BYTES"][0]  # 10 MiB
-DEFAULT_MAX_UNZIPPED_BYTES = NUMERIC["OBSERVATOIRE_PARTENAIRES_MAX_UNZIPPED_BYTES"][0]  # 50 MiB
+DEFAULT_MAX_BYTES = Settings.model_fields["partenaires_max_bytes"].default  # 10 MiB
+DEFAULT_MAX_UNZIPPED_BYTES = Settings.model_fields["partenaires_max_unzipped_bytes"].default  # 50 MiB
 MAX_ZIP_MEMBERS = 1000
 MAX_ROWS = 5000
 MAX_TEXT = 1000
@@ -35,12 +35,14 @@ ERROR = "erreur"
 WARNING = "avertissement"
 
 
-def max_bytes(environ=None) -> int:
-    return setting("OBSERVATOIRE_PARTENAIRES_MAX_BYTES", environ)
+def max_bytes() -> int:
+    """The largest partner file accepted (``OBSERVATOIRE_PARTENAIRES_MAX_BYTES``)."""
+    return current_settings().partenaires_max_bytes
 
 
-def max_unzipped_bytes(environ=None) -> int:
-    return setting("OBSERVATOIRE_PARTENAIRES_MAX_UNZIPPED_BYTES", environ)
+def max_unzipped_bytes() -> int:
+    """The largest a partner workbook may expand to (``OBSERVATOIRE_PARTENAIRES_MAX_UNZIPPED_BYTES``)."""
+    return current_settings().partenaires_max_unzipped_bytes
 
 
 def partner_indicators() -> dict[str, dict]:

@@ -41,7 +41,9 @@ DEFAULT_CONTACT = ("l'équipe de l'Observatoire des quartiers du Contrat de vill
 
 def contact() -> str:
     """Who partners contact (``OBSERVATOIRE_PARTENAIRES_CONTACT``, e.g. a name and an e-mail address)."""
-    return os.environ.get("OBSERVATOIRE_PARTENAIRES_CONTACT") or DEFAULT_CONTACT
+    from observatoire.config import current_settings
+
+    return current_settings().partenaires_contact or DEFAULT_CONTACT
 
 
 def template_rows(indicateur: str, perimetre: str, millesime: int | None = None) -> list[list]:

@@ -92,7 +92,7 @@ from observatoire.snapshot.signing import (
     load_public_key,
     load_signing_key,
     signature_info,
-    signing_key_from_env,
+    signing_key_of,
 )
 from observatoire.snapshot.verify import UnknownFilter, Verification, check, diff, list_snapshots, verify
 from observatoire.snapshot.writers import _Workbook, defi_sheet_name, write_csv
@@ -106,6 +106,6 @@ __all__ = [
     "_Workbook", "_inside", "check", "check_demo_acknowledged", "create", "csv_cell", "defi_sheet_name",
     "demo_publication", "diff", "gap_unit", "key_fingerprint", "keygen", "list_snapshots", "load_public_key",
     "load_signing_key", "neutralise", "next_version", "number_format", "open_snapshot", "parse_version",
-    "published_demo_reason", "rounded", "signature_info", "signing_key_from_env", "snapshots_dir", "unit_label",
+    "published_demo_reason", "rounded", "signature_info", "signing_key_of", "snapshots_dir", "unit_label",
     "verify", "versions", "write_csv", "xlsx_number",
 ]

@@ -42,7 +42,7 @@ from observatoire.snapshot.signing import (
     _inside,
     _signature_block,
     signature_info,
-    signing_key_from_env,
+    signing_key_of,
 )
 from observatoire.snapshot.verify import _diff_fct
 from observatoire.snapshot.workbook import _write_workbook
@@ -70,14 +70,14 @@ def next_version(settings: Settings, edition: int, correction: str | None) -> tu
 
 
 def create(settings: Settings, edition: int, correction: str | None = None, *, demo: bool | None = None,
-           log: Callable[[str], None] = lambda msg: None, environ: Mapping[str, str] | None = None) -> Snapshot:
+           log: Callable[[str], None] = lambda msg: None) -> Snapshot:
     """Freeze the published warehouse as ``edition`` (or a correction of it); returns the new snapshot.
 
     ``demo``: False (the CLI without ``--demo``, the annual DAG by default) refuses a demo publication, True (``--demo``)
     requires one, None (library callers) accepts either; :class:`SnapshotDemoRefused` otherwise. The edition of a
     demo publication is marked as such in every file that can say it, whatever ``demo`` is.
 
-    Signed when ``OBSERVATOIRE_SIGNING_KEY`` (read from ``environ``, default the process environment) names a
+    Signed when the settings' ``OBSERVATOIRE_SIGNING_KEY`` names a
     private key: checked first, :class:`SigningKeyError` before anything is written."""
     from observatoire.locking import writer_lock
 
@@ -85,7 +85,7 @@ def create(settings: Settings, edition: int, correction: str | None = None, *, d
         raise SnapshotError(f"--edition {edition}: expected a year (e.g. 2025)")
     if correction is not None and not correction.strip():
         raise SnapshotError("--correction needs a reason (motif), e.g. --correction \"révision Filosofi 2021\"")
-    signing = signing_key_from_env(environ)
+    signing = signing_key_of(settings)
     if signing is not None and _inside(signing.path, settings.data_dir):
         log(f"warning: the signing key {signing.path} lies inside the data directory {settings.data_dir}: keep it "
             "outside, where only the account that signs can read it (docs/runbook.md, « Snapshot signatures »)")

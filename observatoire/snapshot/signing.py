@@ -6,10 +6,9 @@ import base64
 import binascii
 import hashlib
 import os
-from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from observatoire.snapshot.base import (
     PRIVATE_KEY_FILE,
@@ -21,6 +20,9 @@ from observatoire.snapshot.base import (
     SigningKeyError,
     SnapshotError,
 )
+
+if TYPE_CHECKING:
+    from observatoire.config import Settings
 
 # -- signatures -------------------------------------------------------------------------------------------
 
@@ -144,10 +146,10 @@ def load_signing_key(value: str | os.PathLike, *, name: str = SIGNING_KEY_ENV) -
     return SigningKey(path=path.absolute(), key=key, fingerprint=key_fingerprint(key.public_key()))
 
 
-def signing_key_from_env(environ: Mapping[str, str] | None = None) -> SigningKey | None:
-    """The key named by ``OBSERVATOIRE_SIGNING_KEY`` (checked: :class:`SigningKeyError`), or None when unset."""
-    raw = ((os.environ if environ is None else environ).get(SIGNING_KEY_ENV) or "").strip()
-    return load_signing_key(raw) if raw else None
+def signing_key_of(settings: Settings) -> SigningKey | None:
+    """The key the settings' ``OBSERVATOIRE_SIGNING_KEY`` names (checked: :class:`SigningKeyError`), or None when
+    unset."""
+    return load_signing_key(settings.signing_key) if settings.signing_key else None
 
 
 def load_public_key(value: str | os.PathLike, *, name: str = "--public-key") -> PublicKey:

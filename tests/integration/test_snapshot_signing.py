@@ -45,7 +45,7 @@ def signed_2025(published_demo, keys, tmp_path_factory):
     data = tmp_path_factory.mktemp("signed") / "data"
     shutil.copytree(published_demo, data, symlinks=True)
     settings = load_settings({"OBSERVATOIRE_DATA_DIR": str(data)})
-    snap = create(settings, 2025, environ={SIGNING_KEY_ENV: str(keys["ours"][0])})
+    snap = create(settings.model_copy(update={"signing_key": str(keys["ours"][0])}), 2025)
     return settings, snap
 
 
@@ -282,7 +282,7 @@ def test_a_bad_signing_key_stops_create_before_anything_is_written(published_dem
     bad = _bad_keys(tmp_path, keys)
     for case, (path, says) in bad.items():
         with pytest.raises(SigningKeyError, match=re.escape(says)):
-            create(settings, 2025, environ={SIGNING_KEY_ENV: str(path)})
+            create(settings.model_copy(update={"signing_key": str(path)}), 2025)
         assert not (data / "snapshots").exists(), case
     path, says = bad["readable by others"]
     proc = run_cli("snapshot", "create", "--edition", "2025", "--demo",

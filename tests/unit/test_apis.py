@@ -21,7 +21,7 @@ from extract.parsers import ParseContext, get_parser
 from extract.registry import load_registry, recording_path, resolve_url
 from extract.replay import ReplayAdapter, normalize_url, replay_session, write_cassette
 from extract.tables import Column, TableSpec
-from tests.conftest import RECORDINGS
+from tests.conftest import RECORDINGS, with_extract_settings
 
 
 class Api:
@@ -254,7 +254,7 @@ def test_size_limit_over_all_pages(api, tmp_path):
 # -- untrusted links: next only on the first request's origin ------------------------------------------------------
 
 def test_a_next_link_to_another_host_is_refused_and_nothing_is_sent_there(api, other_api, tmp_path, monkeypatch):
-    monkeypatch.setenv("TEST_API_KEY", "SECRETKEY")
+    with_extract_settings(monkeypatch, api_keys={"TEST_API_KEY": "SECRETKEY"})
     api.add("/lines?size=1", {"total": 2, "next": other_api.url("/steal?size=1&after=1"), "results": [{"a": 1}]})
     other_api.add("/steal?size=1&after=1", {"total": 2, "results": [{"a": 2}]})
     with pytest.raises(FormatError) as err:
@@ -380,7 +380,7 @@ def test_registry_cassettes_replay_through_fetch_paged(source_id, millesime, tmp
     """Demo mode: the cassette answers exactly the URLs the paginator requests for the registry URL,
     and the landed archive parses."""
     src = load_registry()[source_id]
-    url, origin = resolve_url(src, millesime, "demo", environ={})
+    url, origin = resolve_url(src, millesime, "demo", overrides={})
     assert origin == "recording" and url == src.millesimes[millesime].url
     session = replay_session(recording_path(src, millesime))
     r = fetch_paged(url, tmp_path, source_id=source_id, paginator=src.paginator, session=session,

@@ -10,6 +10,7 @@ import pytest
 from expectations.runner import run_suite_on_parquet
 from expectations.suites import raw_suite
 from extract.tables import Column, TableSpec
+from tests.conftest import apply_env
 
 SPEC = TableSpec(
     name="t",
@@ -85,6 +86,7 @@ def test_several_suites_at_once_give_what_one_by_one_gives(tmp_path, monkeypatch
     root = tmp_path / "gx"
     runner._PENDING_DOCS.pop(str(root), None)
     monkeypatch.setenv("OBSERVATOIRE_GX_WORKERS", "2")  # two processes, whatever this machine has
+    apply_env()
     # the first three files are read together and validated on two processes; the last two are "large" (above
     # max_rows): in chunks, both at once (chunks of half max_rows)
     parent = os.getpid()
@@ -115,11 +117,13 @@ def test_workers_from_the_environment(monkeypatch):
     from expectations.runner import gx_workers
 
     monkeypatch.setenv("OBSERVATOIRE_GX_WORKERS", "1")
+    apply_env()
     assert gx_workers() == 1
     monkeypatch.setenv("OBSERVATOIRE_GX_WORKERS", "two")
     with pytest.raises(ValueError, match="OBSERVATOIRE_GX_WORKERS must be a whole number.*'two'"):
-        gx_workers()
+        apply_env()
     monkeypatch.delenv("OBSERVATOIRE_GX_WORKERS")
+    apply_env()
     assert 1 <= gx_workers() <= 4
 
 
@@ -168,6 +172,7 @@ def test_small_files_are_read_a_batch_of_at_most_max_rows_at_a_time(tmp_path, mo
 
     monkeypatch.setattr(runner, "run_suites", spy)
     monkeypatch.setenv("OBSERVATOIRE_GX_WORKERS", "2")
+    apply_env()
     summaries = run_suites_on_parquet(jobs, max_rows=60)
     assert batches == [[29, 29], [29], [59], [12, 40]]
     assert [s["suite"] for s in summaries] == [f"raw_t{k}" for k in range(6)]

@@ -5,6 +5,7 @@ import pytest
 
 from extract.errors import FormatError
 from extract.formats import csv_bytes_from, decode, iter_lines, read_delimited, sniff_kind, sniff_separator
+from tests.conftest import apply_env
 
 
 @pytest.mark.parametrize(
@@ -99,6 +100,7 @@ def test_a_zip_expanding_beyond_the_limit_is_refused(tmp_path, monkeypatch):
     assert bomb.stat().st_size < 2000
     assert csv_bytes_from(bomb, source_id="s", url=None, member_pattern="data")[0] == CSV  # default limits
     monkeypatch.setenv("OBSERVATOIRE_MAX_UNZIPPED_BYTES", "10000")
+    apply_env()
     with pytest.raises(FormatError) as err:
         csv_bytes_from(bomb, source_id="insee_pop_qpv", url="https://h/pop.zip?token=SECRET", member_pattern="data")
     msg = str(err.value)
@@ -111,6 +113,7 @@ def test_a_zip_whose_header_lies_about_its_size_is_refused(tmp_path, monkeypatch
     from extract.formats import open_zip
 
     monkeypatch.setenv("OBSERVATOIRE_MAX_UNZIPPED_BYTES", "10000")
+    apply_env()
     liar = _lie_about_sizes(_zip_of(tmp_path / "liar.zip", {"data_pop.csv": CSV}), 100)  # 100 < limit: passes
     with pytest.raises(FormatError) as err:
         csv_bytes_from(liar, source_id="s", url=None, member_pattern="data")
@@ -129,6 +132,7 @@ def test_a_zip_with_too_many_members_is_refused(tmp_path, monkeypatch):
     many = _zip_of(tmp_path / "many.zip", {f"m{i}.csv": b"a\n" for i in range(30)} | {"data_pop.csv": b"a;b\n1;2\n"})
     assert csv_bytes_from(many, source_id="s", url=None, member_pattern="data")[0] == b"a;b\n1;2\n"
     monkeypatch.setenv("OBSERVATOIRE_MAX_ZIP_MEMBERS", "10")
+    apply_env()
     with pytest.raises(FormatError) as err:
         csv_bytes_from(many, source_id="s", url=None, member_pattern="data")
     assert ("[s] ZIP archive has too many members (file many.zip); expected at most 10 members "

@@ -6,6 +6,7 @@ import pytest
 
 from expectations import gx_patches, runner
 from expectations.suites import QPV_2015_REGEX, QPV_2024_REGEX, STATUTS, Check, Suite
+from tests.conftest import apply_env
 
 QPV = [f"QN013{i:02d}M" for i in range(1, 9)]
 
@@ -194,12 +195,14 @@ def test_validation_gives_the_same_results_with_and_without_the_shortcuts(gx):
 def test_the_shortcuts_can_be_turned_off_and_a_bad_switch_is_refused(gx, monkeypatch):
     gx_patches.remove()
     monkeypatch.setenv("OBSERVATOIRE_GX_PATCHES", "0")
+    apply_env()
     assert gx_patches.apply() is False and not gx_patches.applied()
     monkeypatch.setenv("OBSERVATOIRE_GX_PATCHES", "yes")
     with pytest.raises(ValueError, match=r"OBSERVATOIRE_GX_PATCHES must be 1 .* or 0 .*got 'yes'"):
-        gx_patches.apply()
-    assert not gx_patches.applied()
+        apply_env()
+    assert gx_patches.apply() is False and not gx_patches.applied()  # the settings installed before stand
     monkeypatch.setenv("OBSERVATOIRE_GX_PATCHES", "1")
+    apply_env()
     assert gx_patches.apply() is True and gx_patches.applied()
 
 

@@ -15,6 +15,7 @@ import requests
 
 from extract.errors import FetchError, FormatError
 from extract.http import FetchPolicy, fetch, parse_retry_after, redact, redact_text, secret_name
+from tests.conftest import with_extract_settings
 from tests.local_server import LocalServer, Reply
 
 BODY = b"codeQPV;popMuniQPV\nQN01301M;4692\n"
@@ -269,7 +270,7 @@ def test_file_url_and_missing_file(tmp_path):
 
 
 def test_api_key_sent_as_header_never_in_messages(server, tmp_path, monkeypatch):
-    monkeypatch.setenv("TEST_API_KEY", "s3cr3t-value")
+    with_extract_settings(monkeypatch, api_keys={"TEST_API_KEY": "s3cr3t-value"})
     server.responses = [("status", (401, {}))]
     with pytest.raises(FetchError) as err:
         fetch(server.url + "?apikey=s3cr3t-value", tmp_path, source_id="src", policy=policy(),
@@ -363,7 +364,7 @@ def two_servers():
 
 def test_a_redirect_to_another_host_does_not_carry_the_api_key(two_servers, tmp_path, monkeypatch):
     home, other = two_servers  # 127.0.0.1 on two ports: two origins
-    monkeypatch.setenv("TEST_API_KEY", "SECRETKEY")
+    with_extract_settings(monkeypatch, api_keys={"TEST_API_KEY": "SECRETKEY"})
     home.routes["/data.csv"] = [Reply(302, b"", {"Location": home.url("/moved.csv")})]
     home.routes["/moved.csv"] = [Reply(302, b"", {"Location": other.url("/cdn/data.csv")})]
     other.routes["/cdn/data.csv"] = [Reply(200, BODY)]

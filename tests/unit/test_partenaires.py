@@ -22,7 +22,7 @@ from observatoire.partenaires import COLUMNS, validate_file
 from observatoire.partenaires import store as pstore
 from observatoire.partenaires.template import write_template
 from observatoire.perimetre import perimeter_qpv_codes
-from tests.conftest import run_cli
+from tests.conftest import apply_env, run_cli
 
 PERIMETER = perimeter_qpv_codes()
 NAMES = {r["code_qpv"]: r["libelle_qpv"] for r in qpv()}
@@ -347,6 +347,7 @@ def test_workbook_with_macros_is_refused_unopened(xlsx_template, tmp_path, setti
 
 def test_oversized_file(tmp_path, settings, monkeypatch):
     monkeypatch.setenv("OBSERVATOIRE_PARTENAIRES_MAX_BYTES", "2000")
+    apply_env()
     path = tmp_path / "gros.csv"
     path.write_bytes(csv_bytes(csv_rows("taux_expulsion")))
     assert path.stat().st_size > 2000
@@ -355,6 +356,7 @@ def test_oversized_file(tmp_path, settings, monkeypatch):
 
 def test_zip_bomb_is_refused_before_openpyxl(xlsx_template, tmp_path, settings, monkeypatch):
     monkeypatch.setenv("OBSERVATOIRE_PARTENAIRES_MAX_UNZIPPED_BYTES", str(1024 * 1024))
+    apply_env()
     src = fill_xlsx(xlsx_template, tmp_path / "x.xlsx")
     bomb = tmp_path / "bombe.xlsx"
     with zipfile.ZipFile(src) as zin, zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as zout:

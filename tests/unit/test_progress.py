@@ -15,6 +15,7 @@ import pytest
 
 from observatoire import progress
 from observatoire.dbt_runner import DbtProgress, log_line
+from tests.conftest import apply_env
 
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")  # anything but \t and \n
@@ -303,7 +304,7 @@ def test_a_paged_api_tells_the_bytes_so_far_and_the_page(tmp_path):
     from extract.replay import replay_session
 
     src = load_registry()["ademe_dpe_existant"]
-    url, _origin = resolve_url(src, 2025, "demo", environ={})
+    url, _origin = resolve_url(src, 2025, "demo", overrides={})
     seen: list[tuple] = []
     r = fetch_paged(url, tmp_path, source_id=src.id, paginator=src.paginator, sleep=lambda s: None,
                     session=replay_session(recording_path(src, 2025)),
@@ -334,6 +335,7 @@ def test_the_gates_tell_each_file_validated_and_the_chunks_of_a_large_one(tmp_pa
         jobs.append((raw_suite(f"t{k}", spec, millesime=2021, perimeter_qpv=["QN01301M"], catalogue={}), path,
                      None))
     monkeypatch.setenv("OBSERVATOIRE_GX_WORKERS", workers)
+    apply_env()
     done: list[tuple[int, str]] = []
     rows: list[tuple[int, int, int]] = []
     summaries = run_suites_on_parquet(jobs, max_rows=40, on_done=lambda i, s: done.append((i, s["suite"])),

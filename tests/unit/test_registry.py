@@ -36,20 +36,20 @@ def test_resolve_url_by_mode_and_override():
     src = load_registry()["insee_pop_qpv"]
     latest = src.latest_millesime
     oldest = min(src.millesimes)
-    url, origin = resolve_url(src, latest, "live", environ={})
+    url, origin = resolve_url(src, latest, "live", overrides={})
     assert (url, origin) == (src.millesimes[latest].url, "registry")
-    url, origin = resolve_url(src, latest, "demo", environ={})
+    url, origin = resolve_url(src, latest, "demo", overrides={})
     assert origin == "recording" and url.startswith("file://") and str(RECORDINGS_DIR) in url
     env = {"OBSERVATOIRE_URL_INSEE_POP_QPV": "http://127.0.0.1:1/mirror.csv"}
     # the override applies to the millésime being loaded (the latest by default), in every mode
-    assert resolve_url(src, latest, "demo", environ=env) == ("http://127.0.0.1:1/mirror.csv", "override")
-    assert resolve_url(src, latest, "live", environ=env)[1] == "override"
+    assert resolve_url(src, latest, "demo", overrides=env) == ("http://127.0.0.1:1/mirror.csv", "override")
+    assert resolve_url(src, latest, "live", overrides=env)[1] == "override"
     # ... and not to the others
-    assert resolve_url(src, oldest, "demo", environ=env)[1] == "recording"
+    assert resolve_url(src, oldest, "demo", overrides=env)[1] == "recording"
     # unless another millésime is the one being loaded
-    assert resolve_url(src, oldest, "live", environ=env, target_millesime=oldest)[1] == "override"
+    assert resolve_url(src, oldest, "live", overrides=env, target_millesime=oldest)[1] == "override"
     with pytest.raises(ExtractError, match="unknown millésime 1999"):
-        resolve_url(src, 1999, "live", environ={})
+        resolve_url(src, 1999, "live", overrides={})
 
 
 def test_every_recording_exists():

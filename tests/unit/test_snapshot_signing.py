@@ -21,7 +21,7 @@ from observatoire.snapshot import (
     keygen,
     load_public_key,
     load_signing_key,
-    signing_key_from_env,
+    signing_key_of,
 )
 
 # RFC 8032, section 7.1, test 1
@@ -97,9 +97,10 @@ def test_unusable_keys_are_refused_naming_the_variable_and_why(tmp_path):
         with pytest.raises(SigningKeyError, match=says) as err:
             load_signing_key(path)
         assert str(err.value).startswith(f"{SIGNING_KEY_ENV}={str(path)!r}")
-    assert signing_key_from_env({}) is None and signing_key_from_env({SIGNING_KEY_ENV: "  "}) is None
+    assert signing_key_of(load_settings({})) is None
+    assert signing_key_of(load_settings({SIGNING_KEY_ENV: "  "})) is None
     with pytest.raises(SigningKeyError, match="no such file"):
-        signing_key_from_env({SIGNING_KEY_ENV: str(tmp_path / "absent.key")})
+        signing_key_of(load_settings({SIGNING_KEY_ENV: str(tmp_path / "absent.key")}))
 
 
 def test_public_keys_are_checked(tmp_path):
@@ -119,10 +120,10 @@ def test_create_checks_the_key_first_and_warns_when_it_lies_in_the_data_director
     data = tmp_path / "data"
     settings = load_settings({"OBSERVATOIRE_DATA_DIR": str(data)})
     with pytest.raises(SigningKeyError, match=SIGNING_KEY_ENV):  # before "nothing published yet"
-        create(settings, 2025, environ={SIGNING_KEY_ENV: str(tmp_path / "absent.key")})
+        create(settings.model_copy(update={"signing_key": str(tmp_path / "absent.key")}), 2025)
     private, _, _ = keygen(data / "keys")
     messages = []
     with pytest.raises(SnapshotError, match="nothing published yet"):
-        create(settings, 2025, environ={SIGNING_KEY_ENV: str(private)}, log=messages.append)
+        create(settings.model_copy(update={"signing_key": str(private)}), 2025, log=messages.append)
     assert any("inside the data directory" in m for m in messages), messages
     assert not (data / "snapshots").exists()

@@ -51,7 +51,7 @@ class Context:
 
     @classmethod
     def create(cls, settings: Settings | None = None) -> Context:
-        settings = settings or load_settings()
+        settings = (settings or load_settings()).install()  # the run's settings are the ones extract and gates use
         settings.ensure_dirs()
         return cls(settings=settings, history=History(settings.history_db), registry=load_registry())
 

@@ -67,7 +67,7 @@ def run(
     from expectations.runner import build_docs, discard_pending
     from observatoire.locking import writer_lock
 
-    settings = settings or load_settings()
+    settings = (settings or load_settings()).install()
     request = RunRequest(sources=sources, millesime=millesime, force=force, accept_breaks=accept_breaks,
                          trigger=trigger)
     rep = progress.current()

@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import math
 from datetime import date, datetime
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import Decimal, InvalidOperation
 
+from observatoire.nombres import rounded
 from observatoire.unites import UNITES
 
 NNBSP = "\u202f"  # espace fine insécable: thousands, before %, €
@@ -63,15 +64,14 @@ def _is_missing(value) -> bool:
 
 def fmt_number(value, decimals: int = 0, *, signed: bool = False) -> str:
     """``1234567.891, 2`` → ``1 234 567,89`` (U+202F between thousands, decimal comma, U+2212 for minus);
-    ``signed``: a ``+`` before a positive number. Half rounds away from zero. ``None`` → ``""``."""
+    ``signed``: a ``+`` before a positive number. Rounded like the edition's CSV and workbook
+    (:func:`observatoire.nombres.rounded`: half away from zero, binary noise ignored). ``None`` → ``""``."""
     if _is_missing(value):
         return ""
     try:
-        d = Decimal(repr(float(value))) if not isinstance(value, Decimal) else value
+        d = rounded(value if isinstance(value, float | Decimal | int) else float(value), max(0, decimals))
     except (InvalidOperation, ValueError, TypeError):
         return str(value)
-    q = Decimal(1).scaleb(-decimals) if decimals > 0 else Decimal(1)
-    d = d.quantize(q, rounding=ROUND_HALF_UP)
     negative = d < 0
     if d == 0:
         negative = False

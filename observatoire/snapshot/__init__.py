@@ -14,7 +14,7 @@
                                   not signed itself: it detects accidents, the signature proves origin)
     observatoire_2025.xlsx        a workbook for humans: notes, one sheet per défi, key figures, fiches, evaluation
     observatoire_2025.duckdb      a standalone DuckDB file (storage readable by DuckDB 1.4+)
-    parquet/<table>.parquet       every mart, the référentiel dimensions and the evaluation table
+    parquet/<table>.parquet       every mart (evaluation_indicateur_qpv among them), the référentiel dimensions
     csv/<table>.csv               the same for French Excel and R's read.csv2: UTF-8 BOM, `;`, decimal comma
 
 An edition is never rewritten: creating one that exists is refused. A correction
@@ -31,9 +31,10 @@ correction is signed; ``observatoire snapshot verify VERSION --public-key snapsh
 even when its manifest.json and SHA256SUMS were updated to match. A key is identified by its fingerprint: the
 first 16 hex digits of the sha256 of the raw 32-byte public key.
 
-The package's modules: :mod:`.base`, :mod:`.cells`, :mod:`.writers`, :mod:`.signing`, :mod:`.readme`, :mod:`.evaluation`, :mod:`.workbook`, :mod:`.create`, :mod:`.verify`.
+The package's modules: :mod:`.base`, :mod:`.cells`, :mod:`.writers`, :mod:`.signing`, :mod:`.readme`, :mod:`.workbook`, :mod:`.create`, :mod:`.verify`.
 """
 
+from observatoire.nombres import SIGNIFICANT_DIGITS, rounded
 from observatoire.snapshot.base import (
     DICTIONARY_SHEET,
     EVALUATION_TABLE,
@@ -63,7 +64,6 @@ from observatoire.snapshot.base import (
 from observatoire.snapshot.cells import (
     COLUMN_LABELS,
     DISPLAY_DECIMALS,
-    SIGNIFICANT_DIGITS,
     UNIT_LABELS,
     Catalogue,
     Column,
@@ -71,7 +71,6 @@ from observatoire.snapshot.cells import (
     gap_unit,
     neutralise,
     number_format,
-    rounded,
     unit_label,
     xlsx_number,
 )
@@ -82,7 +81,6 @@ from observatoire.snapshot.create import (
     next_version,
     published_demo_reason,
 )
-from observatoire.snapshot.evaluation import EVALUATION_COMMENTS
 from observatoire.snapshot.signing import (
     PublicKey,
     SigningKey,
@@ -98,7 +96,7 @@ from observatoire.snapshot.verify import UnknownFilter, Verification, check, dif
 from observatoire.snapshot.writers import _Workbook, defi_sheet_name, write_csv
 
 __all__ = [
-    "COLUMN_LABELS", "Catalogue", "Column", "DICTIONARY_SHEET", "DISPLAY_DECIMALS", "EVALUATION_COMMENTS",
+    "COLUMN_LABELS", "Catalogue", "Column", "DICTIONARY_SHEET", "DISPLAY_DECIMALS",
     "EVALUATION_TABLE", "FORMULA_TRIGGERS", "KeyExists", "LATEST_SHEET", "LATEST_TABLE", "MANIFEST",
     "PRIVATE_KEY_FILE", "PUBLIC_KEY_FILE", "PublicKey", "README", "SIGNATURE", "SIGNATURE_ALGORITHM",
     "SIGNIFICANT_DIGITS", "SIGNING_KEY_ENV", "SITE_DIR", "SUMS", "SigningKey", "SigningKeyError", "Snapshot",

@@ -35,7 +35,6 @@ from observatoire.snapshot.base import (
     versions,
 )
 from observatoire.snapshot.cells import Catalogue
-from observatoire.snapshot.evaluation import _comment_evaluation, _evaluation_sql
 from observatoire.snapshot.readme import _demo_warning, _readme
 from observatoire.snapshot.signing import (
     SigningKey,
@@ -205,6 +204,9 @@ def _write_snapshot(settings: Settings, out: Path, edition: int, version: str, c
             "ORDER BY table_name").fetchall()]
         if "fct_indicateur_qpv" not in tables:
             raise SnapshotError(f"{settings.published_db} holds no fct_indicateur_qpv: not an observatoire warehouse")
+        if EVALUATION_TABLE not in tables:
+            raise SnapshotError(f"{settings.published_db} holds no {EVALUATION_TABLE} (a publication older than "
+                                "that mart): run `observatoire run` to publish again, then create the edition")
         publication = _one_dict(con, "SELECT * FROM pub.meta.publication")
         if corrects is not None:
             _check_same_territory(settings, edition, publication)
@@ -218,10 +220,6 @@ def _write_snapshot(settings: Settings, out: Path, edition: int, version: str, c
             con.execute(f"CREATE TABLE snap.main.{_q(t)} AS SELECT * FROM pub.main.{_q(t)} ORDER BY ALL")
             # the French descriptions (dbt persist_docs), which CREATE TABLE … AS does not keep
             copy_comments(con, ("pub", "main", t), ("snap", "main", t))
-        con.execute(f"CREATE TABLE snap.main.{EVALUATION_TABLE} AS {_evaluation_sql('snap.main')}")
-        _comment_evaluation(con, "snap.main")
-        tables.append(EVALUATION_TABLE)
-        tables.sort()
         # labels, units and the publisher's decimals of every indicator: the CSV and the workbook round with them
         catalogue = Catalogue.from_db(con, "snap.main", publication.get("perimetre"))
         validations = _validations_in_scope(con, publication.get("run_id"), landings)

@@ -15,7 +15,7 @@ import pytest
 from observatoire.config import load_settings
 from observatoire.pipeline import PipelineError
 from observatoire.run import run
-from tests.conftest import RECORDINGS, sha256_of
+from tests.conftest import RECORDINGS, apply_env, sha256_of
 
 pytestmark = pytest.mark.slow
 
@@ -202,9 +202,11 @@ def test_the_grid_batches_give_the_same_values_on_one_or_several_processes(demo_
     args = (grid, latest(calculs.CONTOURS_SOURCE), latest(calculs.CENSUS_SOURCE), [latest("gtfs_amp")],
             latest(calculs.BPE_SOURCE), latest(calculs.OSM_SOURCE))
     monkeypatch.setenv("OBSERVATOIRE_CALCUL_WORKERS", "1")
+    apply_env()
     assert calculs.calcul_workers() == 1
     one = calculs.compute(*args)
     monkeypatch.setenv("OBSERVATOIRE_CALCUL_WORKERS", "3")
+    apply_env()
     assert calculs.calcul_workers() == 3
     three = calculs.compute(*args)
     assert one.num_rows > 200 and one.equals(three)
@@ -212,4 +214,4 @@ def test_the_grid_batches_give_the_same_values_on_one_or_several_processes(demo_
         calculs.INDICATEUR_TC, calculs.INDICATEUR_EQUIP, calculs.INDICATEUR_EQUIP_1KM, calculs.INDICATEUR_EV}
     monkeypatch.setenv("OBSERVATOIRE_CALCUL_WORKERS", "two")
     with pytest.raises(ValueError, match="OBSERVATOIRE_CALCUL_WORKERS must be a whole number of processes"):
-        calculs.calcul_workers()
+        apply_env()

@@ -315,7 +315,7 @@ def test_sigkill_leaves_the_published_file_intact_and_the_next_run_succeeds(mome
 @pytest.mark.parametrize("name, value, expected", [
     ("OBSERVATOIRE_GX_WORKERS", "two", "OBSERVATOIRE_GX_WORKERS must be a whole number of processes (1 or more), got 'two'"),
     ("OBSERVATOIRE_GX_WORKERS", "0", "OBSERVATOIRE_GX_WORKERS must be a whole number of processes (1 or more), got '0'"),
-    ("OBSERVATOIRE_GX_MAX_ROWS", "1e6", "OBSERVATOIRE_GX_MAX_ROWS must be a whole number of rows (1 or more), got '1e6'"),
+    ("OBSERVATOIRE_GX_MAX_ROWS", "1.5", "OBSERVATOIRE_GX_MAX_ROWS must be a whole number of rows (1 or more), got '1.5'"),
     ("OBSERVATOIRE_GX_PATCHES", "yes", "OBSERVATOIRE_GX_PATCHES must be 1 (GX's shortcuts on, the default) or 0"),
     ("OBSERVATOIRE_HTTP_TIMEOUT", "abc", "OBSERVATOIRE_HTTP_TIMEOUT must be a number of seconds (more than 0), got 'abc'"),
     ("OBSERVATOIRE_RETENTION", "0", "OBSERVATOIRE_RETENTION must be a whole number of versions (1 or more), got '0'"),

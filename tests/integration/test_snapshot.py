@@ -24,7 +24,7 @@ from observatoire.snapshot import (
     neutralise,
     verify,
 )
-from tests.conftest import run_cli, sha256_of
+from tests.conftest import apply_env, run_cli, sha256_of
 
 EVIL = '=HYPERLINK("http://example.invalid/x";"cliquez")'
 
@@ -336,6 +336,7 @@ def test_a_failed_create_leaves_nothing_and_the_lock_is_honoured(published_demo,
     assert not list((data / "snapshots").glob(".tmp-*"))
     monkeypatch.undo()
     monkeypatch.setenv("OBSERVATOIRE_LOCK_TIMEOUT", "1")
+    apply_env()
     with writer_lock(settings.lock_path, "another writer"), pytest.raises(LockTimeout):
         create(settings, 2025)
     assert create(settings, 2025).version == "2025"

@@ -146,11 +146,10 @@ def test_no_equipment_at_all_gives_nan_not_an_error():
 
 
 def _workers_in_a_daemonic_process(queue) -> None:  # runs in the daemonic child
-    import os
-
     from observatoire import calculs
+    from observatoire.config import load_settings
 
-    os.environ["OBSERVATOIRE_CALCUL_WORKERS"] = "4"
+    load_settings({"OBSERVATOIRE_CALCUL_WORKERS": "4"})
     try:
         queue.put(("ok", calculs.calcul_workers()))
     except BaseException as err:  # noqa: BLE001 - reported to the test

@@ -1,14 +1,6 @@
 -- The ANCT référentiel of the QPV 2024 (contours file), attributes only: one row per QPV of France, latest
 -- millésime. The geometry is in stg_anct__qpv_geometries (the pipeline's point-in-polygon join reads raw).
 -- A QPV over several communes lists them in one string ("13055, 13070"), split by int_qpv_commune.
-with contours as (
-    select * from {{ source('raw', 'anct_qpv_contours') }}
-),
-
-latest as (
-    select max(millesime) as millesime from contours
-)
-
 select
     cast(code_qpv as varchar)   as code_qpv,
     cast(libelle_qpv as varchar) as libelle_qpv,
@@ -20,5 +12,4 @@ select
     cast(lib_reg as varchar)    as libelle_region,
     cast(siren_epci as varchar) as code_epci,
     cast(millesime as integer)  as millesime
-from contours
-where millesime = (select millesime from latest)
+from {{ dernier_millesime(source('raw', 'anct_qpv_contours')) }} as contours

@@ -258,10 +258,14 @@ BPE = TableSpec(
     geography="equipement",
 )
 
+BPE_QUALITE_INDEX = [c.name for c in BPE.columns].index("qualite_qpv")
 BPE_MEMBER = r"^bpe[-_]?\d{2}(_ensemble(_xy)?)?\.csv$"
-#: QP2024 values meaning « not in a QPV »: blank, ``_Z`` sans objet, ``_U`` indéterminé, and the older BPE
-#: codes ``HZ`` (hors zone) / ``CSZ`` (commune sans zonage) [inferred from BPE <= 2021]
+#: QP2024 values giving no QPV code: blank, ``_Z`` sans objet, ``_U`` indéterminé, and the older BPE codes ``HZ``
+#: (hors zone) / ``CSZ`` (commune sans zonage) [inferred from BPE <= 2021]
 BPE_NO_QPV = ("", "_Z", "_U", "HZ", "CSZ", "ZZZZZZZZ")
+#: QP2024 (and QUALI_QP2024) for an equipment INSEE could not place in or out of a QPV: it is in no QPV's
+#: count, and not « hors QPV » either; ``qualite_qpv`` keeps it when the file has no QUALI_QP2024 column
+BPE_QPV_UNDETERMINED = "_U"
 #: rows per Arrow block read from the CSV (bytes); output batches are re-sliced to ``batch_rows``
 BPE_BLOCK_BYTES = 4 << 20
 
@@ -378,6 +382,7 @@ def parse_bpe(path: Path, ctx: ParseContext, *, batch_rows: int = BATCH_ROWS,
         for start, block in blocks(reader, lambda exc, line: _malformed(exc, line, header, sep, ctx, shown)):
             n = block.num_rows
             arrays, nulls = [], []
+            undetermined = None
             for col in BPE.columns:
                 if col.name not in mapping:
                     arrays.append(pa.nulls(n, schema.field(col.name).type))
@@ -385,10 +390,16 @@ def parse_bpe(path: Path, ctx: ParseContext, *, batch_rows: int = BATCH_ROWS,
                 raw = block.column(names[mapping[col.name]])
                 if col.type == "text":
                     arrays.append(_text(raw, BPE_NO_QPV if col.name == "code_qpv" else ("",)))
+                    if col.name == "code_qpv":
+                        undetermined = pc.equal(pc.utf8_trim_whitespace(raw), BPE_QPV_UNDETERMINED)
                     continue
                 arr = _to_number(raw, col.type == "integer", start, header[mapping[col.name]], ctx, shown)
                 nulls.append((col.name, arr.is_null().to_numpy(zero_copy_only=False)))
                 arrays.append(arr)
+            if undetermined is not None:  # an older file without QUALI_QP2024 still says « indéterminé »
+                i = BPE_QUALITE_INDEX
+                arrays[i] = pc.if_else(pc.and_(undetermined, pc.is_null(arrays[i])),
+                                       pa.scalar(BPE_QPV_UNDETERMINED, pa.string()), arrays[i])
             arrays.append(pa.array(np.full(n, ctx.millesime, dtype=np.int32)))
             arrays.append(pa.array(np.arange(start, start + n, dtype=np.int64)))
             arrays.append(_secret_lists(nulls, n))

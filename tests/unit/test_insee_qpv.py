@@ -348,6 +348,26 @@ def test_bpe_without_qp2024_is_an_error_not_a_2015_mapping(tmp_path):
     assert "'QP2015'" in str(err.value)
 
 
+def test_bpe_keeps_an_undetermined_qpv_apart_from_outside_every_qpv(tmp_path):
+    """QP2024 « _U » (INSEE could not place the equipment): no QPV code, and qualite_qpv « _U » so that the
+    commune's outside-QPV counts leave it out, even from a file without the QUALI_QP2024 column."""
+    rows = parse("insee_bpe", BPE_FILES[2024], 2024)
+    undetermined = [i for i, r in enumerate(rows) if r["qualite_qpv"] == "_U"]
+    assert undetermined and all(rows[i]["code_qpv"] is None for i in undetermined)
+    text = BPE_FILES[2024].read_bytes().decode("utf-8")
+    head, rest = text.split("\r\n", 1)
+    names = head.split(";")
+    drop = names.index("QUALI_QP2024")
+    lines = [";".join(f for j, f in enumerate(line.split(";")) if j != drop) for line in [head, *rest.split("\r\n")]
+             if line]
+    path = tmp_path / "BPE24.csv"
+    path.write_text("\r\n".join(lines) + "\r\n", encoding="utf-8")
+    without = parse("insee_bpe", path, 2024)
+    assert [i for i, r in enumerate(without) if r["qualite_qpv"] == "_U"] == undetermined
+    assert all(r["qualite_qpv"] is None for i, r in enumerate(without) if i not in set(undetermined))
+    assert [r["code_qpv"] for r in without] == [r["code_qpv"] for r in rows]
+
+
 def test_bpe_streams_in_batches(tmp_path):
     ctx = ParseContext("insee_bpe", 2024, None, "BPE24.csv")
     batches = list(parse_bpe(BPE_FILES[2024], ctx, batch_rows=500, block_bytes=64 * 1024))

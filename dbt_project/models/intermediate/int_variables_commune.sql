@@ -40,9 +40,12 @@ bpe as (
         {{ commune_parente('code_commune') }} as code_commune,
         count(*) filter (where typequ like 'F1%' or typequ like 'F2%' or typequ like 'F3%') as sport_culture,
         count(*) filter (where typequ like 'D2%') as sante,
-        count(*) filter ((typequ like 'F1%' or typequ like 'F2%' or typequ like 'F3%') and code_qpv is null)
-            as sport_culture_hors_qpv,
-        count(*) filter (where typequ like 'D2%' and code_qpv is null) as sante_hors_qpv
+        -- outside every QPV: placed by INSEE and in no QPV; an equipment INSEE could not place (QP2024 « _U »
+        -- indéterminé) may lie in a QPV: it counts in the commune's whole, in neither half
+        count(*) filter (where (typequ like 'F1%' or typequ like 'F2%' or typequ like 'F3%') and code_qpv is null
+                         and qualite_qpv is distinct from '_U') as sport_culture_hors_qpv,
+        count(*) filter (where typequ like 'D2%' and code_qpv is null and qualite_qpv is distinct from '_U')
+            as sante_hors_qpv
     from {{ ref('stg_insee__bpe') }}
     group by all
 ),

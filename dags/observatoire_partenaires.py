@@ -70,16 +70,9 @@ def observatoire_partenaires():
 
     @task(trigger_rule="all_done", retries=0)
     def summarise(results) -> dict:
-        outcomes = [r for r in (results or []) if r]
-        rejected = [r for r in outcomes if not r["ok"]]
-        summary = {"files": len(outcomes), "loaded": sum(1 for r in outcomes if r["status"] in ("importe", "remplace")),
-                   "unchanged": sum(1 for r in outcomes if r["status"] == "deja_importe"),
-                   "rejected": [r["file"] for r in rejected]}
-        if rejected:
-            lines = [f"- {r['file']} ({r['status']}): {r['message']} — rapport : {r['report']}" for r in rejected]
-            raise RuntimeError(f"{len(rejected)} partner file(s) not loaded; send the reports back to the partners:\n"
-                               + "\n".join(lines))
-        return summary
+        from observatoire.partenaires.store import summarise_inbox
+
+        return summarise_inbox(list(results or []))
 
     summarise(import_file.expand(name=list_inbox()))
 

@@ -357,3 +357,28 @@ def process_inbox_file(settings: Settings, name: str, *, remplacer: bool = False
             "indicateur": result.report.indicateur, "millesime": result.report.millesime,
             "sha256": result.report.sha256, "errors": len(result.report.errors),
             "moved_to": str(moved), "report": str(report_path), "text": result.text()}
+
+
+#: the statuses of :func:`process_inbox_file` meaning « loaded » and « already loaded »
+LOADED_STATUSES = ("importe", "remplace")
+UNCHANGED_STATUSES = ("deja_importe",)
+
+
+class InboxRejected(RuntimeError):
+    """Files of the inbox were not loaded: the message lists them with the report to send back."""
+
+
+def summarise_inbox(results: list[dict | None]) -> dict:
+    """The outcome of processing the inbox (the :func:`process_inbox_file` results; None for a file whose task
+    failed): files, loaded, unchanged, rejected. Raises :class:`InboxRejected` when a file was rejected, so that
+    the run fails and the team is warned with the reports to send back to the partners."""
+    outcomes = [r for r in (results or []) if r]
+    rejected = [r for r in outcomes if not r["ok"]]
+    if rejected:
+        lines = [f"- {r['file']} ({r['status']}): {r['message']} — rapport : {r.get('report', '?')}" for r in rejected]
+        raise InboxRejected(f"{len(rejected)} partner file(s) not loaded; send the reports back to the partners:\n"
+                            + "\n".join(lines))
+    return {"files": len(outcomes),
+            "loaded": sum(1 for r in outcomes if r["status"] in LOADED_STATUSES),
+            "unchanged": sum(1 for r in outcomes if r["status"] in UNCHANGED_STATUSES),
+            "rejected": []}

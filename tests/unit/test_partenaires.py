@@ -590,3 +590,20 @@ def test_a_file_longer_than_any_template_is_refused_at_the_line_past_the_limit(t
     report = validate_file(path)
     (problem,) = [p for p in report.errors if "lignes de données" in p.message]
     assert problem.message.startswith(f"plus de {MAX_ROWS} lignes de données") and problem.row == MAX_ROWS + 3
+
+
+def test_the_inbox_summary_counts_loaded_and_unchanged_and_fails_on_a_rejected_file():
+    from observatoire.partenaires.store import InboxRejected, summarise_inbox
+
+    ok = [{"file": "a.csv", "status": "importe", "ok": True, "message": "chargé"},
+          {"file": "b.xlsx", "status": "remplace", "ok": True, "message": "remplacé"},
+          {"file": "c.csv", "status": "deja_importe", "ok": True, "message": "déjà chargé"},
+          {"file": "d.csv", "status": "absent", "ok": True, "message": "déjà traité"},
+          None]  # a file whose task failed: its own task says why
+    assert summarise_inbox(ok) == {"files": 4, "loaded": 2, "unchanged": 1, "rejected": []}
+    assert summarise_inbox([]) == {"files": 0, "loaded": 0, "unchanged": 0, "rejected": []}
+    bad = {"file": "e.csv", "status": "rejete", "ok": False, "message": "2 erreurs", "report": "/r/e.rapport.txt"}
+    with pytest.raises(InboxRejected) as err:
+        summarise_inbox([*ok, bad])
+    assert str(err.value).startswith("1 partner file(s) not loaded; send the reports back to the partners:")
+    assert "- e.csv (rejete): 2 erreurs — rapport : /r/e.rapport.txt" in str(err.value)

@@ -9,7 +9,7 @@
 2. runs the pipeline on them in a scratch data directory, with ``OBSERVATOIRE_PERIMETRE`` (default ``france``)
    and ``OBSERVATOIRE_URL_<ID>=file://…`` for every (source, millésime) generated (the other sources replay
    the demo recordings), one child process per stage calling the pipeline's own step functions
-   (``observatoire/pipeline.py``): parse and land, raw validation, spatial join, computed baromètres
+   (``observatoire/run/``): parse and land, raw validation, spatial join, computed baromètres
    (``raw.calcul_indicateurs``, which the pipeline computes inside ``load``: timed apart here, load then reads
    its cached result), load, dbt build, mart validation, publish, snapshot. For each: wall and CPU seconds (``getrusage`` of the children: dbt's
    subprocess included), peak RSS of the stage's process tree (psutil sampling every 0.1 s; ``ru_maxrss`` if
@@ -61,12 +61,14 @@ TARGETS = {"national_wall_s": 600, "national_rss_mb": 6144, "join_points_per_s":
 # =============================================================================================================
 
 def _by_source(ctx) -> dict:
-    from observatoire import pipeline
+    from observatoire.run import (
+        extraction,
+    )
 
     out: dict[str, list[dict]] = {}
     for landing in ctx.history.current_landings():
         if landing["source_id"] in ctx.registry:
-            landing = pipeline.ensure_parsed(ctx, landing)
+            landing = extraction.ensure_parsed(ctx, landing)
             out.setdefault(landing["source_id"], []).append(
                 {**landing, "parsed_path": str(ctx.settings.data_dir / landing["parsed_path"])})
     return out
@@ -75,10 +77,21 @@ def _by_source(ctx) -> dict:
 def run_stage(stage: str, state_path: Path) -> dict:
     """Run one stage with the pipeline's functions; returns what the parent records (rows, inner seconds…)."""
     from extract.registry import override_env_name
-    from observatoire import pipeline
+    from observatoire.run import (
+        building,
+        extraction,
+        fingerprinting,
+        mart_validation,
+        planning,
+        publication,
+        raw_validation,
+        retention,
+    )
+    from observatoire.run.building import SPATIAL_JOINS
+    from observatoire.run.context import Context
 
     state = json.loads(state_path.read_text()) if state_path.exists() else {}
-    ctx = pipeline.Context.create()
+    ctx = Context.create()
     t0 = time.perf_counter()
     out: dict = {}
     if stage == "parse_land":
@@ -87,7 +100,7 @@ def run_stage(stage: str, state_path: Path) -> dict:
         national = json.loads(Path(state["manifest"]).read_text())["sources"]
         results = []
         # the contours first: the requests of a perimeter other than the default are built from them
-        items = sorted(pipeline.plan(ctx), key=lambda it: it["source_id"] != "anct_qpv_contours")
+        items = sorted(planning.plan(ctx), key=lambda it: it["source_id"] != "anct_qpv_contours")
         for item in items:
             sid, year = item["source_id"], item["millesime"]
             entry = national.get(f"{sid}/{year}")
@@ -96,12 +109,12 @@ def run_stage(stage: str, state_path: Path) -> dict:
                 os.environ[env_name] = entry["url"]
             else:
                 os.environ.pop(env_name, None)
-            r = pipeline.extract_source(ctx, run_id, sid, year, target=year if entry else item["target"])
+            r = extraction.extract_source(ctx, run_id, sid, year, target=year if entry else item["target"])
             r["national"] = bool(entry)
             if sid == "anct_qpv_contours" and r["status"] == "new":
                 # accepted before the others: the requests of a perimeter other than the default are built
                 # from the accepted contours (its raw gate is timed here, 1,609 rows)
-                r["validation"] = pipeline.validate_landing(ctx, run_id, r)["success"]
+                r["validation"] = raw_validation.validate_landing(ctx, run_id, r)["success"]
                 r["status"] = "validated"
             results.append(r)
         failed = [r for r in results if r["status"] == "failed"]
@@ -114,12 +127,12 @@ def run_stage(stage: str, state_path: Path) -> dict:
         rows, failed = 0, []
         new = [r for r in state["results"] if r["status"] == "new"]
         # as the CLI does: the small files several at once, the large ones one by one in chunks
-        for r, summary in zip(new, pipeline.validate_landings(ctx, state["run_id"], new), strict=True):
+        for r, summary in zip(new, raw_validation.validate_landings(ctx, state["run_id"], new), strict=True):
             rows += int(r.get("rows") or 0)
             if not summary["success"]:
                 failed.append(f"{r['source_id']}/{r['millesime']}: {summary['failed']} failed, "
                               f"{summary['errors']} errors ({summary.get('details_path', '')})")
-        build_docs(pipeline.gx_root(ctx.settings))
+        build_docs(raw_validation.gx_root(ctx.settings))
         out = {"rows": rows, "failed": failed}
     elif stage == "spatial_join":
         from observatoire import calculs
@@ -129,11 +142,11 @@ def run_stage(stage: str, state_path: Path) -> dict:
         # next stage (then load finds their cached result)
         calculs.calcul_indicateurs = lambda *_a, **_k: ([], calculs.SCHEMA)
         t1 = time.perf_counter()
-        derived = pipeline.derived_tables(ctx, by_source)
+        derived = building.derived_tables(ctx, by_source)
         derived.pop(calculs.TABLE, None)
         join_s = time.perf_counter() - t1
         points = sum(int(landing.get("rows_parsed") or 0)
-                     for spec in pipeline.SPATIAL_JOINS.values() for landing in by_source.get(spec["points"], []))
+                     for spec in SPATIAL_JOINS.values() for landing in by_source.get(spec["points"], []))
         assigned = 0
         import pyarrow.parquet as pq
 
@@ -143,18 +156,18 @@ def run_stage(stage: str, state_path: Path) -> dict:
     elif stage == "calculs":
         out = _calculs(ctx)
     elif stage == "load":
-        counts = pipeline.load(ctx, state["run_id"])
+        counts = building.load(ctx, state["run_id"])
         out = {"rows": sum(counts.values()) if isinstance(counts, dict) else 0}
     elif stage == "dbt_build":
-        pipeline.build(ctx, state["run_id"])
+        building.build(ctx, state["run_id"])
         out = {"rows": _count_rows(ctx, "marts", "fct_indicateur_qpv")}
     elif stage == "mart_validation":
-        summaries = pipeline.validate_marts(ctx, state["run_id"])
+        summaries = mart_validation.validate_marts(ctx, state["run_id"])
         out = {"rows": _count_rows(ctx, "marts", "fct_indicateur_qpv"), "suites": len(summaries)}
     elif stage == "publish":
-        fp = pipeline.fingerprint(ctx)
-        published = pipeline.publish(ctx, state["run_id"], fp)
-        pipeline.prune_raw(ctx, state["run_id"])
+        fp = fingerprinting.fingerprint(ctx)
+        published = publication.publish(ctx, state["run_id"], fp)
+        retention.prune_raw(ctx, state["run_id"])
         ctx.history.finish_run(state["run_id"], "success", summary={"published": published}, fingerprint=fp,
                                published=True)
         out = {"rows": _count_rows(ctx, "marts", "fct_indicateur_qpv"), "tables": len(published.get("tables", []))}
@@ -391,7 +404,7 @@ def demo_runs(work: Path, say, repeats: int = 2) -> dict:
     warm["runs_wall_s"] = [m["wall_s"] for m in warms]
     say("  tools' start-up …")
     startup = startup_costs(env, data, work)
-    n_dbt = 1  # one `dbt build` per run (observatoire/pipeline.build)
+    n_dbt = 1  # one `dbt build` per run (observatoire/building.build)
     fixed = startup["python_imports_s"] + n_dbt * startup["dbt_startup_s"]
     own = max(first["wall_s"] - fixed, 0.0)
     own_warm = max(warm["wall_s"] - fixed, 0.0)

@@ -1,7 +1,7 @@
 """What a run says when sources could not be fetched: one short line per source and, when the failures share
 an obvious cause, one diagnosis (no network, a proxy problem). Pure functions: no I/O, no network.
 
-:func:`summarize_fetch_failures` takes the failed results of :func:`observatoire.pipeline.extract_source`
+:func:`summarize_fetch_failures` takes the failed results of :func:`observatoire.run.extraction.extract_source`
 (``source_id``, ``millesime``, ``url`` — already redacted — and ``error``, the ``as_dict()`` of an
 :class:`~extract.errors.ExtractError`, whose ``cause``, ``host`` and ``proxy`` come from :mod:`extract.http`)
 and returns two texts:

@@ -72,8 +72,8 @@ def run(sources: tuple[str, ...], millesime: int | None, force: bool, accept_bre
     warnings, key figures); the last line, on standard output, is the run's result.
     """
     from observatoire import progress
+    from observatoire.errors import PipelineError, RunRequestError
     from observatoire.locking import LockTimeout
-    from observatoire.pipeline import PipelineError, RunRequestError
     from observatoire.run import run as run_pipeline
 
     if accept_breaks and not (reason or "").strip():
@@ -128,7 +128,7 @@ def _summary(settings, result, reporter) -> list[str]:
     """The end of a run on one screen: the sources (new, unchanged, failed…), the warnings (the first ten),
     the key figures of a publication."""
     from observatoire import progress
-    from observatoire.pipeline import describe_warning
+    from observatoire.run.reports import describe_warning
 
     lines = ["", progress.summary_line(result.sources, reporter.elapsed())]
     if result.warnings:
@@ -189,8 +189,8 @@ def quarantine(source: str, millesime: int, reason: str) -> None:
     SOURCE --millesime MILLESIME` fetches and validates it again. Exit 2 when there is nothing to set aside.
     """
     from observatoire.locking import LockTimeout
-    from observatoire.pipeline import QuarantineError
-    from observatoire.pipeline import quarantine as set_aside
+    from observatoire.run.extraction import QuarantineError
+    from observatoire.run.extraction import quarantine as set_aside
 
     if not reason.strip():
         raise click.UsageError("--reason must say why the file is set aside")
@@ -290,7 +290,7 @@ def repair(mode: str | None) -> None:
 def docs(dbt_docs: bool) -> None:
     """Print the path of the Great Expectations Data Docs (validation results of every run)."""
     from expectations.runner import docs_index
-    from observatoire.pipeline import gx_root
+    from observatoire.run.raw_validation import gx_root
 
     settings = _settings()
     if dbt_docs:

@@ -374,7 +374,7 @@ def _intact_message(settings: Settings) -> str:
 def _rebuild(settings: Settings, report: RepairReport, copy: dict | None, lost: HistoryLoss) -> RepairReport:
     from extract.registry import load_registry
     from observatoire.history import History
-    from observatoire.pipeline import Context
+    from observatoire.run.context import Context
 
     history = History(settings.history_db)
     history.abandon_stale_runs()  # an earlier repair that did not finish (we hold the writer lock)
@@ -411,7 +411,8 @@ def _rebuild_landings(ctx, run_id: str, copy: dict | None, report: RepairReport)
     from extract.parsers import code_fingerprint
     from observatoire.history import url_key
     from observatoire.perimetre import CONTOURS_SOURCE
-    from observatoire.pipeline import _parse_to_parquet, gx_root, validate_landings
+    from observatoire.run.extraction import _parse_to_parquet
+    from observatoire.run.raw_validation import gx_root, validate_landings
 
     settings, history = ctx.settings, ctx.history
     data = settings.data_dir

@@ -118,7 +118,7 @@ def _postgres_lines(settings: Settings) -> list[str]:
 def _warning_lines(history: History, runs: list[dict], last_pub: dict | None, limit: int = 10) -> list[str]:
     """The warnings of the last run that had some (the last publication's when the latest run changed nothing):
     a value out of range on a QPV outside the perimeter, a derived value withheld… each naming its rows."""
-    from observatoire.pipeline import describe_warning
+    from observatoire.run.reports import describe_warning
 
     candidates = [r for r in runs[:1] if r["status"] != "failed"]
     if last_pub and (not candidates or candidates[0]["status"] == "unchanged"):

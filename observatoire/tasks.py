@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import traceback
 
+from observatoire.errors import PipelineError
 from observatoire.locking import writer_lock
-from observatoire.pipeline import Context, PipelineError
 from observatoire.run import steps
+from observatoire.run.context import Context
 
 _LANDING_KEYS = ("source_id", "millesime", "status", "sha256", "rows")
 

@@ -14,8 +14,9 @@ from contextlib import ExitStack
 from observatoire import progress
 from observatoire.config import Settings, load_settings
 from observatoire.perimetre import CONTOURS_SOURCE
-from observatoire.pipeline import Context, gx_root
 from observatoire.run import steps
+from observatoire.run.context import Context
+from observatoire.run.raw_validation import gx_root
 from observatoire.run.steps import RunRequest, RunResult
 
 log = logging.getLogger("observatoire")
@@ -61,8 +62,8 @@ def run(
     trigger: str = "cli",
     accept_breaks: dict[str, str] | None = None,
 ) -> RunResult:
-    """One full run. Raises :class:`observatoire.pipeline.PipelineError` (after recording the failure); a usage
-    error (:class:`observatoire.pipeline.RunRequestError`, a data directory of the other mode) before recording
+    """One full run. Raises :class:`observatoire.errors.PipelineError` (after recording the failure); a usage
+    error (:class:`observatoire.errors.RunRequestError`, a data directory of the other mode) before recording
     anything."""
     from expectations.runner import build_docs, discard_pending
     from observatoire.locking import writer_lock

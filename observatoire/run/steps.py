@@ -9,7 +9,10 @@ report and its final status (:func:`finish`).
 
 What a step needs from earlier steps it reads from the run history (the run's params, its steps) or from the
 small values it is handed (run id, planned items, landings): an Airflow task runs in another process than the
-step before it. The work itself (fetching, gating, loading, dbt, publishing) is in :mod:`observatoire.pipeline`.
+step before it. The work itself is in the rooms beside this module, one per job: :mod:`.planning`,
+:mod:`.extraction` (fetch → parse → land, quarantine), :mod:`.raw_validation`, :mod:`.fingerprinting`,
+:mod:`.building` (load with the spatial joins, dbt), :mod:`.mart_validation`, :mod:`.publication`,
+:mod:`.reports`, :mod:`.retention`, on the :class:`~.context.Context` of the data directory.
 """
 
 from __future__ import annotations
@@ -21,9 +24,21 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from observatoire import pipeline, progress
+from observatoire import progress
 from observatoire.config import Settings
-from observatoire.pipeline import Context, PipelineError
+from observatoire.errors import PipelineError
+from observatoire.run import (
+    building,
+    extraction,
+    fingerprinting,
+    mart_validation,
+    planning,
+    publication,
+    raw_validation,
+    reports,
+    retention,
+)
+from observatoire.run.context import Context
 
 log = logging.getLogger("observatoire")
 
@@ -79,7 +94,7 @@ def start(settings: Settings, request: RunRequest, *, on_checked: Callable[[Cont
     """Check the request and the data directory, then record the run; returns its id.
 
     Refused before anything is recorded: a lost history (naming ``observatoire repair``), a request no run could
-    carry out (:class:`observatoire.pipeline.RunRequestError`), a data directory holding the other mode's data
+    carry out (:class:`observatoire.errors.RunRequestError`), a data directory holding the other mode's data
     (:class:`observatoire.datamode.DataModeError`). ``on_checked`` is called once the checks passed, before the
     run is recorded (the command line takes the writer lock there, for the whole run)."""
     from observatoire.datamode import check_data_mode
@@ -88,9 +103,9 @@ def start(settings: Settings, request: RunRequest, *, on_checked: Callable[[Cont
 
     check_history(settings)  # lost (missing, unreadable, emptied): refused, naming `observatoire repair`
     ctx = Context.create(settings)
-    pipeline.check_request(ctx.registry, sources=request.sources, millesime=request.millesime,
+    planning.check_request(ctx.registry, sources=request.sources, millesime=request.millesime,
                            history=ctx.history)
-    pipeline.check_breaks(ctx.registry, request.accept_breaks, request.sources)
+    planning.check_breaks(ctx.registry, request.accept_breaks, request.sources)
     run_id = new_run_id()
     check_data_mode(ctx.settings, trigger=request.trigger, run_id=run_id)  # demo and live never mix
     if on_checked is not None:
@@ -102,25 +117,25 @@ def start(settings: Settings, request: RunRequest, *, on_checked: Callable[[Cont
 # -- plan, extract, raw gate -------------------------------------------------------------------------------
 
 def plan(ctx: Context, run_id: str, *, referentiel: bool) -> list[dict]:
-    """The (source, millésime) items of the run (:func:`observatoire.pipeline.plan`): ``referentiel`` True, the
+    """The (source, millésime) items of the run (:func:`observatoire.run.planning.plan`): ``referentiel`` True, the
     ANCT contours' (extracted and gated first: the perimeter's QPV and requests come from them); False, the
     others."""
     from observatoire.perimetre import CONTOURS_SOURCE
 
     p = params(ctx, run_id)
-    items = pipeline.plan(ctx, sources=p.get("sources") or None, millesime=p.get("millesime"))
+    items = planning.plan(ctx, sources=p.get("sources") or None, millesime=p.get("millesime"))
     return [it for it in items if (it["source_id"] == CONTOURS_SOURCE) == referentiel]
 
 
 def extract(ctx: Context, run_id: str, items: list[dict]) -> list[dict]:
-    """Fetch, parse and land each item (:func:`observatoire.pipeline.extract_source`). A source's failure is
+    """Fetch, parse and land each item (:func:`observatoire.run.extraction.extract_source`). A source's failure is
     its result's ``status`` (``failed``, with ``error``), never an exception: the other sources go on."""
     force = bool(params(ctx, run_id).get("force"))
     rep = progress.current()
     out = []
     for it in items:
         rep.source_started(it["source_id"], it["millesime"])
-        out.append(pipeline.extract_source(ctx, run_id, it["source_id"], it["millesime"], target=it.get("target"),
+        out.append(extraction.extract_source(ctx, run_id, it["source_id"], it["millesime"], target=it.get("target"),
                                            force=force))
         rep.source_done(out[-1])
     return out
@@ -134,7 +149,7 @@ def raw_gate(ctx: Context, run_id: str, landings: list[dict], *, render_docs: bo
 
     new = [r for r in landings if r["status"] == "new"]
     breaks = params(ctx, run_id).get("accept_breaks") or {}
-    gated = pipeline.validate_landings(ctx, run_id, new, accept_breaks=breaks) if new else []
+    gated = raw_validation.validate_landings(ctx, run_id, new, accept_breaks=breaks) if new else []
     rep = progress.current()
     for r, summary in zip(new, gated, strict=True):
         r["validation"] = {k: summary[k] for k in ("success", "failed", "errors", "warnings")}
@@ -143,7 +158,7 @@ def raw_gate(ctx: Context, run_id: str, landings: list[dict], *, render_docs: bo
             r["gate"] = summary
             rep.source_done(r)  # its line again, with the gate's verdict
     if render_docs and new:
-        build_docs(pipeline.gx_root(ctx.settings))
+        build_docs(raw_validation.gx_root(ctx.settings))
     return landings
 
 
@@ -174,7 +189,7 @@ def check_loads(ctx: Context, run_id: str, landings: list[dict], *, write_report
         report_parts.append(messages[-1])
         console_parts.append(f"{head}, {short_url(s.get('url') or '')}):\n{detail}")
     stage = "raw_gate" if gate_failures else "extract"
-    report = pipeline.failure_report(ctx, run_id, stage, "\n\n".join(report_parts)) if write_report else None
+    report = reports.failure_report(ctx, run_id, stage, "\n\n".join(report_parts)) if write_report else None
     title = f"{len(failed) + len(gate_failures)} source load(s) failed; nothing was published"
     raise PipelineError(stage, f"{title}\n" + "\n\n".join(messages), run_id=run_id, details_path=report,
                         console=f"{title}\n" + "\n\n".join(console_parts))
@@ -191,13 +206,13 @@ def build(ctx: Context, run_id: str) -> dict:
 
     for action in recover(ctx.settings):  # a killed run's leftovers, partial downloads, a damaged file
         ctx.history.step(run_id, "recover", "warehouse", "done", action)
-    pipeline.check_published_not_locked(ctx)  # an analyst's read-write connection: stop clearly
-    fp = pipeline.fingerprint(ctx)
-    if not params(ctx, run_id).get("force") and pipeline.is_unchanged(ctx, fp):
+    fingerprinting.check_published_not_locked(ctx)  # an analyst's read-write connection: stop clearly
+    fp = fingerprinting.fingerprint(ctx)
+    if not params(ctx, run_id).get("force") and fingerprinting.is_unchanged(ctx, fp):
         ctx.history.step(run_id, "dbt", "build", "skipped", "inputs and code unchanged")
         return {"status": "unchanged", "fingerprint": fp}
-    counts = pipeline.load(ctx, run_id)
-    pipeline.build(ctx, run_id)
+    counts = building.load(ctx, run_id)
+    building.build(ctx, run_id)
     (ctx.settings.meta_dir / BUILD_OWNER).write_text(json.dumps({"run_id": run_id, "fingerprint": fp}))
     return {"status": "built", "fingerprint": fp, "raw_rows": counts}
 
@@ -220,7 +235,7 @@ def mart_gate(ctx: Context, run_id: str) -> dict:
     """The marts' Great Expectations suites; raises (stage ``mart_gate``) when one fails. Returns each suite's
     verdict."""
     _owned_build(ctx, run_id, "mart_gate")
-    summaries = pipeline.validate_marts(ctx, run_id)
+    summaries = mart_validation.validate_marts(ctx, run_id)
     return {s["suite"]: s["success"] for s in summaries}
 
 
@@ -229,10 +244,10 @@ def publish(ctx: Context, run_id: str) -> dict:
     What was published is kept for :func:`finish` (``meta/runs/<run_id>/published.json``): a PostgreSQL failure
     raises (stage ``publish_postgres``) while the DuckDB publication stands."""
     fp = _owned_build(ctx, run_id, "publish")
-    out = pipeline.publish(ctx, run_id, fp)
+    out = publication.publish(ctx, run_id, fp)
     record = ctx.run_dir(run_id) / PUBLISHED
     record.write_text(json.dumps({"fingerprint": fp, "published": out}, default=str), encoding="utf-8")
-    out["postgres"] = pipeline.publish_postgres(ctx, run_id, run_id)
+    out["postgres"] = publication.publish_postgres(ctx, run_id, run_id)
     record.write_text(json.dumps({"fingerprint": fp, "published": out}, default=str), encoding="utf-8")
     return out
 
@@ -275,24 +290,24 @@ def finish(ctx: Context, run_id: str, error: BaseException | None = None, *, lan
     failed_steps = [s for s in steps if s["status"] == "failed"]
     unchanged = any(s["step"] == "dbt" and s["status"] == "skipped" for s in steps)
     if error is None and not failed_steps and published:
-        pipeline.prune_raw(ctx, run_id)
+        retention.prune_raw(ctx, run_id)
         message = f"published {published['path']} ({len(published.get('tables') or [])} tables)"
-        report, warnings = pipeline.write_run_report(ctx, run_id, "published", message)
+        report, warnings = reports.write_run_report(ctx, run_id, "published", message)
         ctx.history.finish_run(run_id, "success", summary=_summary(landings, published, counts)
                                | {"warnings": warnings}, fingerprint=fp, published=True, details_path=str(report))
         return RunResult(run_id, "published", landings or [], published, message, warnings, report)
     if error is None and not failed_steps and unchanged:
         summary = _summary(landings, None)
-        pipeline.prune_raw(ctx, run_id)
-        if pipeline.postgres_diverges(ctx):  # a failed PostgreSQL load: the publication loaded again
-            summary["postgres"] = pipeline.publish_postgres(ctx, run_id)
+        retention.prune_raw(ctx, run_id)
+        if publication.postgres_diverges(ctx):  # a failed PostgreSQL load: the publication loaded again
+            summary["postgres"] = publication.publish_postgres(ctx, run_id)
         message = "inputs and code unchanged since the last publication: nothing new to publish"
-        report, warnings = pipeline.write_run_report(ctx, run_id, "unchanged", message)
+        report, warnings = reports.write_run_report(ctx, run_id, "unchanged", message)
         ctx.history.finish_run(run_id, "unchanged", summary=summary | {"warnings": warnings},
                                fingerprint=(built or {}).get("fingerprint"), details_path=str(report))
         return RunResult(run_id, "unchanged", landings or [], None, message, warnings, report)
     if published:  # the DuckDB publication stands (a PostgreSQL failure): its raw files are pruned as usual
-        pipeline.prune_raw(ctx, run_id)
+        retention.prune_raw(ctx, run_id)
     raise _failed(ctx, run_id, error, failed_steps, _summary(landings, published, counts), published, fp)
 
 
@@ -309,7 +324,7 @@ def _failed(ctx: Context, run_id: str, error: BaseException | None, failed_steps
         error.run_id = run_id
         report = ctx.run_dir(run_id) / "report.txt"
         if error.details_path is None and not (failed_steps and report.exists()):
-            error.details_path = pipeline.failure_report(ctx, run_id, error.stage, str(error))
+            error.details_path = reports.failure_report(ctx, run_id, error.stage, str(error))
         error.details_path = error.details_path or report  # an orchestrator's: the failed task's own report
         ctx.history.finish_run(run_id, "failed", summary=summary | {"stage": error.stage}, error=str(error),
                                fingerprint=fp if published else None, published=bool(published),
@@ -322,7 +337,7 @@ def _failed(ctx: Context, run_id: str, error: BaseException | None, failed_steps
     stage = "environment" if why else "internal"
     details = None
     try:
-        details = pipeline.failure_report(ctx, run_id, stage, (why + "\n\n" if why else "") + text)
+        details = reports.failure_report(ctx, run_id, stage, (why + "\n\n" if why else "") + text)
         ctx.history.finish_run(run_id, "failed", summary=summary | {"stage": stage},
                                error=why or f"{error.__class__.__name__}: {error}", details_path=str(details),
                                fingerprint=fp if published else None, published=bool(published))

@@ -13,7 +13,7 @@ import duckdb
 import pytest
 
 from observatoire.config import load_settings
-from observatoire.pipeline import PipelineError
+from observatoire.errors import PipelineError
 from observatoire.run import run
 from tests.conftest import RECORDINGS, apply_env, sha256_of
 

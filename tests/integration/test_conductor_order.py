@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from observatoire.config import load_settings
-from observatoire.pipeline import PipelineError
+from observatoire.errors import PipelineError
 from observatoire.run import run
 from tests import step_trace
 
@@ -31,12 +31,12 @@ def test_an_unchanged_run_stops_after_build_and_a_failed_one_still_finishes(demo
     assert step_trace.order(trace) == ["start", "plan", "extract", "raw_gate", "build", "finish"]
 
     trace.clear()
-    from observatoire import pipeline
+    from observatoire.run import building
 
     def broken_build(ctx, run_id):
         raise PipelineError("dbt", "simulated dbt failure")
 
-    monkeypatch.setattr(pipeline, "build", broken_build)
+    monkeypatch.setattr(building, "build", broken_build)
     with pytest.raises(PipelineError, match="simulated dbt failure"):
         run(load_settings(), force=True)
     assert step_trace.order(trace) == ["start", "plan", "extract", "raw_gate", "build", "finish"]

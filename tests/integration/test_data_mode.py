@@ -16,8 +16,8 @@ import pytest
 from observatoire import tasks
 from observatoire.config import DEMO_NOTICE, load_settings
 from observatoire.datamode import DataModeError, check_data_mode, directory_mode, mode_file, record_mode
+from observatoire.errors import RunRequestError
 from observatoire.history import History
-from observatoire.pipeline import RunRequestError
 from observatoire.snapshot import demo_publication, verify
 from tests.conftest import RECORDINGS, run_cli, sha256_of
 

@@ -15,11 +15,11 @@ import zipfile
 import pytest
 
 from extract.diagnosis import CONSOLE_WIDTH, summarize_fetch_failures
-from observatoire import pipeline
 from observatoire.config import load_settings
-from observatoire.pipeline import PipelineError
-from observatoire.run import run
+from observatoire.errors import PipelineError
+from observatoire.run import extraction, retention, run
 from observatoire.run.conductor import land
+from observatoire.run.context import Context
 from tests.conftest import RECORDINGS, sha256_of
 from tests.local_server import LocalServer, Reply
 
@@ -47,14 +47,14 @@ def load_pop(monkeypatch, url: str, source: str = "insee_pop_qpv", **env) -> dic
     monkeypatch.setenv(f"OBSERVATOIRE_URL_{source.upper()}", url)
     for k, v in env.items():
         monkeypatch.setenv(k, v)
-    ctx = pipeline.Context.create(load_settings())
+    ctx = Context.create(load_settings())
     run_id = ctx.history.start_run(mode="demo", perimetre=ctx.settings.perimetre, trigger="test", params={})
     src = ctx.registry[source]
     items = [{"source_id": source, "millesime": src.latest_millesime, "target": src.latest_millesime}]
     try:
         return land(ctx, run_id, items)[0]
     finally:
-        pipeline.prune_raw(ctx, run_id)
+        retention.prune_raw(ctx, run_id)
 
 
 def run_pop(monkeypatch, url: str, **env):
@@ -308,7 +308,7 @@ LIVE_URLS = {
 }
 
 
-def extract_live(monkeypatch) -> tuple[pipeline.Context, str, list[dict], float]:
+def extract_live(monkeypatch) -> tuple[Context, str, list[dict], float]:
     """A live run's extract step for two sources on a fresh data directory, with the default retry policy
     (4 retries, backoff 2 s: 60 s of waits per source if nothing failed fast). Results and seconds taken."""
     monkeypatch.setenv("OBSERVATOIRE_MODE", "live")
@@ -316,10 +316,10 @@ def extract_live(monkeypatch) -> tuple[pipeline.Context, str, list[dict], float]
     monkeypatch.setenv("OBSERVATOIRE_HTTP_BACKOFF", "2")
     for source, url in LIVE_URLS.items():
         monkeypatch.setenv(f"OBSERVATOIRE_URL_{source.upper()}", url)
-    ctx = pipeline.Context.create(load_settings())
+    ctx = Context.create(load_settings())
     run_id = ctx.history.start_run(mode="live", perimetre=ctx.settings.perimetre, trigger="test", params={})
     start = time.monotonic()
-    results = [pipeline.extract_source(ctx, run_id, s, ctx.registry[s].latest_millesime,
+    results = [extraction.extract_source(ctx, run_id, s, ctx.registry[s].latest_millesime,
                                        target=ctx.registry[s].latest_millesime) for s in LIVE_URLS]
     return ctx, run_id, results, time.monotonic() - start
 

@@ -18,7 +18,7 @@ import duckdb
 import pytest
 
 from observatoire.config import load_settings
-from observatoire.pipeline import PipelineError
+from observatoire.errors import PipelineError
 from observatoire.run import run
 from tests.conftest import RECORDINGS, ROOT, VENV_BIN, run_cli, sha256_of
 
@@ -350,10 +350,10 @@ def test_raw_data_docs_render_while_dbt_builds_and_before_the_mart_gate(demo_cop
     import threading
 
     import expectations.runner as runner
-    from observatoire import pipeline
+    from observatoire.run import building, raw_validation
 
     calls: list[dict] = []
-    real_docs, real_build = runner.build_docs, pipeline.build
+    real_docs, real_build = runner.build_docs, building.build
     dbt_started = threading.Event()
 
     def docs(root):
@@ -376,10 +376,10 @@ def test_raw_data_docs_render_while_dbt_builds_and_before_the_mart_gate(demo_cop
         call["end"] = time.monotonic()
 
     monkeypatch.setattr(runner, "build_docs", docs)
-    monkeypatch.setattr(pipeline, "build", build)
+    monkeypatch.setattr(building, "build", build)
     # what an earlier run of this process left unrendered (it failed mid-gate) is not rendered by this one
     settings = load_settings()
-    runner._PENDING_DOCS[str(pipeline.gx_root(settings))] = [("a stale entry",)]
+    runner._PENDING_DOCS[str(raw_validation.gx_root(settings))] = [("a stale entry",)]
     result = run(settings, sources=["insee_pop_qpv"], force=True)
     assert result.status == "published"
     raw, dbt, mart = calls
@@ -409,7 +409,8 @@ def test_raw_data_docs_render_while_dbt_builds_and_before_the_mart_gate(demo_cop
 
 
 def test_a_landed_file_altered_on_disk_is_named_and_a_forced_fetch_repairs_it(demo_copy):
-    from observatoire.pipeline import Context, ensure_parsed
+    from observatoire.run.context import Context
+    from observatoire.run.extraction import ensure_parsed
 
     ctx = Context.create(load_settings())
     landing = next(r for r in ctx.history.current_landings()

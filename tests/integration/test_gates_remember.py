@@ -11,7 +11,7 @@ import duckdb
 import pytest
 
 from observatoire.config import load_settings
-from observatoire.pipeline import PipelineError
+from observatoire.errors import PipelineError
 from observatoire.run import run
 from tests.conftest import RECORDINGS, run_cli, sha256_of
 
@@ -133,7 +133,7 @@ def test_the_orchestrator_path_accepts_a_break_from_the_run_params(demo_copy, tm
     """The nightly DAG's tasks (observatoire/tasks.py) with params {"accept_breaks": {source: reason}}: the
     same comparison, the break accepted and recorded; an unknown source is refused before any run is recorded."""
     from observatoire import tasks
-    from observatoire.pipeline import RunRequestError
+    from observatoire.errors import RunRequestError
 
     with pytest.raises(RunRequestError, match="insee_pop_qpv"):
         tasks.start({"accept_breaks": {"insee_pop": "x"}})

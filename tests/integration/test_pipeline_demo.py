@@ -110,7 +110,8 @@ def test_a_first_run_restricted_to_some_sources_is_refused_with_the_way_out(args
 
 def test_a_source_run_lands_the_contours_first_when_none_are_loaded(demo_copy):
     from observatoire.config import load_settings
-    from observatoire.pipeline import Context, plan
+    from observatoire.run.context import Context
+    from observatoire.run.planning import plan
 
     ctx = Context.create(load_settings())
     assert [it["source_id"] for it in plan(ctx, sources=["insee_pop_qpv"])] == ["insee_pop_qpv"]

@@ -151,7 +151,7 @@ def test_a_publication_appears_in_observatoire_with_counts_keys_and_comments(dem
 def test_a_failure_between_load_and_swap_keeps_the_previous_version(demo_copy, pg_db, monkeypatch):
     from observatoire import postgres
     from observatoire.config import load_settings
-    from observatoire.pipeline import PipelineError
+    from observatoire.errors import PipelineError
     from observatoire.run import run
     from observatoire.status import render_status
     from observatoire.warehouse import published_version

@@ -15,7 +15,7 @@ import duckdb
 import pytest
 
 from observatoire.config import load_settings
-from observatoire.pipeline import PipelineError
+from observatoire.errors import PipelineError
 from observatoire.run import run
 from observatoire.status import render_status
 from tests.conftest import RECORDINGS, national_pop_file, sha256_of

@@ -126,7 +126,7 @@ def test_a_site_that_cannot_be_built_fails_the_publication_and_switches_nothing(
     """publish() on the run's build warehouse: the site fails, the published file, both ``current`` links and
     the Parquet versions are as before, no temporary file is left."""
     import observatoire.site
-    from observatoire.pipeline import PipelineError
+    from observatoire.errors import PipelineError
     from observatoire.warehouse import publish
 
     settings = load_settings()

@@ -14,9 +14,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from observatoire import pipeline
 from observatoire.config import load_settings
-from observatoire.pipeline import PipelineError
+from observatoire.errors import PipelineError
 from observatoire.run import run
 from observatoire.status import render_status
 from observatoire.warehouse import published_state
@@ -97,10 +96,12 @@ def test_an_analyst_read_write_connection_stops_the_run_clearly_and_is_recorded(
                                            (errno.EACCES, "permission denied")])
 def test_a_full_or_read_only_disk_ends_with_one_line_and_a_recorded_failed_run(code, expected, demo_copy,
                                                                                monkeypatch):
+    from observatoire.run import building
+
     def load(ctx, run_id):
         raise OSError(code, "simulated", str(ctx.settings.warehouse_dir / "build.duckdb"))
 
-    monkeypatch.setattr(pipeline, "load", load)
+    monkeypatch.setattr(building, "load", load)
     pub = demo_copy / "warehouse" / "observatoire.duckdb"
     before = sha256_of(pub)
     with pytest.raises(PipelineError) as err:

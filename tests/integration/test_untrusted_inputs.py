@@ -14,11 +14,11 @@ import duckdb
 import pytest
 
 from extract.http import redact
-from observatoire import pipeline
 from observatoire.config import load_settings
+from observatoire.errors import PipelineError
 from observatoire.history import SCHEMA, History, url_key
-from observatoire.pipeline import PipelineError
 from observatoire.run.conductor import land
+from observatoire.run.context import Context
 from tests.conftest import RECORDINGS, run_cli
 from tests.local_server import LocalServer, Reply
 
@@ -157,7 +157,7 @@ def test_a_next_link_to_a_file_url_is_not_read_and_its_content_appears_nowhere(s
         Reply(200, json.dumps(page).encode(), {"Content-Type": "application/json"})]
     monkeypatch.setenv("OBSERVATOIRE_URL_INSEE_MELODI_POPULATION",
                        server.url("/melodi/data/DS_POPULATIONS_REFERENCE?GEO=DEP-13&maxResult=1"))
-    ctx = pipeline.Context.create(load_settings())
+    ctx = Context.create(load_settings())
     run_id = ctx.history.start_run(mode="demo", perimetre=ctx.settings.perimetre, trigger="test", params={})
     src = ctx.registry["insee_melodi_population"]
     items = [{"source_id": src.id, "millesime": src.latest_millesime, "target": src.latest_millesime}]

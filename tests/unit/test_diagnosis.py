@@ -153,7 +153,7 @@ def test_unknown_connection_error_is_connect_without_its_url():
 
 def failure(source_id: str, url: str, problem: str, cause: str | None, *, millesime: int = 2024,
             proxy: str | None = None, attempts: int = 2, kind=FetchError) -> dict:
-    """A failed result as observatoire.pipeline.extract_source returns it."""
+    """A failed result as observatoire.run.extraction.extract_source returns it."""
     host = url.split("/")[2] if "://" in url and not url.startswith("file:") else None
     if kind is FetchError:
         err = FetchError(source_id, f"gave up after {attempts} attempts: {problem}", url=url, cause=cause, host=host,

@@ -442,7 +442,8 @@ def test_lost_values_are_rebuilt_from_the_kept_original(xlsx_template, tmp_path,
 
 
 def test_import_changes_the_pipeline_fingerprint(xlsx_template, tmp_path, settings):
-    from observatoire.pipeline import Context, fingerprint
+    from observatoire.run.context import Context
+    from observatoire.run.fingerprinting import fingerprint
 
     ctx = Context.create(settings)
     before = fingerprint(ctx)

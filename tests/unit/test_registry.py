@@ -87,7 +87,7 @@ def test_invalid_mode_is_a_clear_usage_error():
 
 def test_an_api_key_goes_only_to_the_host_it_is_configured_for():
     """Issue 18: an OBSERVATOIRE_URL_<ID> override pointing at another host never receives the source's key."""
-    from observatoire.pipeline import key_for
+    from observatoire.run.extraction import key_for
 
     src = load_registry()["insee_melodi_population"]
     assert src.api_key_env == "INSEE_MELODI_API_KEY"

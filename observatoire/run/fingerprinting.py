@@ -1,4 +1,5 @@
-"""What a publication is made of (inputs, code, settings) as one fingerprint: the « unchanged » rule compares it with the published one."""
+"""What a publication is made of (inputs, code, settings) as one fingerprint: the « unchanged » rule compares it
+with the published one."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Publish: the build warehouse becomes the published one (atomic switch, Parquet exports, site), then the optional PostgreSQL target."""
+"""Publish: the build warehouse becomes the published one (atomic switch, Parquet exports, site), then the
+optional PostgreSQL target."""
 
 from __future__ import annotations
 

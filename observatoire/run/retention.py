@@ -1,4 +1,5 @@
-"""Retention: the landed versions kept per source and millésime; the others' files are deleted, their history rows kept."""
+"""Retention: the landed versions kept per source and millésime; the others' files are deleted, their history
+rows kept."""
 
 from __future__ import annotations
 
@@ -24,9 +25,9 @@ def protected_sha256(settings: Settings) -> set[str]:
 
 
 def prune_raw(ctx: Context, run_id: str) -> list[str]:
-    """Keep the ``OBSERVATOIRE_RETENTION`` most recently seen landings of each source and millésime, the current accepted
-    one and every one a snapshot refers to; delete the others' files (raw, parsed, derived) and mark them
-    ``purged`` in the manifest (the history row stays)."""
+    """Keep the ``OBSERVATOIRE_RETENTION`` most recently seen landings of each source and millésime, the current
+    accepted one and every one a snapshot refers to; delete the others' files (raw, parsed, derived) and mark
+    them ``purged`` in the manifest (the history row stays)."""
     keep_n = ctx.settings.retention
     protected = protected_sha256(ctx.settings)
     current = {(r["source_id"], r["millesime"], r["sha256"]) for r in ctx.history.current_landings()}

@@ -258,7 +258,9 @@ def current_settings() -> Settings:
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     """Every setting, read from ``environ`` (default: the process environment) and checked at once: a bad value
     raises :class:`ConfigError` naming the first bad variable and what it expects, so a command stops before it
-    touches anything. The settings are installed for ``extract`` and ``expectations`` (:meth:`Settings.install`)."""
+    touches anything. Read from the process environment (an entry point), they are installed for ``extract`` and
+    ``expectations`` (:meth:`Settings.install`); from a given mapping, they are only returned (a run installs
+    its own: ``Context.create``)."""
     from extract.registry import load_registry
 
     env = os.environ if environ is None else environ
@@ -270,7 +272,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         raise ConfigError(_first_problem(err)) from None
     finally:
         _ENVIRON.reset(token)
-    return settings.install()
+    return settings.install() if environ is None else settings
 
 
 def gathered(environ: Mapping[str, str], api_key_names: set[str]) -> dict[str, dict[str, str]]:

@@ -149,7 +149,7 @@ def _workers_in_a_daemonic_process(queue) -> None:  # runs in the daemonic child
     from observatoire import calculs
     from observatoire.config import load_settings
 
-    load_settings({"OBSERVATOIRE_CALCUL_WORKERS": "4"})
+    load_settings({"OBSERVATOIRE_CALCUL_WORKERS": "4"}).install()
     try:
         queue.put(("ok", calculs.calcul_workers()))
     except BaseException as err:  # noqa: BLE001 - reported to the test

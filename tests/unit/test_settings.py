@@ -49,7 +49,9 @@ def test_the_fetch_policy_reads_the_installed_settings(monkeypatch):
     load_settings()
     policy = FetchPolicy()
     assert (policy.read_timeout, policy.retries, policy.max_bytes, policy.deadline) == (7.5, 0, 1000, 90)
-    load_settings({"OBSERVATOIRE_HTTP_DEADLINE": "0"})  # no deadline
+    given = load_settings({"OBSERVATOIRE_HTTP_DEADLINE": "0"})  # no deadline
+    assert FetchPolicy().deadline == 90  # settings read from a given mapping are not the process's…
+    given.install()  # …until installed (a run installs its own)
     assert FetchPolicy().deadline == 0
 
 
@@ -69,7 +71,7 @@ def test_overrides_credentials_and_proxies_are_gathered_for_extract(monkeypatch)
                "OBSERVATOIRE_URL_EMPTY": " ", "UNRELATED_TOKEN": "no"}
     if key_env:
         environ[key_env] = "s3cret"
-    settings = load_settings(environ)
+    settings = load_settings(environ).install()
     assert extract_settings.current() is settings
     assert settings.url_overrides == {"OBSERVATOIRE_URL_INSEE_POP_QPV": "file:///x.csv"}
     assert settings.proxies == {"https_proxy": "http://p:3128"}

@@ -21,6 +21,15 @@ def sha256_of(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+def tree_state(data: Path) -> dict[str, str]:
+    """Every file (with its sha256) and directory under ``data``: what a refused command must leave as it was.
+    SQLite's WAL sidecars (``-wal``, ``-shm``) are left out: a mere read of the history leaves or removes them
+    depending on which connection closes last (a copied directory may hold those another test's read left);
+    the history's rows are what a test checks."""
+    return {p.relative_to(data).as_posix(): (sha256_of(p) if p.is_file() else "dir")
+            for p in sorted(data.rglob("*")) if not p.name.endswith(("-wal", "-shm"))}
+
+
 @pytest.fixture(autouse=True)
 def _isolated_env(monkeypatch, tmp_path):
     """No test inherits the developer's settings; the default data dir is a temp dir."""

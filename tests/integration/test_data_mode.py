@@ -19,17 +19,11 @@ from observatoire.datamode import DataModeError, check_data_mode, directory_mode
 from observatoire.errors import RunRequestError
 from observatoire.history import History
 from observatoire.snapshot import demo_publication, verify
-from tests.conftest import RECORDINGS, run_cli, sha256_of
+from tests.conftest import RECORDINGS, run_cli, sha256_of, tree_state
 
 
 def _settings(data: Path, mode: str):
     return load_settings({"OBSERVATOIRE_DATA_DIR": str(data), "OBSERVATOIRE_MODE": mode})
-
-
-def _state(data: Path) -> dict[str, str]:
-    """Every file (with its sha256) and directory under ``data``: what a refused command must leave as it was."""
-    return {p.relative_to(data).as_posix(): (sha256_of(p) if p.is_file() else "dir")
-            for p in sorted(data.rglob("*"))}
 
 
 def _runs(data: Path) -> int:
@@ -131,10 +125,10 @@ def test_the_airflow_start_task_refuses_the_other_mode_and_records_no_run(tmp_pa
     _live_directory(data)
     monkeypatch.setenv("OBSERVATOIRE_DATA_DIR", str(data))
     monkeypatch.setenv("OBSERVATOIRE_MODE", "demo")
-    before, runs = _state(data), _runs(data)
+    before, runs = tree_state(data), _runs(data)
     with pytest.raises(DataModeError, match="holds live data"):
         tasks.start({}, external_id="manual__x")
-    assert _state(data) == before and _runs(data) == runs
+    assert tree_state(data) == before and _runs(data) == runs
     monkeypatch.setenv("OBSERVATOIRE_MODE", "live")
     run_id = tasks.start({}, external_id="manual__y")
     assert History(data / "meta" / "history.sqlite").get_run(run_id)["mode"] == "live"
@@ -161,31 +155,31 @@ def test_the_demo_run_recorded_its_mode_and_published_it(published_demo):
 @pytest.mark.slow
 def test_a_live_run_on_a_demo_directory_exits_2_and_changes_nothing(demo_copy):
     pub = demo_copy / "warehouse" / "observatoire.duckdb"
-    before, runs, pub_sha = _state(demo_copy), _runs(demo_copy), sha256_of(pub)
+    before, runs, pub_sha = tree_state(demo_copy), _runs(demo_copy), sha256_of(pub)
     proc = run_cli("run", env={"OBSERVATOIRE_MODE": "live"})
     assert proc.returncode == 2, proc.stdout + proc.stderr
     for text in (f"the data directory {demo_copy} holds demo data", "mode.json", "OBSERVATOIRE_DATA_DIR=./data ",
                  "./data-demo", "no run was started"):
         assert text in proc.stderr, (text, proc.stderr)
-    assert _state(demo_copy) == before and _runs(demo_copy) == runs and sha256_of(pub) == pub_sha
+    assert tree_state(demo_copy) == before and _runs(demo_copy) == runs and sha256_of(pub) == pub_sha
     # a directory from before meta/mode.json: judged demo by its history, refused the same way
     (demo_copy / "meta" / "mode.json").unlink()
-    before = _state(demo_copy)
+    before = tree_state(demo_copy)
     proc = run_cli("run", env={"OBSERVATOIRE_MODE": "live"})
     assert proc.returncode == 2 and "demo run(s)" in proc.stderr and "from the recordings" in proc.stderr, proc.stderr
-    assert _state(demo_copy) == before and _runs(demo_copy) == runs and sha256_of(pub) == pub_sha
+    assert tree_state(demo_copy) == before and _runs(demo_copy) == runs and sha256_of(pub) == pub_sha
 
 
 def test_a_demo_run_on_a_live_directory_exits_2_and_changes_nothing(tmp_path):
     data = tmp_path / "data"
     _live_directory(data)
-    before, runs = _state(data), _runs(data)
+    before, runs = tree_state(data), _runs(data)
     proc = run_cli("run", env={"OBSERVATOIRE_DATA_DIR": str(data), "OBSERVATOIRE_MODE": "demo"})
     assert proc.returncode == 2, proc.stdout + proc.stderr
     for text in (f"the data directory {data} holds live data", "OBSERVATOIRE_DATA_DIR=./data-demo",
                  "OBSERVATOIRE_MODE=live"):
         assert text in proc.stderr, (text, proc.stderr)
-    assert _state(data) == before and _runs(data) == runs
+    assert tree_state(data) == before and _runs(data) == runs
     assert not list((data / "raw").iterdir())
 
 

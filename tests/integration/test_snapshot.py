@@ -293,6 +293,9 @@ def test_diff_lists_the_indicators_that_moved_by_qpv(published_demo, tmp_path):
                            "AND code_qpv = 'QN01303I'").fetchone()[0]
         con.execute("UPDATE fct_indicateur_qpv SET valeur = 12.5, statut = 'disponible' WHERE indicateur = "
                     "'taux_pauvrete' AND code_qpv = 'QN01303I' AND millesime = ?", [last])
+        # what dbt would rebuild from that revision: the evaluation mart's latest value
+        con.execute("UPDATE evaluation_indicateur_qpv SET valeur_dernier = 12.5, statut_dernier = 'disponible' "
+                    "WHERE indicateur = 'taux_pauvrete' AND code_qpv = 'QN01303I' AND millesime_dernier = ?", [last])
     finally:
         con.close()
     create(settings, 2025)

@@ -173,3 +173,15 @@ def test_the_postgres_dsn_is_checked_without_repeating_it():
         load_settings({"OBSERVATOIRE_PG_DSN": bad})
     assert "OBSERVATOIRE_PG_DSN must be a libpq connection string" in str(err.value)
     assert "s3cret" not in str(err.value)
+
+
+def test_every_setting_is_in_the_runbooks_table():
+    """docs/runbook.md « Settings » lists every variable of the settings object (the ones gathered under names of
+    their own, URL overrides, credentials and proxies, are described below the table)."""
+    text = (ROOT / "docs" / "runbook.md").read_text(encoding="utf-8")
+    table = text.split("## Settings", 1)[1].split("\n## ", 1)[0]
+    gathered = {"url_overrides", "api_keys", "proxies"}
+    missing = [f"OBSERVATOIRE_{name.upper()}" for name in Settings.model_fields
+               if name not in gathered and f"`OBSERVATOIRE_{name.upper()}`" not in table]
+    assert missing == []
+    assert "`OBSERVATOIRE_URL_<ID>`" in table and "api_key_env" in table and "HTTPS_PROXY" in table

@@ -8,15 +8,15 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict
 
-from extract.settings import number
+from extract.settings import Installed, number
 
 DEFAULT_MAX_ROWS = 1_000_000
 
 
 def _switch(raw: Any) -> bool:
-    value = str(raw).strip() if raw is not None else "1"
     if isinstance(raw, bool):
         return raw
+    value = str(raw).strip() if raw is not None else "1"
     if value not in ("0", "1"):
         raise ValueError(f"OBSERVATOIRE_GX_PATCHES must be 1 (GX's shortcuts on, the default) or 0 (off), "
                          f"got {value!r}")
@@ -36,15 +36,6 @@ class GateSettings(BaseModel):
     gx_patches: Annotated[bool, BeforeValidator(_switch)] = True
 
 
-_current: GateSettings = GateSettings()
-
-
-def install(settings: GateSettings) -> None:
-    """Make ``settings`` the process's (the entry point does it once it has read them)."""
-    global _current
-    _current = settings
-
-
-def current() -> GateSettings:
-    """The settings installed by the entry point (the defaults until one does)."""
-    return _current
+_installed: Installed[GateSettings] = Installed(GateSettings())
+install = _installed.install
+current = _installed.current

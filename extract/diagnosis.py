@@ -31,11 +31,10 @@ from collections.abc import Iterable, Mapping
 from urllib.parse import urlparse
 
 from extract.http import redact, redact_proxy, redact_text, shorten
-from extract.settings import current
+from extract.settings import NO_PROXY, PROXY_VARIABLES, current
 
 CONSOLE_WIDTH = 160
 NO_NETWORK_CAUSES = {"dns", "unreachable"}
-PROXY_VARIABLES = ("HTTPS_PROXY", "HTTP_PROXY", "ALL_PROXY")
 RUNBOOK = 'docs/runbook.md, section "No network / proxy"'
 _GAVE_UP = re.compile(r"^gave up after (\d+) attempts?: ")
 
@@ -112,7 +111,7 @@ def proxy_settings(environ: Mapping[str, str] | None = None) -> dict[str, str | 
     unset. ``environ``: where they are read (default: the installed settings' ``proxies``)."""
     environ = current().proxies if environ is None else environ
     out: dict[str, str | None] = {}
-    for name in (*PROXY_VARIABLES, "NO_PROXY"):
+    for name in (*PROXY_VARIABLES, NO_PROXY):
         for spelled in (name.lower(), name):
             value = environ.get(spelled)
             if value:
@@ -190,8 +189,8 @@ def summarize_fetch_failures(failed: list[dict], *, succeeded: Iterable[dict] = 
 
     ``succeeded``: the run's other results (any status but ``failed``); when one of them was fetched over
     http(s), the network works and no global diagnosis is given. ``environ``: where the proxy variables are read
-    (default: the installed settings' ``proxies``). Console lines are at most :data:`CONSOLE_WIDTH` characters and show URLs as
-    ``scheme://host/…``; the report adds each full URL (already redacted by the extract step) and error."""
+    (default: the installed settings' ``proxies``). Console lines are at most :data:`CONSOLE_WIDTH` characters
+    and show URLs as ``scheme://host/…``; the report adds each full URL (already redacted by the extract step) and error."""
     succeeded = list(succeeded)
     lines = [source_line(r) for r in failed]
     diagnosis = diagnose(failed, succeeded=succeeded, environ=environ) or []

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from typing import Annotated, Any
+from typing import Annotated, Any, Generic, TypeVar
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationInfo
 
@@ -21,8 +21,11 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationIn
 ENV_PREFIX = "OBSERVATOIRE_"
 #: the per-source URL override: ``OBSERVATOIRE_URL_<SOURCE ID IN CAPITALS>``
 URL_OVERRIDE_PREFIX = ENV_PREFIX + "URL_"
-#: the proxy variables requests reads (the lower-case spelling wins, as in requests)
-PROXY_VARIABLES = ("HTTPS_PROXY", "HTTP_PROXY", "ALL_PROXY", "NO_PROXY")
+#: the proxy variables requests reads (the lower-case spelling wins, as in requests), and its list of exceptions
+PROXY_VARIABLES = ("HTTPS_PROXY", "HTTP_PROXY", "ALL_PROXY")
+NO_PROXY = "NO_PROXY"
+#: the fields gathered from variables of their own names (not ``OBSERVATOIRE_<FIELD>``)
+GATHERED = ("url_overrides", "api_keys", "proxies")
 
 
 def variable(field_name: str) -> str:
@@ -86,15 +89,23 @@ class ExtractSettings(BaseModel):
     proxies: Mapping[str, str] = Field(default_factory=dict, repr=False)
 
 
-_current: ExtractSettings = ExtractSettings()
+T = TypeVar("T")
 
 
-def install(settings: ExtractSettings) -> None:
-    """Make ``settings`` the process's (an entry point does it once it has read them; forked workers inherit)."""
-    global _current
-    _current = settings
+class Installed(Generic[T]):
+    """The settings object a package reads: the defaults until the entry point installs the ones it read (forked
+    workers inherit them)."""
+
+    def __init__(self, default: T) -> None:
+        self.value = default
+
+    def install(self, value: T) -> None:
+        self.value = value
+
+    def current(self) -> T:
+        return self.value
 
 
-def current() -> ExtractSettings:
-    """The settings installed by the entry point (the defaults until one does)."""
-    return _current
+_installed: Installed[ExtractSettings] = Installed(ExtractSettings())
+install = _installed.install
+current = _installed.current

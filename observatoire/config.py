@@ -32,6 +32,8 @@ from expectations.settings import GateSettings
 from extract import settings as extract_settings
 from extract.settings import (
     ENV_PREFIX,
+    GATHERED,
+    NO_PROXY,
     PROXY_VARIABLES,
     URL_OVERRIDE_PREFIX,
     ExtractSettings,
@@ -97,7 +99,7 @@ PAUSE_POINTS = ("publish",)
 
 
 def _pause_at(raw: Any) -> tuple[str, float] | None:
-    """``<point>:<seconds>`` (fault rehearsal: see ``pipeline.pause_point``), or None."""
+    """``<point>:<seconds>`` (fault rehearsal: see ``observatoire.run.publication.pause_point``), or None."""
     if raw is None or isinstance(raw, tuple):
         return raw
     text = str(raw).strip()
@@ -144,14 +146,19 @@ Text = Annotated[str | None, BeforeValidator(_text)]
 _ENVIRON: ContextVar[Mapping[str, str] | None] = ContextVar("observatoire_environ", default=None)
 
 
+_GATHERED_VARIABLES = {variable(name) for name in GATHERED}
+
+
 class _EnvironSource(EnvSettingsSource):
     """pydantic-settings' environment source, reading a given mapping (default: the process environment)."""
 
     def _load_env_vars(self):
         environ = _ENVIRON.get()
         environ = os.environ if environ is None else environ
-        # a blank value is an unset one: the default
-        ours = {k: v.strip() for k, v in environ.items() if k.upper().startswith(ENV_PREFIX) and v.strip()}
+        # a blank value is an unset one: the default; the gathered fields come from variables of their own names
+        # (load_settings), never from OBSERVATOIRE_URL_OVERRIDES & co.
+        ours = {k: v.strip() for k, v in environ.items() if k.upper().startswith(ENV_PREFIX) and v.strip()
+                and k.upper() not in _GATHERED_VARIABLES}
         return parse_env_vars(ours, self.case_sensitive, self.env_ignore_empty, self.env_parse_none_str)
 
 
@@ -170,7 +177,7 @@ class Settings(BaseSettings, ExtractSettings, GateSettings):
     pause_at: Annotated[tuple[str, float] | None, BeforeValidator(_pause_at)] = None
     #: how long a writing command waits for the writer lock
     lock_timeout: number("seconds", 0) = 3600.0
-    #: published versions kept (warehouse files, Parquet exports, PostgreSQL schemas)
+    #: versions kept: landed files per source and millésime, PostgreSQL schemas
     retention: number("versions", 1, integer=True) = 3
     partenaires_max_bytes: number("bytes", 1, integer=True) = 10 * 1024**2
     partenaires_max_unzipped_bytes: number("bytes", 1, integer=True) = 50 * 1024**2
@@ -281,7 +288,8 @@ def gathered(environ: Mapping[str, str], api_key_names: set[str]) -> dict[str, d
     return {
         "url_overrides": {k: v.strip() for k, v in environ.items() if k.startswith(URL_OVERRIDE_PREFIX) and v.strip()},
         "api_keys": {k: environ[k] for k in api_key_names if environ.get(k)},
-        "proxies": {k: v for name in PROXY_VARIABLES for k in (name.lower(), name) if (v := environ.get(k))},
+        "proxies": {k: v for name in (*PROXY_VARIABLES, NO_PROXY) for k in (name.lower(), name)
+                    if (v := environ.get(k))},
     }
 
 

@@ -47,7 +47,7 @@ def with_extract_settings(monkeypatch, **fields):
     them): e.g. ``api_keys={"TEST_API_KEY": "…"}``."""
     from extract import settings as extract_settings
 
-    monkeypatch.setattr(extract_settings, "_current", extract_settings.current().model_copy(update=fields))
+    monkeypatch.setattr(extract_settings._installed, "value", extract_settings.current().model_copy(update=fields))
 
 
 def apply_env():

@@ -77,6 +77,11 @@ def test_overrides_credentials_and_proxies_are_gathered_for_extract(monkeypatch)
     assert settings.proxies == {"https_proxy": "http://p:3128"}
     assert settings.api_keys == ({key_env: "s3cret"} if key_env else {})
     assert "s3cret" not in repr(settings) and "p:3128" not in repr(settings)
+    # the gathered fields come from those variables only: a variable spelled like the field is not JSON to decode
+    odd = load_settings({"OBSERVATOIRE_PROXIES": "not json", "OBSERVATOIRE_API_KEYS": "{", "OBSERVATOIRE_URL_OVERRIDES":
+                         "x"})
+    assert odd.proxies == {} and odd.api_keys == {}
+    assert odd.url_overrides == {"OBSERVATOIRE_URL_OVERRIDES": "x"}  # a source whose id would be « overrides »
 
 
 def test_extract_and_expectations_read_no_environment_variable():
